@@ -1,0 +1,162 @@
+import bencode from 'bencode';
+import {MetainfoError} from '../errors.js';
+
+/** A decoded bencode value as the `bencode` package returns it (byte strings stay bytes). */
+export type BencodeValue = number | Uint8Array | BencodeValue[] | BencodeDictionary;
+export type BencodeDictionary = {[key: string]: BencodeValue};
+
+/** Nesting deeper than any real torrent or tracker reply; it also keeps the recursive decoder off the stack limit. */
+const maxDepth = 64;
+
+const colon = 0x3a;
+const digit0 = 0x30;
+const digit9 = 0x39;
+
+class Cursor {
+	constructor(
+		readonly data: Uint8Array,
+		public position = 0,
+	) {}
+
+	fail(what: string): never {
+		throw new MetainfoError(`malformed bencode at byte ${this.position}: ${what}`);
+	}
+
+	peek(): number {
+		const byte = this.data[this.position];
+		return byte ?? this.fail('truncated');
+	}
+}
+
+/** Skips a byte string (`<length>:<bytes>`) and returns where its bytes start. */
+function skipString(cursor: Cursor): number {
+	let length = 0;
+	let digits = 0;
+	for (let byte = cursor.peek(); byte !== colon; byte = cursor.peek()) {
+		if (byte < digit0 || byte > digit9 || (digits > 0 && length === 0)) {
+			cursor.fail('bad string length');
+		}
+
+		length = length * 10 + (byte - digit0);
+		digits++;
+		cursor.position++;
+		if (length > cursor.data.length) {
+			cursor.fail('string longer than the data');
+		}
+	}
+
+	if (digits === 0) {
+		cursor.fail('bad string length');
+	}
+
+	const start = cursor.position + 1;
+	cursor.position = start + length;
+	if (cursor.position > cursor.data.length) {
+		cursor.fail('truncated string');
+	}
+
+	return start;
+}
+
+/**
+ * Walks one value without allocating, validating the syntax (integers, lengths, key strings)
+ * and bounding the nesting, so that the recursive decoder behind it never meets a hostile shape.
+ */
+function skipValue(cursor: Cursor, depth: number): void {
+	const byte = cursor.peek();
+	if (byte === 0x69 /* i */) {
+		const close = cursor.data.indexOf(0x65, cursor.position + 1);
+		if (close < 0) {
+			cursor.fail('unterminated integer');
+		}
+
+		const text = Buffer.from(cursor.data.subarray(cursor.position + 1, close)).toString('latin1');
+		if (!/^(0|-?[1-9]\d{0,15})$/.test(text)) {
+			cursor.fail(`bad integer "${text.slice(0, 20)}"`);
+		}
+
+		cursor.position = close + 1;
+	} else if (byte === 0x6c /* l */ || byte === 0x64 /* d */) {
+		if (depth >= maxDepth) {
+			cursor.fail('nested too deeply');
+		}
+
+		cursor.position++;
+		while (cursor.peek() !== 0x65 /* e */) {
+			if (byte === 0x64) {
+				skipString(cursor);
+			}
+
+			skipValue(cursor, depth + 1);
+		}
+
+		cursor.position++;
+	} else if (byte >= digit0 && byte <= digit9) {
+		skipString(cursor);
+	} else {
+		cursor.fail(`unexpected byte 0x${byte.toString(16)}`);
+	}
+}
+
+/**
+ * Decodes a complete bencoded document. Trailing bytes, bad syntax and absurd nesting are
+ * `MetainfoError`s rather than whatever the underlying decoder happens to throw.
+ */
+export function decodeBencode(data: Uint8Array): BencodeValue {
+	const cursor = new Cursor(data);
+	skipValue(cursor, 0);
+	if (cursor.position !== data.length) {
+		throw new MetainfoError(`malformed bencode: ${data.length - cursor.position} trailing bytes`);
+	}
+
+	try {
+		return bencode.decode(data) as BencodeValue;
+	} catch (error) {
+		throw new MetainfoError('malformed bencode', {cause: error});
+	}
+}
+
+/** The raw bytes of `key`'s value in the top-level dictionary of `data`, if present. */
+export function rawDictionaryValue(data: Uint8Array, key: string): Uint8Array | undefined {
+	const cursor = new Cursor(data);
+	if (cursor.peek() !== 0x64 /* d */) {
+		return undefined;
+	}
+
+	const wanted = Buffer.from(key, 'latin1');
+	cursor.position++;
+	while (cursor.peek() !== 0x65 /* e */) {
+		const keyStart = skipString(cursor);
+		const keyMatches = Buffer.compare(wanted, data.subarray(keyStart, cursor.position)) === 0;
+		const valueStart = cursor.position;
+		skipValue(cursor, 1);
+		if (keyMatches) {
+			return data.subarray(valueStart, cursor.position);
+		}
+	}
+
+	return undefined;
+}
+
+/** Encodes a value; strings become UTF-8 byte strings, dictionary keys are sorted as BEP 3 requires. */
+export function encodeBencode(value: unknown): Buffer {
+	return Buffer.from(bencode.encode(value));
+}
+
+export function isDictionary(value: BencodeValue | undefined): value is BencodeDictionary {
+	return (
+		typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+	);
+}
+
+export function isBytes(value: BencodeValue | undefined): value is Uint8Array {
+	return value instanceof Uint8Array;
+}
+
+export function isInteger(value: BencodeValue | undefined): value is number {
+	return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+export function bytesToText(value: Uint8Array): string {
+	return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+}

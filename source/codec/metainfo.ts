@@ -1,0 +1,234 @@
+import {createHash} from 'node:crypto';
+import {MetainfoError} from '../errors.js';
+import {
+	type BencodeDictionary,
+	type BencodeValue,
+	bytesToText,
+	decodeBencode,
+	isBytes,
+	isDictionary,
+	isInteger,
+	rawDictionaryValue,
+} from './bencode.js';
+
+/** One file of the torrent, its path relative to the torrent's root, in piece order. */
+export type FileEntry = {
+	/** Path components, each validated as a safe single name. */
+	path: string[];
+	length: number;
+	/** Byte offset of this file in the torrent's concatenated payload. */
+	offset: number;
+};
+
+export type Metainfo = {
+	/** SHA-1 of the exact bencoded bytes of the `info` dictionary. */
+	infoHash: Buffer;
+	/** The `info` dictionary's bytes, as needed to serve metadata (BEP 9). */
+	infoBytes: Buffer;
+	name: string;
+	pieceLength: number;
+	/** 20-byte SHA-1 digests, one per piece. */
+	pieceHashes: Buffer[];
+	files: FileEntry[];
+	/** True for a multi-file torrent: the files live under a folder called `name`. */
+	multiFile: boolean;
+	totalLength: number;
+	private: boolean;
+	/** Tracker tiers (BEP 12); a lone `announce` becomes one tier of one. */
+	announceTiers: string[][];
+	comment?: string;
+	createdBy?: string;
+};
+
+const maxMetainfoBytes = 64 * 1024 * 1024;
+
+function requireBytes(dictionary: BencodeDictionary, key: string, where: string): Uint8Array {
+	const value = dictionary[key];
+	if (!isBytes(value)) {
+		throw new MetainfoError(`${where} has no valid "${key}"`);
+	}
+
+	return value;
+}
+
+function requireLength(value: BencodeValue | undefined, where: string): number {
+	if (!isInteger(value) || value < 0) {
+		throw new MetainfoError(`${where} has an invalid length`);
+	}
+
+	return value;
+}
+
+/**
+ * A path component must name one entry inside the download folder: nothing that climbs out,
+ * names the folder itself, or smuggles a separator or NUL.
+ */
+export function validatePathComponent(component: string, where: string): string {
+	if (component === '' || component === '.' || component === '..') {
+		throw new MetainfoError(`${where}: unsafe path component "${component}"`);
+	}
+
+	if (/[/\\\0]/.test(component)) {
+		throw new MetainfoError(
+			`${where}: path component ${JSON.stringify(component)} contains a separator or NUL`,
+		);
+	}
+
+	return component;
+}
+
+function optionalText(dictionary: BencodeDictionary, key: string): string | undefined {
+	const value = dictionary[key];
+	return isBytes(value) ? bytesToText(value) : undefined;
+}
+
+function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[]; multiFile: boolean} {
+	const list = info.files;
+	if (list === undefined) {
+		return {files: [{path: [name], length: requireLength(info.length, 'info'), offset: 0}], multiFile: false};
+	}
+
+	if (!Array.isArray(list) || list.length === 0) {
+		throw new MetainfoError('info.files must be a non-empty list');
+	}
+
+	let offset = 0;
+	const files = list.map((entry, index): FileEntry => {
+		const where = `info.files[${index}]`;
+		if (!isDictionary(entry)) {
+			throw new MetainfoError(`${where} is not a dictionary`);
+		}
+
+		const length = requireLength(entry.length, where);
+		const rawPath = entry['path.utf-8'] ?? entry.path;
+		if (!Array.isArray(rawPath) || rawPath.length === 0) {
+			throw new MetainfoError(`${where} has no path`);
+		}
+
+		const path = rawPath.map((component) => {
+			if (!isBytes(component)) {
+				throw new MetainfoError(`${where}: path component is not a string`);
+			}
+
+			return validatePathComponent(bytesToText(component), where);
+		});
+		const file = {path: [name, ...path], length, offset};
+		offset += length;
+		return file;
+	});
+
+	const seen = new Set<string>();
+	for (const file of files) {
+		const key = file.path.join('/');
+		if (seen.has(key)) {
+			throw new MetainfoError(`info.files lists "${key}" twice`);
+		}
+
+		seen.add(key);
+	}
+
+	return {files, multiFile: true};
+}
+
+function parseAnnounceTiers(root: BencodeDictionary): string[][] {
+	const tiers: string[][] = [];
+	const list = root['announce-list'];
+	if (Array.isArray(list)) {
+		for (const tier of list) {
+			if (!Array.isArray(tier)) {
+				continue;
+			}
+
+			const urls = tier.filter(isBytes).map(bytesToText).filter(Boolean);
+			if (urls.length > 0) {
+				tiers.push(urls);
+			}
+		}
+	}
+
+	// BEP 12: announce-list, when present, supersedes announce.
+	const announce = optionalText(root, 'announce');
+	if (tiers.length === 0 && announce) {
+		tiers.push([announce]);
+	}
+
+	return tiers;
+}
+
+/** Parses and validates the `info` dictionary alone (from a .torrent, or fetched by BEP 9). */
+export function parseInfoDictionary(
+	infoBytes: Buffer,
+): Omit<Metainfo, 'announceTiers' | 'comment' | 'createdBy'> {
+	const info = decodeBencode(infoBytes);
+	if (!isDictionary(info)) {
+		throw new MetainfoError('"info" is not a dictionary');
+	}
+
+	const name = validatePathComponent(
+		bytesToText(requireBytes(info, 'name.utf-8' in info ? 'name.utf-8' : 'name', 'info')),
+		'info.name',
+	);
+	const pieceLength = info['piece length'];
+	if (!isInteger(pieceLength) || pieceLength <= 0) {
+		throw new MetainfoError('info has no positive "piece length"');
+	}
+
+	const pieces = requireBytes(info, 'pieces', 'info');
+	if (pieces.length % 20 !== 0) {
+		throw new MetainfoError(`info.pieces is ${pieces.length} bytes, not a multiple of 20`);
+	}
+
+	const {files, multiFile} = parseFiles(info, name);
+	const totalLength = files.reduce((sum, file) => sum + file.length, 0);
+	const pieceCount = pieces.length / 20;
+	const expectedPieces = Math.ceil(totalLength / pieceLength);
+	if (pieceCount !== expectedPieces) {
+		throw new MetainfoError(
+			`info.pieces has ${pieceCount} hashes but ${totalLength} bytes in pieces of ${pieceLength} need ${expectedPieces}`,
+		);
+	}
+
+	const pieceHashes = Array.from({length: pieceCount}, (_, index) =>
+		Buffer.from(pieces.subarray(index * 20, index * 20 + 20)),
+	);
+
+	return {
+		infoHash: createHash('sha1').update(infoBytes).digest(),
+		infoBytes,
+		name,
+		pieceLength,
+		pieceHashes,
+		files,
+		multiFile,
+		totalLength,
+		private: info.private === 1,
+	};
+}
+
+/** Parses a .torrent file's bytes into validated metainfo, or throws a `MetainfoError` naming the problem. */
+export function parseMetainfo(data: Uint8Array): Metainfo {
+	if (data.length > maxMetainfoBytes) {
+		throw new MetainfoError(
+			`torrent file is ${data.length} bytes, more than the ${maxMetainfoBytes} allowed`,
+		);
+	}
+
+	const root = decodeBencode(data);
+	if (!isDictionary(root)) {
+		throw new MetainfoError('torrent file is not a bencoded dictionary');
+	}
+
+	const infoBytes = rawDictionaryValue(data, 'info');
+	if (!infoBytes || !isDictionary(root.info)) {
+		throw new MetainfoError('torrent file has no "info" dictionary');
+	}
+
+	const comment = optionalText(root, 'comment');
+	const createdBy = optionalText(root, 'created by');
+	return {
+		...parseInfoDictionary(Buffer.from(infoBytes)),
+		announceTiers: parseAnnounceTiers(root),
+		...(comment === undefined ? {} : {comment}),
+		...(createdBy === undefined ? {} : {createdBy}),
+	};
+}

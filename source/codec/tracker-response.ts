@@ -1,0 +1,87 @@
+import {TrackerError} from '../errors.js';
+import {bytesToText, decodeBencode, isBytes, isDictionary, isInteger} from './bencode.js';
+import {decodeCompactPeers, type PeerAddress} from './compact-peers.js';
+
+export type AnnounceResponse = {
+	/** Seconds until the next regular announce. */
+	interval: number;
+	/** Seconds the tracker asks us to wait at least between announces. */
+	minInterval?: number;
+	peers: PeerAddress[];
+	warning?: string;
+	trackerId?: string;
+	seeders?: number;
+	leechers?: number;
+};
+
+/** Trackers that send no interval get asked again after this long. */
+const defaultInterval = 1800;
+
+/**
+ * Parses an HTTP tracker's bencoded reply: compact (BEP 23) or dictionary peers, `peers6`
+ * (BEP 7). A `failure reason` becomes a `TrackerError` carrying the tracker's own words.
+ */
+export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
+	let root: ReturnType<typeof decodeBencode>;
+	try {
+		root = decodeBencode(body);
+	} catch (error) {
+		throw new TrackerError('tracker sent a malformed reply', {cause: error});
+	}
+
+	if (!isDictionary(root)) {
+		throw new TrackerError('tracker reply is not a dictionary');
+	}
+
+	const failure = root['failure reason'];
+	if (failure !== undefined) {
+		throw new TrackerError(`tracker failure: ${isBytes(failure) ? bytesToText(failure) : 'unspecified'}`);
+	}
+
+	const peers: PeerAddress[] = [];
+	const peerList = root.peers;
+	if (isBytes(peerList)) {
+		peers.push(...decodeCompactPeers(peerList, 4));
+	} else if (Array.isArray(peerList)) {
+		for (const entry of peerList) {
+			if (!isDictionary(entry) || !isBytes(entry.ip) || !isInteger(entry.port)) {
+				continue;
+			}
+
+			if (entry.port > 0 && entry.port < 65_536) {
+				peers.push({host: bytesToText(entry.ip), port: entry.port});
+			}
+		}
+	}
+
+	if (isBytes(root.peers6)) {
+		peers.push(...decodeCompactPeers(root.peers6, 6));
+	}
+
+	const interval = isInteger(root.interval) && root.interval > 0 ? root.interval : defaultInterval;
+	const response: AnnounceResponse = {interval, peers};
+	const minInterval = root['min interval'];
+	if (isInteger(minInterval) && minInterval >= 0) {
+		response.minInterval = minInterval;
+	}
+
+	const warning = root['warning message'];
+	if (isBytes(warning)) {
+		response.warning = bytesToText(warning);
+	}
+
+	const trackerId = root['tracker id'];
+	if (isBytes(trackerId)) {
+		response.trackerId = bytesToText(trackerId);
+	}
+
+	if (isInteger(root.complete)) {
+		response.seeders = root.complete;
+	}
+
+	if (isInteger(root.incomplete)) {
+		response.leechers = root.incomplete;
+	}
+
+	return response;
+}

@@ -1,0 +1,43 @@
+import type {AnnounceEvent} from '../tracker/announce-request.js';
+
+/**
+ * Everything that happens in a run, as plain serialisable data. Stages emit these; the status
+ * views, the history log and (later) metrics all read the same stream.
+ */
+export type RunEvent =
+	| {
+			type: 'started';
+			name: string;
+			infoHash: string;
+			pieceCount: number;
+			pieceLength: number;
+			totalLength: number;
+	  }
+	| {type: 'announce-sent'; tracker: string; event: AnnounceEvent | 'regular'}
+	| {
+			type: 'announce-answered';
+			tracker: string;
+			event: AnnounceEvent | 'regular';
+			peers: Array<{host: string; port: number}>;
+			interval: number;
+			seeders?: number;
+			leechers?: number;
+			warning?: string;
+	  }
+	| {type: 'announce-failed'; tracker: string; event: AnnounceEvent | 'regular'; reason: string}
+	| {type: 'no-peers'}
+	| {type: 'peer-connecting'; peer: string}
+	| {type: 'peer-connected'; peer: string; peerId: string}
+	| {type: 'peer-choked'; peer: string}
+	| {type: 'peer-unchoked'; peer: string}
+	| {type: 'peer-disconnected'; peer: string; reason: string}
+	| {type: 'piece-started'; peer: string; index: number}
+	| {type: 'piece-verified'; peer: string; index: number; bytes: number}
+	| {type: 'piece-failed'; peer: string; index: number; strikes: number}
+	| {type: 'completed'; bytes: number}
+	| {type: 'error'; message: string};
+
+export type RunEventType = RunEvent['type'];
+
+/** An event with the time it happened, in milliseconds since the epoch (or virtual time in tests). */
+export type TimedEvent = RunEvent & {at: number};

@@ -1,0 +1,92 @@
+import type {TimedEvent} from './events.js';
+
+/** What a status view shows, folded from the event stream and nothing else. */
+export type RunState = {
+	name: string;
+	pieceCount: number;
+	piecesDone: number;
+	totalLength: number;
+	bytesDone: number;
+	/** Peers past the handshake, by address. */
+	peers: ReadonlySet<string>;
+	/** Verified bytes in the rate window, with their times, oldest first. */
+	recent: Array<{at: number; bytes: number}>;
+	/** Bytes a second over the rate window, as of the last event. */
+	downloadRate: number;
+	phase: 'starting' | 'downloading' | 'starving' | 'completed';
+	/** The time of the last event folded in. */
+	now: number;
+};
+
+/** Rates average over this window: long enough to smooth out whole pieces landing, short enough to follow a change. */
+export const rateWindowMs = 5000;
+
+export const initialRunState: RunState = {
+	name: '',
+	pieceCount: 0,
+	piecesDone: 0,
+	totalLength: 0,
+	bytesDone: 0,
+	peers: new Set(),
+	recent: [],
+	downloadRate: 0,
+	phase: 'starting',
+	now: 0,
+};
+
+function rate(recent: RunState['recent'], now: number): number {
+	const total = recent.reduce((sum, sample) => sum + sample.bytes, 0);
+	const oldest = recent[0]?.at ?? now;
+	// Until a full window has passed, divide by the time actually covered (at least a second).
+	return (total * 1000) / Math.max(1000, Math.min(rateWindowMs, now - oldest));
+}
+
+/** The run-state reducer: pure, so `scan` can fold it and replay can rebuild it exactly. */
+export function reduceRunState(state: RunState, event: TimedEvent): RunState {
+	const now = event.at;
+	const recent = state.recent.filter((sample) => now - sample.at < rateWindowMs);
+	const next: RunState = {...state, now, recent};
+	switch (event.type) {
+		case 'started':
+			return {
+				...next,
+				name: event.name,
+				pieceCount: event.pieceCount,
+				totalLength: event.totalLength,
+				phase: 'downloading',
+			};
+		case 'peer-connected':
+			return {
+				...next,
+				peers: new Set(state.peers).add(event.peer),
+				phase: state.phase === 'starving' ? 'downloading' : state.phase,
+			};
+		case 'peer-disconnected': {
+			if (!state.peers.has(event.peer)) {
+				return next;
+			}
+
+			const peers = new Set(state.peers);
+			peers.delete(event.peer);
+			return {...next, peers};
+		}
+
+		case 'piece-verified': {
+			const withPiece = [...recent, {at: now, bytes: event.bytes}];
+			return {
+				...next,
+				piecesDone: state.piecesDone + 1,
+				bytesDone: state.bytesDone + event.bytes,
+				recent: withPiece,
+				downloadRate: rate(withPiece, now),
+			};
+		}
+
+		case 'no-peers':
+			return {...next, phase: 'starving'};
+		case 'completed':
+			return {...next, phase: 'completed'};
+		default:
+			return {...next, downloadRate: rate(recent, now)};
+	}
+}

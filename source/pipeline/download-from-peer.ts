@@ -1,0 +1,68 @@
+import {asyncScheduler, interval, Observable, type OperatorFunction, type SchedulerLike} from 'rxjs';
+import type {PeerMessage} from '../codec/messages.js';
+import {type PeerActivity, PeerDownloader, type RequestWindowOptions} from './peer-downloader.js';
+import type {PiecePicker} from './piece-picker.js';
+
+export type DownloadFromPeerOptions = {
+	peer: string;
+	picker: PiecePicker;
+	window: RequestWindowOptions;
+	/** How often the window is resized and timeouts checked. */
+	tickMs: number;
+	/** Writes request, interest and keep-alive messages to the peer. */
+	send: (messages: PeerMessage[]) => void;
+	scheduler?: SchedulerLike;
+};
+
+type Received = Exclude<PeerActivity, {type: 'send'}>;
+
+/**
+ * The per-peer download stage: the peer's messages in; finished pieces and peer events out.
+ * Requests go straight to `send` rather than downstream, so a block costs one emission in and
+ * no Observable of its own. Ticks and the picker's "work available" signal drive the window
+ * between messages. On teardown the peer's unfinished pieces return to the pool.
+ */
+export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunction<PeerMessage, Received> {
+	const scheduler = options.scheduler ?? asyncScheduler;
+	return (messages$) =>
+		new Observable<Received>((subscriber) => {
+			const downloader = new PeerDownloader(options.peer, options.picker, options.window, scheduler.now());
+			let lastTick = scheduler.now();
+			const deliver = (activity: PeerActivity[]) => {
+				for (const item of activity) {
+					if (item.type === 'send') {
+						options.send(item.messages);
+						downloader.sent(scheduler.now());
+					} else {
+						subscriber.next(item);
+					}
+				}
+			};
+
+			const guarded = (step: () => PeerActivity[]) => {
+				try {
+					deliver(step());
+				} catch (error) {
+					subscriber.error(error);
+				}
+			};
+
+			const subscription = messages$.subscribe({
+				next: (message) => guarded(() => downloader.receive(message, scheduler.now())),
+				error: (error: unknown) => subscriber.error(error),
+				complete: () => subscriber.complete(),
+			});
+			subscription.add(
+				interval(options.tickMs, scheduler).subscribe(() => {
+					const now = scheduler.now();
+					guarded(() => downloader.tick(now, now - lastTick));
+					lastTick = now;
+				}),
+			);
+			subscription.add(options.picker.workAvailable$.subscribe(() => guarded(() => downloader.wake())));
+			return () => {
+				subscription.unsubscribe();
+				downloader.close();
+			};
+		});
+}

@@ -1,0 +1,301 @@
+import {Bitfield} from '../codec/bitfield.js';
+import {blockLength, type PeerMessage} from '../codec/messages.js';
+import {PeerProtocolError} from '../errors.js';
+import type {RunEvent} from '../events/events.js';
+import type {PiecePicker} from './piece-picker.js';
+import type {PieceProgress} from './piece-progress.js';
+
+/** What the downloader asks of the world after each input: messages to send, finished pieces, events. */
+export type PeerActivity =
+	| {type: 'send'; messages: PeerMessage[]}
+	| {type: 'piece-complete'; piece: PieceProgress}
+	| Extract<RunEvent, {type: 'peer-choked' | 'peer-unchoked' | 'piece-started'}>;
+
+export type RequestWindowOptions = {
+	/** Requests in flight before the first rate measurement. */
+	initialWindow: number;
+	minWindow: number;
+	maxWindow: number;
+	/** Keep this many seconds of the measured rate in flight: the bandwidth-delay product with slack. */
+	queueSeconds: number;
+	/** No block for this long while requests are out: the peer is stalled and dropped. */
+	requestTimeoutMs: number;
+	/** Send a keep-alive when we have said nothing for this long (BEP 3 suggests 2 minutes). */
+	keepAliveMs: number;
+	/** Drop a peer that has said nothing for this long. */
+	idleTimeoutMs: number;
+};
+
+export const defaultWindowOptions: RequestWindowOptions = {
+	initialWindow: 32,
+	minWindow: 8,
+	maxWindow: 1024,
+	queueSeconds: 2,
+	requestTimeoutMs: 30_000,
+	keepAliveMs: 90_000,
+	idleTimeoutMs: 180_000,
+};
+
+/** Requests that went unanswered before a choke or a timeout; their blocks may still arrive. */
+const maxStaleRequests = 4096;
+
+/**
+ * One peer's side of a download, as a state machine fed with the peer's messages and clock
+ * ticks: it tracks choking and interest, keeps a sliding window of pipelined block requests
+ * over the pieces the peer has, and hands back finished pieces. Protocol violations throw
+ * `PeerProtocolError`; whoever runs it drops the peer.
+ */
+export class PeerDownloader {
+	readonly peerPieces: Bitfield;
+	#choked = true;
+	#interested = false;
+	#outstanding = 0;
+	#window: number;
+	readonly #pieces = new Map<number, PieceProgress>();
+	/** Owned pieces that still have blocks to ask for, oldest first: finish pieces before starting new ones. */
+	#claimable: PieceProgress[] = [];
+	readonly #stale = new Set<number>();
+	#sawBitfield = false;
+	#bytesSinceTick = 0;
+	#lastBlockAt: number;
+	#lastReceivedAt: number;
+	#lastSentAt: number;
+	#maxBlocksPerPiece: number;
+
+	constructor(
+		readonly peer: string,
+		readonly picker: PiecePicker,
+		readonly options: RequestWindowOptions,
+		now: number,
+	) {
+		this.peerPieces = new Bitfield(picker.pieceCount);
+		this.#window = options.initialWindow;
+		this.#lastBlockAt = now;
+		this.#lastReceivedAt = now;
+		this.#lastSentAt = now;
+		this.#maxBlocksPerPiece = Math.ceil(picker.pieceSize(0) / blockLength);
+	}
+
+	get window(): number {
+		return this.#window;
+	}
+
+	get outstanding(): number {
+		return this.#outstanding;
+	}
+
+	/** Handles one message from the peer and returns what follows from it. */
+	receive(message: PeerMessage, now: number): PeerActivity[] {
+		this.#lastReceivedAt = now;
+		const activity: PeerActivity[] = [];
+		switch (message.type) {
+			case 'bitfield': {
+				if (this.#sawBitfield) {
+					throw new PeerProtocolError('second bitfield');
+				}
+
+				const pieces = Bitfield.fromWire(message.bitfield, this.picker.pieceCount);
+				this.peerPieces.bytes.set(pieces.bytes);
+				this.#sawBitfield = true;
+				this.picker.addAvailability(pieces, 1);
+				this.#updateInterest(activity);
+				break;
+			}
+
+			case 'have': {
+				if (message.index >= this.picker.pieceCount) {
+					throw new PeerProtocolError(`have for piece ${message.index} of ${this.picker.pieceCount}`);
+				}
+
+				this.#sawBitfield = true;
+				if (this.peerPieces.set(message.index)) {
+					this.picker.addHave(message.index);
+					if (!this.#interested && this.picker.wants(message.index)) {
+						this.#updateInterest(activity);
+					}
+				}
+
+				break;
+			}
+
+			case 'choke':
+				if (!this.#choked) {
+					this.#choked = true;
+					// BEP 3: a choke discards every pending request; blocks already sent may still land.
+					this.#releaseAll();
+					activity.push({type: 'peer-choked', peer: this.peer});
+				}
+
+				break;
+			case 'unchoke':
+				if (this.#choked) {
+					this.#choked = false;
+					this.#stale.clear();
+					activity.push({type: 'peer-unchoked', peer: this.peer});
+				}
+
+				break;
+			case 'piece':
+				this.#receiveBlock(message.index, message.begin, message.block, now, activity);
+				break;
+			default:
+				// keep-alive, interested, not-interested, request, cancel, port, extensions:
+				// nothing to do for a download.
+				break;
+		}
+
+		this.#fillWindow(activity);
+		return activity;
+	}
+
+	/** Re-checks the window after the picker has new work (a piece released or failed elsewhere). */
+	wake(): PeerActivity[] {
+		const activity: PeerActivity[] = [];
+		if (!this.#interested) {
+			this.#updateInterest(activity);
+		}
+
+		this.#fillWindow(activity);
+		return activity;
+	}
+
+	/** Once a second (or so): resize the window from the measured rate; enforce the timeouts. */
+	tick(now: number, elapsedMs: number): PeerActivity[] {
+		if (this.#outstanding > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
+			throw new PeerProtocolError(`no block for ${Math.round((now - this.#lastBlockAt) / 1000)} s`);
+		}
+
+		if (now - this.#lastReceivedAt >= this.options.idleTimeoutMs) {
+			throw new PeerProtocolError(`silent for ${Math.round((now - this.#lastReceivedAt) / 1000)} s`);
+		}
+
+		if (elapsedMs > 0 && this.#bytesSinceTick > 0) {
+			const bytesPerSecond = (this.#bytesSinceTick * 1000) / elapsedMs;
+			const target = Math.ceil((bytesPerSecond * this.options.queueSeconds) / blockLength);
+			this.#window = Math.min(this.options.maxWindow, Math.max(this.options.minWindow, target, this.#window));
+		}
+
+		this.#bytesSinceTick = 0;
+		const activity: PeerActivity[] = [];
+		if (now - this.#lastSentAt >= this.options.keepAliveMs) {
+			activity.push({type: 'send', messages: [{type: 'keep-alive'}]});
+		}
+
+		this.#fillWindow(activity);
+		return activity;
+	}
+
+	/** Records that bytes went out, for the keep-alive clock. */
+	sent(now: number): void {
+		this.#lastSentAt = now;
+	}
+
+	/** The peer is going away: its unfinished pieces go back to the pool, its pieces leave the availability count. */
+	close(): void {
+		this.#releaseAll();
+		this.picker.addAvailability(this.peerPieces, -1);
+	}
+
+	#receiveBlock(index: number, begin: number, block: Buffer, now: number, activity: PeerActivity[]): void {
+		const piece = this.#pieces.get(index);
+		const key = index * this.#maxBlocksPerPiece + Math.floor(begin / blockLength);
+		if (!piece?.receive(begin, block, this.peer)) {
+			if (this.#stale.delete(key)) {
+				return;
+			}
+
+			throw new PeerProtocolError(
+				`sent a block we did not request (piece ${index}, offset ${begin}, ${block.length} bytes)`,
+			);
+		}
+
+		this.#outstanding--;
+		this.#lastBlockAt = now;
+		this.#bytesSinceTick += block.length;
+		if (piece.complete) {
+			this.#pieces.delete(index);
+			this.picker.markVerifying(index);
+			activity.push({type: 'piece-complete', piece});
+		}
+	}
+
+	#updateInterest(activity: PeerActivity[]): void {
+		const interested = this.picker.isInteresting(this.peerPieces);
+		if (interested !== this.#interested) {
+			this.#interested = interested;
+			activity.push({type: 'send', messages: [{type: interested ? 'interested' : 'not-interested'}]});
+		}
+	}
+
+	#fillWindow(activity: PeerActivity[]): void {
+		if (this.#choked || !this.#interested) {
+			return;
+		}
+
+		const requests: PeerMessage[] = [];
+		while (this.#outstanding < this.#window) {
+			const next = this.#claimNextBlock(activity);
+			if (!next) {
+				break;
+			}
+
+			const [piece, block] = next;
+			requests.push({
+				type: 'request',
+				index: piece.index,
+				begin: block * blockLength,
+				length: piece.blockSize(block),
+			});
+			this.#outstanding++;
+		}
+
+		if (requests.length > 0) {
+			activity.push({type: 'send', messages: requests});
+		} else if (this.#outstanding === 0 && this.#pieces.size === 0) {
+			// Nothing left that this peer can give us (or the memory budget is spent): say so if it is for good.
+			this.#updateInterest(activity);
+		}
+	}
+
+	#claimNextBlock(activity: PeerActivity[]): [PieceProgress, number] | undefined {
+		for (let piece = this.#claimable[0]; piece; piece = this.#claimable[0]) {
+			const block = piece.claimBlock();
+			if (block >= 0) {
+				return [piece, block];
+			}
+
+			this.#claimable.shift();
+		}
+
+		const piece = this.picker.pick(this.peerPieces);
+		if (!piece) {
+			return undefined;
+		}
+
+		this.#pieces.set(piece.index, piece);
+		activity.push({type: 'piece-started', peer: this.peer, index: piece.index});
+		const block = piece.claimBlock();
+		if (block < 0) {
+			return undefined;
+		}
+
+		this.#claimable.push(piece);
+		return [piece, block];
+	}
+
+	#releaseAll(): void {
+		for (const piece of this.#pieces.values()) {
+			for (let block = 0; block < piece.blockCount; block++) {
+				if (piece.isRequested(block) && this.#stale.size < maxStaleRequests) {
+					this.#stale.add(piece.index * this.#maxBlocksPerPiece + block);
+				}
+			}
+
+			this.picker.release(piece);
+		}
+
+		this.#pieces.clear();
+		this.#claimable = [];
+		this.#outstanding = 0;
+	}
+}

@@ -1,0 +1,203 @@
+import {Subject} from 'rxjs';
+import type {Bitfield} from '../codec/bitfield.js';
+import {PieceProgress} from './piece-progress.js';
+
+enum PieceState {
+	Needed = 0,
+	/** Owned by a peer, or waiting for one with some blocks already in. */
+	InProgress = 1,
+	/** Every block is in; being hashed and written. */
+	Verifying = 2,
+	Done = 3,
+}
+
+export type PickerOptions = {
+	/** Pieces already verified on disk. */
+	have?: Bitfield;
+	/** Memory for piece buffers in flight (downloading, hashing, writing); at least one piece is always allowed. */
+	maxBytesInFlight: number;
+	random?: () => number;
+};
+
+/**
+ * The shared work pool of a download: which pieces are still needed, how many peers have each
+ * (rarest first), and which half-done pieces wait for a new owner. Synchronous and free of I/O:
+ * peers call it as they need work, the verifier as pieces pass or fail.
+ */
+export class PiecePicker {
+	readonly pieceCount: number;
+	/** Emits when work becomes available again, so idle peers look for more. */
+	readonly workAvailable$ = new Subject<void>();
+	readonly #state: Uint8Array;
+	readonly #availability: Uint32Array;
+	/** Half-done pieces with no owner, resumed before anything new is started. */
+	readonly #orphans = new Map<number, PieceProgress>();
+	readonly #random: () => number;
+	readonly #maxBytesInFlight: number;
+	#bytesInFlight = 0;
+	#doneCount = 0;
+	#doneBytes = 0;
+
+	constructor(
+		readonly pieceSize: (index: number) => number,
+		pieceCount: number,
+		options: PickerOptions,
+	) {
+		this.pieceCount = pieceCount;
+		this.#state = new Uint8Array(pieceCount);
+		this.#availability = new Uint32Array(pieceCount);
+		this.#random = options.random ?? Math.random;
+		this.#maxBytesInFlight = options.maxBytesInFlight;
+		if (options.have) {
+			for (let index = 0; index < pieceCount; index++) {
+				if (options.have.has(index)) {
+					this.#state[index] = PieceState.Done;
+					this.#doneCount++;
+					this.#doneBytes += pieceSize(index);
+				}
+			}
+		}
+	}
+
+	get doneCount(): number {
+		return this.#doneCount;
+	}
+
+	get doneBytes(): number {
+		return this.#doneBytes;
+	}
+
+	get complete(): boolean {
+		return this.#doneCount === this.pieceCount;
+	}
+
+	get bytesInFlight(): number {
+		return this.#bytesInFlight;
+	}
+
+	isDone(index: number): boolean {
+		return this.#state[index] === PieceState.Done;
+	}
+
+	/** True when the peer has a piece we still need. */
+	wants(index: number): boolean {
+		return this.#state[index] !== PieceState.Done && this.#state[index] !== PieceState.Verifying;
+	}
+
+	isInteresting(peerPieces: Bitfield): boolean {
+		for (let index = 0; index < this.pieceCount; index++) {
+			if (peerPieces.has(index) && this.wants(index)) {
+				return true;
+			}
+		}
+
+		return false;
+	}
+
+	addAvailability(peerPieces: Bitfield, delta: 1 | -1): void {
+		for (let index = 0; index < this.pieceCount; index++) {
+			if (peerPieces.has(index)) {
+				this.#availability[index] = Math.max(0, (this.#availability[index] ?? 0) + delta);
+			}
+		}
+	}
+
+	addHave(index: number): void {
+		this.#availability[index] = (this.#availability[index] ?? 0) + 1;
+	}
+
+	/**
+	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
+	 * piece (ties broken at random, from a random starting point). Undefined when there is nothing
+	 * it can help with, or when the memory budget is spent.
+	 */
+	pick(peerPieces: Bitfield): PieceProgress | undefined {
+		for (const [index, progress] of this.#orphans) {
+			if (peerPieces.has(index)) {
+				this.#orphans.delete(index);
+				return progress;
+			}
+		}
+
+		const start = Math.floor(this.#random() * this.pieceCount);
+		let best = -1;
+		let bestAvailability = Number.POSITIVE_INFINITY;
+		let ties = 0;
+		for (let step = 0; step < this.pieceCount; step++) {
+			const index = (start + step) % this.pieceCount;
+			if (this.#state[index] !== PieceState.Needed || !peerPieces.has(index)) {
+				continue;
+			}
+
+			const availability = this.#availability[index] ?? 0;
+			if (availability < bestAvailability) {
+				best = index;
+				bestAvailability = availability;
+				ties = 1;
+				// Nobody can have it less often than the one peer asking: stop looking.
+				if (availability <= 1) {
+					break;
+				}
+			} else if (availability === bestAvailability && this.#random() * ++ties < 1) {
+				best = index;
+			}
+		}
+
+		if (best < 0) {
+			return undefined;
+		}
+
+		const size = this.pieceSize(best);
+		if (this.#bytesInFlight > 0 && this.#bytesInFlight + size > this.#maxBytesInFlight) {
+			return undefined;
+		}
+
+		this.#state[best] = PieceState.InProgress;
+		this.#bytesInFlight += size;
+		return new PieceProgress(best, size);
+	}
+
+	/** A peer lets go of a piece it has not finished; its received blocks wait for the next owner. */
+	release(progress: PieceProgress): void {
+		if (this.#state[progress.index] !== PieceState.InProgress) {
+			return;
+		}
+
+		progress.unclaimAll();
+		this.#orphans.set(progress.index, progress);
+		this.workAvailable$.next();
+	}
+
+	/** Every block is in: the piece is hashed next and no peer may pick it meanwhile. */
+	markVerifying(index: number): void {
+		this.#state[index] = PieceState.Verifying;
+	}
+
+	/** The piece passed its hash and is on disk. */
+	markDone(index: number): void {
+		if (this.#state[index] === PieceState.Done) {
+			return;
+		}
+
+		if (this.#state[index] !== PieceState.Needed) {
+			this.#bytesInFlight -= this.pieceSize(index);
+		}
+
+		this.#state[index] = PieceState.Done;
+		this.#doneCount++;
+		this.#doneBytes += this.pieceSize(index);
+		this.workAvailable$.next();
+	}
+
+	/** The piece failed its hash, or could not be finished: start it again from nothing. */
+	markFailed(index: number): void {
+		if (this.#state[index] === PieceState.Done || this.#state[index] === PieceState.Needed) {
+			return;
+		}
+
+		this.#orphans.delete(index);
+		this.#bytesInFlight -= this.pieceSize(index);
+		this.#state[index] = PieceState.Needed;
+		this.workAvailable$.next();
+	}
+}

@@ -1,0 +1,171 @@
+import {constants} from 'node:fs';
+import {type FileHandle, lstat, mkdir, open} from 'node:fs/promises';
+import path from 'node:path';
+import {defer, Observable} from 'rxjs';
+import {StorageError} from '../errors.js';
+import type {FileSpan, StorageLayout} from './layout.js';
+import {assertRealPathInside, payloadPath} from './paths.js';
+
+/** The payload files as the pipeline sees them. */
+export type PieceStore = {
+	/** Writes a verified piece to its files at their positions. */
+	writePiece(index: number, data: Buffer): Observable<void>;
+	/** Reads piece `index` back (for resume checks and serving peers). */
+	readPiece(index: number): Observable<Buffer>;
+};
+
+/** Torrents with thousands of files must not exhaust descriptors: keep at most this many open. */
+const maxOpenFiles = 64;
+
+function storageError(action: string, file: string, error: unknown): StorageError {
+	const code = (error as NodeJS.ErrnoException | undefined)?.code;
+	const reason =
+		code === 'ENOSPC' ? 'disk full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : undefined;
+	return new StorageError(`cannot ${action} ${file}${reason ? `: ${reason}` : ''}`, {cause: error});
+}
+
+/** Opened file handles, least recently used closed first. */
+class HandleCache {
+	readonly #handles = new Map<number, Promise<FileHandle>>();
+
+	constructor(readonly paths: readonly string[]) {}
+
+	get(fileIndex: number): Promise<FileHandle> {
+		const cached = this.#handles.get(fileIndex);
+		if (cached) {
+			// Re-insert to mark it most recently used.
+			this.#handles.delete(fileIndex);
+			this.#handles.set(fileIndex, cached);
+			return cached;
+		}
+
+		if (this.#handles.size >= maxOpenFiles) {
+			const [oldestIndex, oldest] = this.#handles.entries().next().value ?? [];
+			if (oldestIndex !== undefined && oldest) {
+				this.#handles.delete(oldestIndex);
+				void oldest.then((handle) => handle.close()).catch(() => undefined);
+			}
+		}
+
+		const filePath = this.paths[fileIndex] ?? '';
+		const opening = open(filePath, constants.O_RDWR);
+		this.#handles.set(fileIndex, opening);
+		opening.catch(() => this.#handles.delete(fileIndex));
+		return opening;
+	}
+
+	async closeAll(): Promise<void> {
+		const handles = [...this.#handles.values()];
+		this.#handles.clear();
+		await Promise.allSettled(handles.map(async (handle) => (await handle).close()));
+	}
+}
+
+/** Creates every file at its exact length (sparse), with its folders, without touching existing bytes. */
+async function prepareFiles(layout: StorageLayout, root: string, paths: readonly string[]): Promise<void> {
+	await mkdir(root, {recursive: true});
+	for (const [index, file] of layout.files.entries()) {
+		const filePath = paths[index] ?? '';
+		const folder = path.dirname(filePath);
+		try {
+			await mkdir(folder, {recursive: true});
+			await assertRealPathInside(root, folder);
+			const existing = await lstat(filePath).catch(() => undefined);
+			if (existing && !existing.isFile()) {
+				throw new StorageError(`${filePath} exists and is not a regular file`);
+			}
+
+			const handle = await open(filePath, constants.O_RDWR | constants.O_CREAT);
+			try {
+				if ((existing?.size ?? 0) !== file.length) {
+					await handle.truncate(file.length);
+				}
+			} finally {
+				await handle.close();
+			}
+		} catch (error) {
+			throw error instanceof StorageError ? error : storageError('create', filePath, error);
+		}
+	}
+}
+
+/** Writes all of `length` bytes, looping over short writes. */
+async function writeFully(
+	handle: FileHandle,
+	data: Buffer,
+	offset: number,
+	length: number,
+	position: number,
+) {
+	let written = 0;
+	while (written < length) {
+		const {bytesWritten} = await handle.write(data, offset + written, length - written, position + written);
+		written += bytesWritten;
+	}
+}
+
+/** Reads all of `length` bytes; a file shorter than the layout says is an error, not zeros. */
+async function readFully(handle: FileHandle, into: Buffer, offset: number, length: number, position: number) {
+	let read = 0;
+	while (read < length) {
+		const {bytesRead} = await handle.read(into, offset + read, length - read, position + read);
+		if (bytesRead === 0) {
+			throw new Error('file is shorter than the torrent says');
+		}
+
+		read += bytesRead;
+	}
+}
+
+/**
+ * Opens the payload files under `root` for the duration of the subscription: emits one
+ * `PieceStore`, and closes every file on teardown.
+ */
+export function openPieceStore(layout: StorageLayout, root: string): Observable<PieceStore> {
+	return defer(() => {
+		const paths = layout.files.map((file) => payloadPath(root, file.path));
+		const onEachSpan = async (
+			index: number,
+			verb: string,
+			action: (handle: FileHandle, span: FileSpan) => Promise<void>,
+		) => {
+			await Promise.all(
+				layout.spans(index).map(async (span) => {
+					try {
+						await action(await handles.get(span.fileIndex), span);
+					} catch (error) {
+						throw storageError(verb, paths[span.fileIndex] ?? '', error);
+					}
+				}),
+			);
+		};
+
+		const handles = new HandleCache(paths);
+		const store: PieceStore = {
+			writePiece: (index, data) =>
+				defer(() =>
+					onEachSpan(index, 'write', (handle, span) =>
+						writeFully(handle, data, span.pieceOffset, span.length, span.fileOffset),
+					),
+				),
+			readPiece: (index) =>
+				defer(async () => {
+					const piece = Buffer.allocUnsafe(layout.pieceSize(index));
+					await onEachSpan(index, 'read', (handle, span) =>
+						readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
+					);
+					return piece;
+				}),
+		};
+
+		return new Observable<PieceStore>((subscriber) => {
+			prepareFiles(layout, root, paths).then(
+				() => subscriber.next(store),
+				(error: unknown) => subscriber.error(error),
+			);
+			return () => {
+				void handles.closeAll();
+			};
+		});
+	});
+}

@@ -1,0 +1,75 @@
+import type {FileEntry} from '../codec/metainfo.js';
+
+/** A run of bytes of one piece that lives in one file. */
+export type FileSpan = {
+	fileIndex: number;
+	/** Where the run starts inside the file. */
+	fileOffset: number;
+	/** Where the run starts inside the piece. */
+	pieceOffset: number;
+	length: number;
+};
+
+/**
+ * Maps pieces onto the torrent's files: the payload is the files concatenated in order, cut
+ * into pieces of `pieceLength` (the last one shorter). Pure arithmetic, no I/O.
+ */
+export class StorageLayout {
+	readonly pieceCount: number;
+	readonly totalLength: number;
+
+	constructor(
+		readonly files: readonly FileEntry[],
+		readonly pieceLength: number,
+	) {
+		this.totalLength = files.reduce((sum, file) => sum + file.length, 0);
+		this.pieceCount = Math.ceil(this.totalLength / pieceLength);
+	}
+
+	/** The length of piece `index`: `pieceLength`, except for a shorter last piece. */
+	pieceSize(index: number): number {
+		if (index < 0 || index >= this.pieceCount) {
+			throw new RangeError(`piece ${index} outside 0..${this.pieceCount - 1}`);
+		}
+
+		return Math.min(this.pieceLength, this.totalLength - index * this.pieceLength);
+	}
+
+	/** The file runs that make up piece `index`, in order; zero-length files never appear. */
+	spans(index: number): FileSpan[] {
+		const start = index * this.pieceLength;
+		const end = start + this.pieceSize(index);
+		const spans: FileSpan[] = [];
+		for (let fileIndex = this.firstFileAt(start); fileIndex < this.files.length; fileIndex++) {
+			const file = this.files[fileIndex];
+			if (!file || file.offset >= end) {
+				break;
+			}
+
+			const from = Math.max(start, file.offset);
+			const to = Math.min(end, file.offset + file.length);
+			if (to > from) {
+				spans.push({fileIndex, fileOffset: from - file.offset, pieceOffset: from - start, length: to - from});
+			}
+		}
+
+		return spans;
+	}
+
+	/** The first file whose bytes extend past `position` (binary search over the offsets). */
+	private firstFileAt(position: number): number {
+		let low = 0;
+		let high = this.files.length - 1;
+		while (low < high) {
+			const middle = (low + high) >> 1;
+			const file = this.files[middle];
+			if (file && file.offset + file.length <= position) {
+				low = middle + 1;
+			} else {
+				high = middle;
+			}
+		}
+
+		return low;
+	}
+}

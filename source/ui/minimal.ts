@@ -1,0 +1,60 @@
+import {
+	asyncScheduler,
+	auditTime,
+	connect,
+	distinctUntilChanged,
+	map,
+	merge,
+	type Observable,
+	type SchedulerLike,
+	sampleTime,
+	takeLast,
+	takeWhile,
+} from 'rxjs';
+import type {RunState} from '../events/run-state.js';
+import {formatRate} from './format.js';
+
+/** The original client's one status line, e.g. `Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s`. */
+export function statusLine(state: RunState): string {
+	const progress = `${state.piecesDone} pieces of ${state.pieceCount} completed`;
+	switch (state.phase) {
+		case 'starting':
+			return 'Starting…';
+		case 'completed':
+			return `Downloaded ${state.name}: ${progress}`;
+		case 'starving':
+			return `Waiting for peers for ${state.name}: ${progress} (re-announcing)`;
+		default:
+			return `Downloading ${state.name}: ${progress} (${state.peers.size} peers) ${formatRate(state.downloadRate)}`;
+	}
+}
+
+/**
+ * Status lines to print: on a terminal one line rewritten in place a few times a second; in a
+ * pipe or a log, a plain line every few seconds when it changed. The final state always gets
+ * its own line, and nothing sampled earlier may print after it.
+ */
+export function minimalView(
+	state$: Observable<RunState>,
+	{interactive, scheduler = asyncScheduler}: {interactive: boolean; scheduler?: SchedulerLike},
+): Observable<string> {
+	const render = (state: RunState, final: boolean) =>
+		interactive ? `\r\u001B[2K${statusLine(state)}${final ? '\n' : ''}` : `${statusLine(state)}\n`;
+	return state$.pipe(
+		connect((shared) =>
+			merge(
+				shared.pipe(
+					interactive ? auditTime(200, scheduler) : sampleTime(5000, scheduler),
+					map((state) => ({state, final: false})),
+				),
+				shared.pipe(
+					takeLast(1),
+					map((state) => ({state, final: true})),
+				),
+			),
+		),
+		takeWhile(({final}) => !final, true),
+		distinctUntilChanged((a, b) => !interactive && statusLine(a.state) === statusLine(b.state)),
+		map(({state, final}) => render(state, final)),
+	);
+}

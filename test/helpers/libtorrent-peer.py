@@ -1,0 +1,61 @@
+"""A real peer from another implementation, for torrent-rx's interop tests.
+
+  create PAYLOAD TORRENT TRACKER_URL PIECE_LENGTH   make a v1 .torrent of a file or folder
+  seed TORRENT SAVE_DIR                              seed it; prints "ready PORT" once the
+                                                     tracker has answered, then runs until killed
+  infohash TORRENT                                   print libtorrent's info hash (hex)
+
+Run with Debian's /usr/bin/python3 (python3-libtorrent).
+"""
+import os
+import sys
+import time
+
+import libtorrent as lt
+
+
+def create(payload, torrent_path, tracker, piece_length):
+    storage = lt.file_storage()
+    lt.add_files(storage, payload)
+    torrent = lt.create_torrent(storage, int(piece_length), flags=lt.create_torrent.v1_only)
+    torrent.add_tracker(tracker)
+    torrent.set_creator("libtorrent test helper")
+    lt.set_piece_hashes(torrent, os.path.dirname(os.path.abspath(payload)))
+    with open(torrent_path, "wb") as out:
+        out.write(lt.bencode(torrent.generate()))
+
+
+def seed(torrent_path, save_dir):
+    session = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.all_categories,
+    })
+    info = lt.torrent_info(torrent_path)
+    session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        session.wait_for_alert(500)
+        for alert in session.pop_alerts():
+            if isinstance(alert, lt.tracker_error_alert):
+                print("tracker error", alert.message(), file=sys.stderr, flush=True)
+            if isinstance(alert, lt.tracker_reply_alert):
+                print("ready", session.listen_port(), flush=True)
+                while True:
+                    session.wait_for_alert(1000)
+                    session.pop_alerts()
+    print("no tracker reply within 30 s", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def infohash(torrent_path):
+    print(str(lt.torrent_info(torrent_path).info_hash()))
+
+
+if __name__ == "__main__":
+    command, *arguments = sys.argv[1:]
+    {"create": create, "seed": seed, "infohash": infohash}[command](*arguments)
