@@ -60,6 +60,8 @@ export class PeerDownloader {
 	#lastBlockAt: number;
 	#lastReceivedAt: number;
 	#lastSentAt: number;
+	/** The time of the input being handled, so that request timing starts when requests go out. */
+	#now: number;
 	#maxBlocksPerPiece: number;
 
 	constructor(
@@ -73,6 +75,7 @@ export class PeerDownloader {
 		this.#lastBlockAt = now;
 		this.#lastReceivedAt = now;
 		this.#lastSentAt = now;
+		this.#now = now;
 		this.#maxBlocksPerPiece = Math.ceil(picker.pieceSize(0) / blockLength);
 	}
 
@@ -86,6 +89,7 @@ export class PeerDownloader {
 
 	/** Handles one message from the peer and returns what follows from it. */
 	receive(message: PeerMessage, now: number): PeerActivity[] {
+		this.#now = now;
 		this.#lastReceivedAt = now;
 		const activity: PeerActivity[] = [];
 		switch (message.type) {
@@ -161,6 +165,7 @@ export class PeerDownloader {
 
 	/** Once a second (or so): resize the window from the measured rate; enforce the timeouts. */
 	tick(now: number, elapsedMs: number): PeerActivity[] {
+		this.#now = now;
 		if (this.#outstanding > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
 			throw new PeerProtocolError(`no block for ${Math.round((now - this.#lastBlockAt) / 1000)} s`);
 		}
@@ -233,6 +238,11 @@ export class PeerDownloader {
 		}
 
 		const requests: PeerMessage[] = [];
+		if (this.#outstanding === 0) {
+			// The request timeout measures how long the oldest outstanding request has waited.
+			this.#lastBlockAt = this.#now;
+		}
+
 		while (this.#outstanding < this.#window) {
 			const next = this.#claimNextBlock(activity);
 			if (!next) {

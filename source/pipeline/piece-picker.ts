@@ -163,8 +163,14 @@ export class PiecePicker {
 			return;
 		}
 
-		progress.unclaimAll();
-		this.#orphans.set(progress.index, progress);
+		if (progress.empty) {
+			this.#state[progress.index] = PieceState.Needed;
+			this.#bytesInFlight -= progress.length;
+		} else {
+			progress.unclaimAll();
+			this.#orphans.set(progress.index, progress);
+		}
+
 		this.workAvailable$.next();
 	}
 

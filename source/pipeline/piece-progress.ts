@@ -24,6 +24,11 @@ export class PieceProgress {
 		this.#requested = new Uint8Array(this.blockCount);
 	}
 
+	/** True until the first block arrives: such a piece holds no data worth keeping. */
+	get empty(): boolean {
+		return this.#receivedCount === 0;
+	}
+
 	get complete(): boolean {
 		return this.#receivedCount === this.blockCount;
 	}

@@ -47,6 +47,8 @@ export type AnnouncerOptions = {
 	scheduler?: SchedulerLike;
 };
 
+const maxBackoffMs = 30 * 60 * 1000;
+
 type AnnounceEvents = Extract<RunEvent, {type: `announce-${string}`}>;
 
 /**
@@ -156,10 +158,10 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 	});
 
 	const waitForNextAnnounce = (): Observable<unknown> => {
+		// After failures, back off from the retry delay up to the tracker's interval (or half an hour before any answer).
+		const backoffCap = Math.max(intervalMs > 0 ? intervalMs : maxBackoffMs, options.retryDelayMs);
 		const regularWait =
-			failures > 0
-				? Math.min(options.retryDelayMs * 2 ** (failures - 1), Math.max(intervalMs, options.retryDelayMs))
-				: intervalMs;
+			failures > 0 ? Math.min(options.retryDelayMs * 2 ** (failures - 1), backoffCap) : intervalMs;
 		const earliestHungry = Math.max(0, lastAnnounceAt + minIntervalMs - scheduler.now());
 		return race(
 			timer(regularWait, scheduler),

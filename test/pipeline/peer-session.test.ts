@@ -1,0 +1,158 @@
+import test from 'ava';
+import {asyncScheduler, NEVER, takeUntil, takeWhile, timer} from 'rxjs';
+import {Bitfield} from '../../source/codec/bitfield.js';
+import type {RunEvent} from '../../source/events/events.js';
+import {hashOnMainThread} from '../../source/hashing/sha1.js';
+import type {ConnectPort} from '../../source/peer/socket.js';
+import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
+import {peerSession, type SwarmContext} from '../../source/pipeline/peer-session.js';
+import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {type FakePeerBehaviour, fakePeer, makeTorrent, memoryStore} from '../helpers/fake-peer.js';
+import {testScheduler} from '../helpers/marbles.js';
+
+const address = {host: '127.0.0.2', port: 6881};
+const peer = '127.0.0.2:6881';
+
+/** Runs one peer session to its end in virtual time and returns its events and what was stored. */
+function runSession(
+	t: Parameters<typeof testScheduler>[0],
+	torrent: ReturnType<typeof makeTorrent>,
+	behaviour: Partial<FakePeerBehaviour> = {},
+	contextOverrides: Partial<SwarmContext> = {},
+	connectOverride?: ConnectPort,
+) {
+	const store = memoryStore(torrent.pieceLength, torrent.payload.length);
+	const picker = new PiecePicker((index) => torrent.pieces[index]?.length ?? 0, torrent.pieces.length, {
+		maxBytesInFlight: 1 << 30,
+		random: () => 0,
+	});
+	const context: SwarmContext = {
+		infoHash: torrent.infoHash,
+		peerId: Buffer.from('-RX0001-000000000000'),
+		pieceHashes: torrent.pieceHashes,
+		picker,
+		window: {...defaultWindowOptions, requestTimeoutMs: 5000},
+		tickMs: 1000,
+		handshakeTimeoutMs: 3000,
+		maxStrikes: 3,
+		strikes: new Map(),
+		banned: new Set(),
+		...contextOverrides,
+	};
+	const fake = fakePeer({infoHash: torrent.infoHash, pieces: torrent.pieces, ...behaviour});
+	const connect = connectOverride ?? fake;
+	const events: RunEvent[] = [];
+	let endedAt = -1;
+	testScheduler(t).run(({flush}) => {
+		peerSession(address, {connect, hashPiece: hashOnMainThread, store}, context)
+			.pipe(
+				// As the swarm does: the session ends with the download, or here at a virtual minute.
+				takeWhile((event) => event.type !== 'completed', true),
+				takeUntil(timer(60_000)),
+			)
+			.subscribe({
+				next: (event) => events.push(event),
+				complete: () => {
+					endedAt = asyncScheduler.now();
+				},
+			});
+		flush();
+	});
+	return {events, store, picker, context, endedAt, connections: fake.connections};
+}
+
+const types = (events: RunEvent[]) => events.map((event) => event.type);
+
+test('downloads every piece from an honest peer, verified and stored in full', (t) => {
+	const torrent = makeTorrent(5 * 32 * 1024 + 1000, 32 * 1024);
+	const {events, store, picker} = runSession(t, torrent, {}, {});
+	t.true(picker.complete);
+	t.true(store.data.equals(torrent.payload));
+	t.deepEqual(types(events).slice(0, 3), ['peer-connecting', 'peer-connected', 'peer-unchoked']);
+	t.is(events.filter((event) => event.type === 'piece-verified').length, 6);
+	t.is(events.at(-1)?.type, 'completed');
+});
+
+const disconnectReason = (events: RunEvent[]) => {
+	const last = events.at(-1);
+	return last?.type === 'peer-disconnected' ? last.reason : `no disconnect, last event ${last?.type}`;
+};
+
+test('a piece that fails its hash goes back to the pool and is fetched again', (t) => {
+	const torrent = makeTorrent(4 * 32 * 1024, 32 * 1024);
+	const {events, store, context} = runSession(t, torrent, {corrupt: {pieces: [2], times: 1}});
+	t.true(store.data.equals(torrent.payload));
+	t.deepEqual(
+		events.filter((event) => event.type === 'piece-failed'),
+		[{type: 'piece-failed', peer, index: 2, strikes: 1}],
+	);
+	t.is(events.filter((event) => event.type === 'piece-verified' && event.index === 2).length, 1);
+	t.is(context.strikes.get(peer), 1);
+	t.is(events.at(-1)?.type, 'completed');
+});
+
+test('a peer whose pieces keep failing the hash is dropped and banned, and nothing bad is stored', (t) => {
+	const torrent = makeTorrent(6 * 32 * 1024, 32 * 1024);
+	const {events, store, context, picker} = runSession(t, torrent, {corrupt: {pieces: [0, 1, 2, 3, 4, 5]}});
+	t.is(events.filter((event) => event.type === 'piece-failed').length, 3);
+	t.regex(disconnectReason(events), /3 pieces that failed the hash/);
+	t.true(context.banned.has(peer));
+	t.deepEqual(store.written, []);
+	t.is(picker.doneCount, 0);
+	const again = new Set(Array.from({length: 6}, () => picker.pick(fullBitfield(6))?.index));
+	t.deepEqual([...again].sort(), [0, 1, 2, 3, 4, 5], 'every piece went back to the pool');
+});
+
+test('a handshake for another torrent ends the session before anything is requested', (t) => {
+	const torrent = makeTorrent(32 * 1024, 32 * 1024);
+	const {events} = runSession(t, torrent, {infoHash: Buffer.alloc(20, 9)});
+	t.deepEqual(types(events), ['peer-connecting', 'peer-disconnected']);
+	t.is(disconnectReason(events), 'handshake for another torrent');
+});
+
+test('a block we did not request drops the peer and returns its pieces to the pool', (t) => {
+	const torrent = makeTorrent(2 * 32 * 1024, 32 * 1024);
+	const {events, picker} = runSession(t, torrent, {sendUnrequested: true});
+	t.regex(disconnectReason(events), /block we did not request/);
+	t.is(picker.doneCount, 0);
+	t.true(picker.pick(fullBitfield(2)) !== undefined, 'the piece can be picked again');
+});
+
+test('a length prefix over the cap drops the peer without buffering it', (t) => {
+	const torrent = makeTorrent(32 * 1024, 32 * 1024);
+	const hostile = Buffer.alloc(4);
+	hostile.writeUInt32BE(0x80_00_00_00);
+	const {events} = runSession(t, torrent, {extraBytes: hostile});
+	t.regex(disconnectReason(events), /message length 2147483648 exceeds/);
+});
+
+test('a choke returns outstanding blocks to the pool; after the unchoke the download completes', (t) => {
+	const torrent = makeTorrent(3 * 64 * 1024, 64 * 1024);
+	const {events, store} = runSession(t, torrent, {chokeAfterBlocks: 5, unchokeAfterMs: 50});
+	t.true(store.data.equals(torrent.payload));
+	const sequence = types(events).filter((type) => type === 'peer-choked' || type === 'peer-unchoked');
+	t.deepEqual(sequence, ['peer-unchoked', 'peer-choked', 'peer-unchoked']);
+	t.is(events.at(-1)?.type, 'completed');
+});
+
+test('a peer that stops answering requests is dropped after the request timeout', (t) => {
+	const torrent = makeTorrent(32 * 1024, 32 * 1024);
+	const {events, endedAt, picker} = runSession(t, torrent, {silent: true});
+	// Requests left at 1 ms; the first one-second tick past the 5 s timeout drops the peer.
+	t.regex(disconnectReason(events), /no block for 6 s/);
+	t.is(endedAt, 6000);
+	t.is(picker.bytesInFlight, 0);
+});
+
+test('a peer that never completes the handshake times out', (t) => {
+	const torrent = makeTorrent(32 * 1024, 32 * 1024);
+	const {events, endedAt} = runSession(t, torrent, {}, {}, () => NEVER);
+	t.is(disconnectReason(events), 'Timeout has occurred');
+	t.is(endedAt, 3000);
+});
+
+function fullBitfield(count: number) {
+	const bitfield = new Bitfield(count);
+	bitfield.setAll();
+	return bitfield;
+}

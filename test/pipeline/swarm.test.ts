@@ -1,0 +1,65 @@
+import test from 'ava';
+import {ignoreElements, type Observable} from 'rxjs';
+import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
+import {hashOnMainThread} from '../../source/hashing/sha1.js';
+import type {ConnectPort} from '../../source/peer/socket.js';
+import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
+import type {SwarmContext} from '../../source/pipeline/peer-session.js';
+import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {swarm} from '../../source/pipeline/swarm.js';
+import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
+import {testScheduler} from '../helpers/marbles.js';
+
+type SubscriptionLog = {subscribedFrame: number; unsubscribedFrame: number};
+
+const torrent = makeTorrent(32 * 1024, 32 * 1024);
+const address = (n: number): PeerAddress => ({host: `127.0.0.${n}`, port: 6881});
+
+function context(): SwarmContext {
+	return {
+		infoHash: torrent.infoHash,
+		peerId: Buffer.from('-RX0001-000000000000'),
+		pieceHashes: torrent.pieceHashes,
+		picker: new PiecePicker(() => 32 * 1024, 1, {maxBytesInFlight: 1 << 20}),
+		window: defaultWindowOptions,
+		tickMs: 1000,
+		handshakeTimeoutMs: 3000,
+		maxStrikes: 3,
+		strikes: new Map(),
+		banned: new Set([peerKey(address(9))]),
+	};
+}
+
+test('connects to at most maxPeers at once; a lost peer frees its slot; known and banned peers are not dialled twice', (t) => {
+	testScheduler(t).run(({cold, hot, expectObservable, expectSubscriptions}) => {
+		// Each peer's "socket" closes without a handshake after a while.
+		const sockets = new Map<string, Observable<Buffer> & {subscriptions: SubscriptionLog[]}>([
+			[peerKey(address(1)), cold<Buffer>('-----|')],
+			[peerKey(address(2)), cold<Buffer>('------------|')],
+			[peerKey(address(3)), cold<Buffer>('-----|')],
+		]);
+		const connect: ConnectPort = (peer) => sockets.get(peerKey(peer)) ?? cold('#');
+		const peers$ = hot<PeerAddress[]>('a-b-----------c', {
+			a: [address(1), address(2), address(3)],
+			// Already connected, and banned: neither is dialled.
+			b: [address(1), address(9)],
+			// Gone since frame 5: may be dialled again.
+			c: [address(1)],
+		});
+		const {events$, activePeers$} = swarm(
+			peers$,
+			{connect, hashPiece: hashOnMainThread, store: memoryStore(32 * 1024, 32 * 1024)},
+			context(),
+			{maxPeers: 2},
+		);
+		expectObservable(activePeers$, '^ 30ms !').toBe('(012)(12)-1-0-1----0', [0, 1, 2]);
+		// The events are the subject of other tests; subscribing starts the swarm.
+		expectObservable(events$.pipe(ignoreElements()), '^ 30ms !').toBe('');
+		expectSubscriptions(sockets.get(peerKey(address(1)))?.subscriptions ?? []).toBe([
+			'^----!',
+			'--------------^----!',
+		]);
+		expectSubscriptions(sockets.get(peerKey(address(2)))?.subscriptions ?? []).toBe('^-----------!');
+		expectSubscriptions(sockets.get(peerKey(address(3)))?.subscriptions ?? []).toBe('-----^----!');
+	});
+});

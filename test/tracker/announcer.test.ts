@@ -1,0 +1,151 @@
+import test from 'ava';
+import {NEVER, type Observable, of} from 'rxjs';
+import type {AnnounceResponse} from '../../source/codec/tracker-response.js';
+import type {AnnounceRequest} from '../../source/tracker/announce-request.js';
+import {type AnnouncePort, type AnnouncerOptions, announcer} from '../../source/tracker/announcer.js';
+import {testScheduler} from '../helpers/marbles.js';
+
+const peer = {host: '127.0.0.1', port: 6881};
+
+function options(overrides: Partial<AnnouncerOptions>): AnnouncerOptions {
+	return {
+		tiers: [['http://a/announce']],
+		request: () => ({
+			infoHash: Buffer.alloc(20, 1),
+			peerId: Buffer.alloc(20, 2),
+			port: 6881,
+			uploaded: 0,
+			downloaded: 0,
+			left: 100,
+			numwant: 50,
+		}),
+		completed$: NEVER,
+		keepAnnouncing: true,
+		hungry$: of(false),
+		timeoutMs: 300,
+		retryDelayMs: 100,
+		defaultMinIntervalMs: 30_000,
+		...overrides,
+	};
+}
+
+/** An announce port whose trackers answer from a table of cold Observables, recording each call. */
+function fakeTrackers(answer: (url: string, request: AnnounceRequest) => Observable<AnnounceResponse>) {
+	const calls: string[] = [];
+	const port: AnnouncePort = (url, request) => {
+		calls.push(`${url} ${request.event ?? 'regular'}`);
+		return answer(url, request);
+	};
+
+	return {calls, port};
+}
+
+const sent = (tracker: string, event: string) => ({type: 'announce-sent', tracker, event});
+const answered = (tracker: string, event: string, interval = 1) => ({
+	type: 'announce-answered',
+	tracker,
+	event,
+	peers: [peer],
+	interval,
+});
+
+test('announces started, then re-announces at the tracker interval, and sends stopped on teardown', (t) => {
+	const calls: string[] = [];
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('--r|', {r: {interval: 1, peers: [peer]}}));
+		const port: AnnouncePort = (url, request) => {
+			calls.push(request.event ?? 'regular');
+			return trackers.port(url, request);
+		};
+
+		expectObservable(announcer(port, options({})), '^ 2500ms !').toBe('s-a 999ms r-b 999ms r-b', {
+			s: sent('http://a/announce', 'started'),
+			a: answered('http://a/announce', 'started'),
+			r: sent('http://a/announce', 'regular'),
+			b: answered('http://a/announce', 'regular'),
+		});
+	});
+	t.deepEqual(calls, ['started', 'regular', 'regular', 'stopped']);
+});
+
+test('tries the tiers in order and moves a tracker that answered to the front of its tier', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers((url) =>
+			url === 'http://b/'
+				? cold('-----r|', {r: {interval: 1, peers: [peer]}})
+				: cold('-#', {}, new Error('refused')),
+		);
+		const events$ = announcer(trackers.port, options({tiers: [['http://a/', 'http://b/'], ['http://c/']]}));
+		expectObservable(events$, '^ 1100ms !').toBe('A(BC)-D 999ms E----F', {
+			A: sent('http://a/', 'started'),
+			B: {type: 'announce-failed', tracker: 'http://a/', event: 'started', reason: 'refused'},
+			C: sent('http://b/', 'started'),
+			D: answered('http://b/', 'started'),
+			E: sent('http://b/', 'regular'),
+			F: answered('http://b/', 'regular'),
+		});
+	});
+});
+
+test('backs off exponentially while every tracker fails, and a hanging tracker times out', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-'));
+		const events$ = announcer(
+			trackers.port,
+			options({tiers: [['http://a/']], timeoutMs: 300, retryDelayMs: 100}),
+		);
+		const failed = (event: string) => ({
+			type: 'announce-failed',
+			tracker: 'http://a/',
+			event,
+			reason: 'Timeout has occurred',
+		});
+		// Sent at 0, timed out at 300; again 100 ms later (400, 700), then 200 ms later (900, 1200).
+		expectObservable(events$, '^ 1350ms !').toBe('s 299ms f 99ms s 299ms f 199ms s 299ms f', {
+			s: sent('http://a/', 'started'),
+			f: failed('started'),
+		});
+	});
+});
+
+test('announces completed once the download completes, then completes and sends stopped', (t) => {
+	const calls: string[] = [];
+	testScheduler(t).run(({cold, hot, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 60, peers: [peer]}}));
+		const port: AnnouncePort = (url, request) => {
+			calls.push(request.event ?? 'regular');
+			return trackers.port(url, request);
+		};
+
+		const completed$ = hot('-----x');
+		const events$ = announcer(port, options({completed$, keepAnnouncing: false}));
+		expectObservable(events$).toBe('sa---c(d|)', {
+			s: sent('http://a/announce', 'started'),
+			a: answered('http://a/announce', 'started', 60),
+			c: sent('http://a/announce', 'completed'),
+			d: answered('http://a/announce', 'completed', 60),
+		});
+	});
+	t.deepEqual(calls, ['started', 'completed', 'stopped']);
+});
+
+test('re-announces early when starving, but not before the tracker min interval', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1800, minInterval: 0.5, peers: [peer]}}));
+		const events$ = announcer(trackers.port, options({hungry$: of(true)}));
+		const answer = (event: string) => ({...answered('http://a/announce', event, 1800)});
+		expectObservable(events$, '^ 1100ms !').toBe('sa 498ms rb 498ms rb', {
+			s: sent('http://a/announce', 'started'),
+			a: answer('started'),
+			r: sent('http://a/announce', 'regular'),
+			b: answer('regular'),
+		});
+	});
+});
+
+test('a torrent without trackers announces nothing', (t) => {
+	testScheduler(t).run(({expectObservable}) => {
+		const trackers = fakeTrackers(() => NEVER);
+		expectObservable(announcer(trackers.port, options({tiers: []}))).toBe('|');
+	});
+});
