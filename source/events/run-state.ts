@@ -14,6 +14,8 @@ export type RunState = {
 	/** Bytes a second over the rate window, as of the last event. */
 	downloadRate: number;
 	phase: 'starting' | 'downloading' | 'starving' | 'completed';
+	/** When the run started: until a whole rate window has passed, rates divide by the time since. */
+	startedAt: number;
 	/** The time of the last event folded in. */
 	now: number;
 };
@@ -31,14 +33,14 @@ export const initialRunState: RunState = {
 	recent: [],
 	downloadRate: 0,
 	phase: 'starting',
+	startedAt: 0,
 	now: 0,
 };
 
-function rate(recent: RunState['recent'], now: number): number {
+function rate(recent: RunState['recent'], startedAt: number, now: number): number {
 	const total = recent.reduce((sum, sample) => sum + sample.bytes, 0);
-	const oldest = recent[0]?.at ?? now;
-	// Until a full window has passed, divide by the time actually covered (at least a second).
-	return (total * 1000) / Math.max(1000, Math.min(rateWindowMs, now - oldest));
+	// Early on, divide by the time since the start (at least a second), not by a window not yet lived.
+	return (total * 1000) / Math.max(1000, Math.min(rateWindowMs, now - startedAt));
 }
 
 /** The run-state reducer: pure, so `scan` can fold it and replay can rebuild it exactly. */
@@ -54,6 +56,7 @@ export function reduceRunState(state: RunState, event: TimedEvent): RunState {
 				pieceCount: event.pieceCount,
 				totalLength: event.totalLength,
 				phase: 'downloading',
+				startedAt: now,
 			};
 		case 'peer-connected':
 			return {
@@ -78,7 +81,7 @@ export function reduceRunState(state: RunState, event: TimedEvent): RunState {
 				piecesDone: state.piecesDone + 1,
 				bytesDone: state.bytesDone + event.bytes,
 				recent: withPiece,
-				downloadRate: rate(withPiece, now),
+				downloadRate: rate(withPiece, state.startedAt, now),
 			};
 		}
 
@@ -87,6 +90,6 @@ export function reduceRunState(state: RunState, event: TimedEvent): RunState {
 		case 'completed':
 			return {...next, phase: 'completed'};
 		default:
-			return {...next, downloadRate: rate(recent, now)};
+			return {...next, downloadRate: rate(recent, state.startedAt, now)};
 	}
 }

@@ -1,0 +1,103 @@
+import test from 'ava';
+import {Bitfield} from '../../source/codec/bitfield.js';
+import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+
+const pieces = (count: number, indexes: number[]) => {
+	const bitfield = new Bitfield(count);
+	for (const index of indexes) {
+		bitfield.set(index);
+	}
+
+	return bitfield;
+};
+
+const picker = (count: number, maxBytesInFlight = 1 << 30) =>
+	new PiecePicker(() => 100, count, {maxBytesInFlight, random: () => 0});
+
+test('picks the rarest piece the peer has', (t) => {
+	const pool = picker(4);
+	pool.addAvailability(pieces(4, [0, 1, 2, 3]), 1);
+	pool.addAvailability(pieces(4, [0, 1, 3]), 1);
+	pool.addAvailability(pieces(4, [0, 3]), 1);
+	// Availability: 0→3, 1→2, 2→1, 3→3.
+	t.is(pool.pick(pieces(4, [0, 1, 2, 3]))?.index, 2);
+	t.is(pool.pick(pieces(4, [0, 1, 3]))?.index, 1);
+	// A tie between 0 and 3: either may come first, both come.
+	const tied = [pool.pick(pieces(4, [0, 3]))?.index, pool.pick(pieces(4, [0, 3]))?.index];
+	t.deepEqual(tied.sort(), [0, 3]);
+	t.is(pool.pick(pieces(4, [0, 1, 2, 3])), undefined, 'every piece is taken');
+});
+
+test('only hands out pieces the peer has', (t) => {
+	const pool = picker(3);
+	t.is(pool.pick(pieces(3, [])), undefined);
+	t.is(pool.pick(pieces(3, [2]))?.index, 2);
+});
+
+test('a released half-done piece is resumed before anything new, with its blocks kept', (t) => {
+	const pool = picker(2);
+	const all = pieces(2, [0, 1]);
+	const first = pool.pick(all);
+	t.truthy(first);
+	if (!first) {
+		return;
+	}
+
+	const block = first.claimBlock();
+	t.true(first.receive(block * 16_384, Buffer.alloc(first.blockSize(block)), 'a'));
+	pool.release(first);
+	const resumed = pool.pick(all);
+	t.is(resumed, first);
+	t.false(resumed?.empty);
+});
+
+test('a released piece with no block in it simply returns to the pool', (t) => {
+	const pool = picker(1);
+	const all = pieces(1, [0]);
+	const piece = pool.pick(all);
+	t.is(pool.bytesInFlight, 100);
+	if (piece) {
+		pool.release(piece);
+	}
+
+	t.is(pool.bytesInFlight, 0);
+	t.not(pool.pick(all), piece, 'a fresh piece, not the released object');
+});
+
+test('the memory budget stops new pieces but always allows one', (t) => {
+	const pool = picker(3, 150);
+	const all = pieces(3, [0, 1, 2]);
+	t.truthy(pool.pick(all));
+	t.is(pool.pick(all), undefined, 'a second 100-byte piece would exceed 150 bytes');
+	pool.markVerifying(0);
+	pool.markDone(0);
+	t.truthy(pool.pick(all), 'done pieces free their budget');
+});
+
+test('a failed piece is needed again; done pieces count towards completion', (t) => {
+	const pool = picker(2);
+	const all = pieces(2, [0, 1]);
+	const a = pool.pick(all);
+	pool.pick(all);
+	pool.markVerifying(a?.index ?? -1);
+	t.false(pool.wants(a?.index ?? -1), 'a piece being verified is not wanted from anyone');
+	pool.markFailed(a?.index ?? -1);
+	t.is(pool.pick(all)?.index, a?.index);
+	pool.markDone(0);
+	pool.markDone(1);
+	t.true(pool.complete);
+	t.is(pool.doneBytes, 200);
+	t.false(pool.isInteresting(all));
+});
+
+test('work becoming available is signalled', (t) => {
+	const pool = picker(1);
+	let signals = 0;
+	pool.workAvailable$.subscribe(() => signals++);
+	const piece = pool.pick(pieces(1, [0]));
+	if (piece) {
+		pool.release(piece);
+	}
+
+	t.is(signals, 1);
+});

@@ -1,0 +1,48 @@
+import test from 'ava';
+import {initialRunState, type RunState} from '../../source/events/run-state.js';
+import {minimalView, statusLine} from '../../source/ui/minimal.js';
+import {testScheduler} from '../helpers/marbles.js';
+
+const downloading: RunState = {
+	...initialRunState,
+	name: 'NAME',
+	pieceCount: 1340,
+	piecesDone: 12,
+	peers: new Set(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']),
+	downloadRate: 41_200_000,
+	phase: 'downloading',
+};
+
+test('the status line reads like the original client', (t) => {
+	t.is(statusLine(downloading), 'Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s');
+	t.is(
+		statusLine({...downloading, phase: 'completed', piecesDone: 1340}),
+		'Downloaded NAME: 1340 pieces of 1340 completed',
+	);
+	t.regex(statusLine({...downloading, phase: 'starving'}), /^Waiting for peers for NAME/);
+});
+
+test('on a terminal, rewrites one line at most every 200 ms and ends it with the final state', (t) => {
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const a = {...downloading, piecesDone: 1};
+		const b = {...downloading, piecesDone: 2};
+		const c = {...downloading, piecesDone: 3, phase: 'completed' as const};
+		const states = hot<RunState>('a 99ms b 149ms c|', {a, b, c});
+		expectObservable(minimalView(states, {interactive: true})).toBe('200ms x 50ms (y|)', {
+			x: `\r\u001B[2K${statusLine(b)}`,
+			y: `\r\u001B[2K${statusLine(c)}\n`,
+		});
+	});
+});
+
+test('in a pipe, prints plain lines every 5 s only when they changed, and always the final one', (t) => {
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const a = {...downloading, piecesDone: 1};
+		const c = {...downloading, piecesDone: 3, phase: 'completed' as const};
+		const states = hot<RunState>('a 11s c|', {a, c});
+		expectObservable(minimalView(states, {interactive: false})).toBe('5s x 6001ms (y|)', {
+			x: `${statusLine(a)}\n`,
+			y: `${statusLine(c)}\n`,
+		});
+	});
+});
