@@ -1,4 +1,5 @@
 import net from 'node:net';
+import process from 'node:process';
 import {Observable} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import {PeerProtocolError} from '../errors.js';
@@ -20,8 +21,20 @@ export function connectTcp({connectTimeoutMs}: {connectTimeoutMs: number}): Conn
 			let writes: {unsubscribe(): void} | undefined;
 			socket.once('connect', () => {
 				socket.setTimeout(0);
+				let corked = false;
 				writes = outgoing$.subscribe({
-					next: (bytes) => {
+					next(bytes) {
+						// Requests come one per block received, many per incoming chunk: cork so that
+						// one chunk's worth leaves in one syscall rather than one each.
+						if (!corked) {
+							corked = true;
+							socket.cork();
+							process.nextTick(() => {
+								corked = false;
+								socket.uncork();
+							});
+						}
+
 						socket.write(bytes);
 					},
 					error: (error: unknown) => subscriber.error(error),

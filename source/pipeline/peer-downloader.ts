@@ -36,6 +36,9 @@ export const defaultWindowOptions: RequestWindowOptions = {
 	idleTimeoutMs: 180_000,
 };
 
+/** At most this many requests wait for the window to have room for all of them. */
+const maxRequestBatch = 16;
+
 /** Requests that went unanswered before a choke or a timeout; their blocks may still arrive. */
 const maxStaleRequests = 4096;
 
@@ -234,6 +237,12 @@ export class PeerDownloader {
 
 	#fillWindow(activity: PeerActivity[]): void {
 		if (this.#choked || !this.#interested) {
+			return;
+		}
+
+		// Top the window up in batches: a request per block received would cost a syscall each.
+		const batch = Math.max(1, Math.min(maxRequestBatch, Math.floor(this.#window / 4)));
+		if (this.#outstanding > 0 && this.#window - this.#outstanding < batch) {
 			return;
 		}
 
