@@ -31,6 +31,11 @@ function formatAddress(bytes: Buffer): string {
 		return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 	}
 
+	// An IPv4-mapped address (::ffff:a.b.c.d) is an IPv4 peer: dial it as one.
+	if (bytes.subarray(0, 10).every((byte) => byte === 0) && bytes.readUInt16BE(10) === 0xff_ff) {
+		return formatAddress(bytes.subarray(12));
+	}
+
 	const groups: string[] = [];
 	for (let offset = 0; offset < 16; offset += 2) {
 		groups.push(bytes.readUInt16BE(offset).toString(16));

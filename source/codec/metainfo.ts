@@ -117,14 +117,24 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		return file;
 	});
 
-	const seen = new Set<string>();
+	const filePaths = new Set<string>();
 	for (const file of files) {
 		const key = file.path.join('/');
-		if (seen.has(key)) {
+		if (filePaths.has(key)) {
 			throw new MetainfoError(`info.files lists "${key}" twice`);
 		}
 
-		seen.add(key);
+		filePaths.add(key);
+	}
+
+	// A path cannot be a file and a folder at once.
+	for (const file of files) {
+		for (let depth = 1; depth < file.path.length; depth++) {
+			const folder = file.path.slice(0, depth).join('/');
+			if (filePaths.has(folder)) {
+				throw new MetainfoError(`info.files uses "${folder}" both as a file and as a folder`);
+			}
+		}
 	}
 
 	return {files, multiFile: true};

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {defer, Observable} from 'rxjs';
 import {StorageError} from '../errors.js';
 import type {FileSpan, StorageLayout} from './layout.js';
-import {assertRealPathInside, payloadPath} from './paths.js';
+import {makeFolderInside, payloadPath} from './paths.js';
 
 /** The payload files as the pipeline sees them. */
 export type PieceStore = {
@@ -68,8 +68,7 @@ async function prepareFiles(layout: StorageLayout, root: string, paths: readonly
 		const filePath = paths[index] ?? '';
 		const folder = path.dirname(filePath);
 		try {
-			await mkdir(folder, {recursive: true});
-			await assertRealPathInside(root, folder);
+			await makeFolderInside(root, folder);
 			const existing = await lstat(filePath).catch(() => undefined);
 			if (existing && !existing.isFile()) {
 				throw new StorageError(`${filePath} exists and is not a regular file`);

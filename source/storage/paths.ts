@@ -1,4 +1,4 @@
-import {realpath} from 'node:fs/promises';
+import {mkdir, realpath} from 'node:fs/promises';
 import path from 'node:path';
 import {StorageError} from '../errors.js';
 
@@ -26,5 +26,25 @@ export async function assertRealPathInside(root: string, folder: string): Promis
 	const [realRoot, realFolder] = await Promise.all([realpath(root), realpath(folder)]);
 	if (!isInside(realRoot, realFolder)) {
 		throw new StorageError(`refusing to write through a link that leaves the output folder: ${folder}`);
+	}
+}
+
+/**
+ * Creates `folder` below `root` one level at a time, checking each level before going deeper:
+ * a symbolic link on the way that leads outside is refused before anything is created past it.
+ */
+export async function makeFolderInside(root: string, folder: string): Promise<void> {
+	let current = path.resolve(root);
+	for (const part of path.relative(current, folder).split(path.sep).filter(Boolean)) {
+		current = path.join(current, part);
+		try {
+			await mkdir(current);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+				throw error;
+			}
+		}
+
+		await assertRealPathInside(root, current);
 	}
 }

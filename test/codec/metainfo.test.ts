@@ -1,0 +1,298 @@
+import {createHash} from 'node:crypto';
+import test from 'ava';
+import {encodeBencode} from '../../source/codec/bencode.js';
+import {parseInfoDictionary, parseMetainfo} from '../../source/codec/metainfo.js';
+import {MetainfoError} from '../../source/errors.js';
+
+type ParsedTorrent = {
+	infoHash: string;
+	name: string;
+	announce: string[];
+	files: Array<{path: string; length: number; offset: number}>;
+	pieceLength: number;
+	length: number;
+	private?: boolean;
+};
+
+// parse-torrent ships no types and @types/parse-torrent is not a dependency: import it through a
+// widened specifier and describe the part of its result these tests read.
+const parseTorrent = (
+	(await import('parse-torrent' as string)) as {default: (torrent: Uint8Array) => Promise<ParsedTorrent>}
+).default;
+
+const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest();
+
+/** `count` distinct 20-byte piece hashes, concatenated as `info.pieces` holds them. */
+const pieces = (count: number) =>
+	Buffer.concat(Array.from({length: count}, (_, index) => sha1(Buffer.from(`piece ${index}`))));
+
+const singleFileInfo = (extra: Record<string, unknown> = {}) => ({
+	name: 'hello.txt',
+	'piece length': 16,
+	length: 40,
+	pieces: pieces(3),
+	...extra,
+});
+
+const multiFileInfo = (files: unknown[], extra: Record<string, unknown> = {}) => ({
+	name: 'album',
+	'piece length': 16,
+	files,
+	...extra,
+});
+
+const torrent = (info: unknown, root: Record<string, unknown> = {}) =>
+	encodeBencode({announce: 'http://tracker.example/announce', info, ...root});
+
+const file = (length: number, ...path: string[]) => ({length, path});
+
+test('parses a single-file torrent', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(singleFileInfo(), {comment: 'a comment', 'created by': 'torrent-rx test'}),
+	);
+	t.is(metainfo.name, 'hello.txt');
+	t.false(metainfo.multiFile);
+	t.is(metainfo.pieceLength, 16);
+	t.is(metainfo.totalLength, 40);
+	t.deepEqual(metainfo.files, [{path: ['hello.txt'], length: 40, offset: 0}]);
+	t.is(metainfo.pieceHashes.length, 3);
+	t.deepEqual(metainfo.pieceHashes[1], sha1(Buffer.from('piece 1')));
+	t.deepEqual(metainfo.announceTiers, [['http://tracker.example/announce']]);
+	t.false(metainfo.private);
+	t.is(metainfo.comment, 'a comment');
+	t.is(metainfo.createdBy, 'torrent-rx test');
+});
+
+test('parses a multi-file torrent: files live under the folder `name`, at running offsets', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(
+			multiFileInfo([file(10, 'a.txt'), file(0, 'empty'), file(25, 'disc 1', 'b.flac'), file(5, 'c')], {
+				pieces: pieces(3),
+			}),
+		),
+	);
+	t.true(metainfo.multiFile);
+	t.is(metainfo.name, 'album');
+	t.is(metainfo.totalLength, 40);
+	t.deepEqual(metainfo.files, [
+		{path: ['album', 'a.txt'], length: 10, offset: 0},
+		{path: ['album', 'empty'], length: 0, offset: 10},
+		{path: ['album', 'disc 1', 'b.flac'], length: 25, offset: 10},
+		{path: ['album', 'c'], length: 5, offset: 35},
+	]);
+});
+
+test('prefers path.utf-8 and name.utf-8 over the legacy keys', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(
+			multiFileInfo([{length: 32, path: ['legacy'], 'path.utf-8': ['caf\u00e9']}], {
+				'name.utf-8': 'd\u00e9j\u00e0',
+				pieces: pieces(2),
+			}),
+		),
+	);
+	t.is(metainfo.name, 'd\u00e9j\u00e0');
+	t.deepEqual(metainfo.files[0]?.path, ['d\u00e9j\u00e0', 'caf\u00e9']);
+});
+
+test('a lone announce becomes one tier of one', (t) => {
+	const metainfo = parseMetainfo(torrent(singleFileInfo(), {announce: 'udp://only.example:6969'}));
+	t.deepEqual(metainfo.announceTiers, [['udp://only.example:6969']]);
+});
+
+test('BEP 12: announce-list supersedes announce, keeping its tiers in order', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(singleFileInfo(), {
+			announce: 'http://ignored.example/announce',
+			'announce-list': [
+				['http://a1.example/announce', 'udp://a2.example:80'],
+				['http://b1.example/announce'],
+			],
+		}),
+	);
+	t.deepEqual(metainfo.announceTiers, [
+		['http://a1.example/announce', 'udp://a2.example:80'],
+		['http://b1.example/announce'],
+	]);
+});
+
+test('an announce-list of only empty tiers falls back to announce', (t) => {
+	const metainfo = parseMetainfo(torrent(singleFileInfo(), {'announce-list': [[], ['']]}));
+	t.deepEqual(metainfo.announceTiers, [['http://tracker.example/announce']]);
+});
+
+test('a torrent without trackers has no tiers', (t) => {
+	const metainfo = parseMetainfo(encodeBencode({info: singleFileInfo()}));
+	t.deepEqual(metainfo.announceTiers, []);
+});
+
+test('reads the private flag', (t) => {
+	t.true(parseMetainfo(torrent(singleFileInfo({private: 1}))).private);
+	t.false(parseMetainfo(torrent(singleFileInfo({private: 0}))).private);
+	t.false(parseMetainfo(torrent(singleFileInfo())).private);
+});
+
+test('the info hash matches parse-torrent for a normal torrent', async (t) => {
+	for (const data of [
+		torrent(singleFileInfo({private: 1})),
+		torrent(multiFileInfo([file(10, 'a'), file(30, 'sub', 'b')], {pieces: pieces(3)})),
+	]) {
+		const metainfo = parseMetainfo(data);
+		const reference = await parseTorrent(data);
+		t.is(metainfo.infoHash.toString('hex'), reference.infoHash);
+		t.is(metainfo.name, reference.name);
+		t.is(metainfo.totalLength, reference.length);
+		t.deepEqual(
+			metainfo.files.map((entry) => ({
+				path: entry.path.join('/'),
+				length: entry.length,
+				offset: entry.offset,
+			})),
+			reference.files.map((entry) => ({
+				path: entry.path.split(/[\\/]/).join('/'),
+				length: entry.length,
+				offset: entry.offset,
+			})),
+		);
+	}
+});
+
+test('the info hash covers unknown extra keys of the info dictionary', async (t) => {
+	const plain = torrent(singleFileInfo());
+	const data = torrent(singleFileInfo({source: 'PRIVATE-SITE', 'x-custom': [1, 'two']}));
+	const metainfo = parseMetainfo(data);
+	const reference = await parseTorrent(data);
+	t.is(metainfo.infoHash.toString('hex'), reference.infoHash);
+	t.notDeepEqual(metainfo.infoHash, parseMetainfo(plain).infoHash);
+	t.deepEqual(
+		metainfo.infoHash,
+		sha1(encodeBencode(singleFileInfo({source: 'PRIVATE-SITE', 'x-custom': [1, 'two']}))),
+	);
+});
+
+test('the info hash is the SHA-1 of the exact info bytes, even when its keys are not sorted', (t) => {
+	// Written by hand: `name` and `pieces` come before `length` and `piece length`, and an unknown
+	// key sits in the middle. Re-encoding would sort the keys and change the hash.
+	const infoBytes = Buffer.concat([
+		Buffer.from('d4:name9:hello.txt6:pieces60:', 'latin1'),
+		pieces(3),
+		Buffer.from('8:x-customi7e6:lengthi40e12:piece lengthi16ee', 'latin1'),
+	]);
+	const data = Buffer.concat([
+		Buffer.from('d4:info', 'latin1'),
+		infoBytes,
+		Buffer.from('8:announce31:http://tracker.example/announcee', 'latin1'),
+	]);
+	const metainfo = parseMetainfo(data);
+	t.deepEqual(metainfo.infoHash, sha1(infoBytes));
+	t.deepEqual(metainfo.infoBytes, infoBytes);
+	// The sorted re-encoding is a different document, with a different hash.
+	const resorted = encodeBencode({
+		name: 'hello.txt',
+		pieces: pieces(3),
+		'x-custom': 7,
+		length: 40,
+		'piece length': 16,
+	});
+	t.notDeepEqual(resorted, infoBytes);
+	t.notDeepEqual(metainfo.infoHash, sha1(resorted));
+	t.is(metainfo.totalLength, 40);
+	t.deepEqual(metainfo.announceTiers, [['http://tracker.example/announce']]);
+});
+
+test('parseInfoDictionary hashes the bytes it is given (BEP 9 metadata)', (t) => {
+	const infoBytes = encodeBencode(singleFileInfo());
+	const info = parseInfoDictionary(infoBytes);
+	t.deepEqual(info.infoHash, sha1(infoBytes));
+	t.deepEqual(info.infoHash, parseMetainfo(torrent(singleFileInfo())).infoHash);
+});
+
+const failures: Array<[what: string, data: () => Uint8Array, message: RegExp]> = [
+	[
+		'pieces not a multiple of 20',
+		() => torrent(singleFileInfo({pieces: pieces(2).subarray(0, 39)})),
+		/multiple of 20/,
+	],
+	[
+		'too few piece hashes for the length',
+		() => torrent(singleFileInfo({pieces: pieces(2)})),
+		/2 hashes.*need 3/,
+	],
+	[
+		'too many piece hashes for the length',
+		() => torrent(singleFileInfo({pieces: pieces(4)})),
+		/4 hashes.*need 3/,
+	],
+	['a zero piece length', () => torrent(singleFileInfo({'piece length': 0})), /piece length/],
+	['a negative piece length', () => torrent(singleFileInfo({'piece length': -16})), /piece length/],
+	['a missing piece length', () => torrent({name: 'x', length: 1, pieces: pieces(1)}), /piece length/],
+	['a negative file length', () => torrent(singleFileInfo({length: -1})), /invalid length/],
+	['a missing pieces key', () => torrent({name: 'x', 'piece length': 16, length: 1}), /"pieces"/],
+	['a missing name', () => torrent({'piece length': 16, length: 1, pieces: pieces(1)}), /"name"/],
+	['the name ".."', () => torrent(singleFileInfo({name: '..'})), /info\.name.*unsafe path component "\.\."/],
+	['the name "."', () => torrent(singleFileInfo({name: '.'})), /info\.name.*unsafe path component "\."/],
+	['an empty name', () => torrent(singleFileInfo({name: ''})), /info\.name.*unsafe path component ""/],
+	['a name with a slash', () => torrent(singleFileInfo({name: 'a/b'})), /info\.name.*separator or NUL/],
+	[
+		'a path component ".."',
+		() => torrent(multiFileInfo([file(16, '..', 'escape')], {pieces: pieces(1)})),
+		/info\.files\[0\].*unsafe path component "\.\."/,
+	],
+	[
+		'a path component "."',
+		() => torrent(multiFileInfo([file(8, 'ok'), file(8, '.', 'x')], {pieces: pieces(1)})),
+		/info\.files\[1\].*unsafe path component "\."/,
+	],
+	[
+		'an empty path component',
+		() => torrent(multiFileInfo([file(16, 'dir', '')], {pieces: pieces(1)})),
+		/info\.files\[0\].*unsafe path component ""/,
+	],
+	[
+		'a path component containing "/"',
+		() => torrent(multiFileInfo([file(16, 'a/b')], {pieces: pieces(1)})),
+		/"a\/b" contains a separator or NUL/,
+	],
+	[
+		'a path component containing "\\"',
+		() => torrent(multiFileInfo([file(16, 'a\\b')], {pieces: pieces(1)})),
+		/"a\\\\b" contains a separator or NUL/,
+	],
+	[
+		'a path component containing NUL',
+		() => torrent(multiFileInfo([file(16, 'a\0b')], {pieces: pieces(1)})),
+		/"a\\u0000b" contains a separator or NUL/,
+	],
+	[
+		'an empty path list',
+		() => torrent(multiFileInfo([{length: 16, path: []}], {pieces: pieces(1)})),
+		/info\.files\[0\] has no path/,
+	],
+	['an empty files list', () => torrent(multiFileInfo([], {pieces: pieces(0)})), /non-empty list/],
+	[
+		'a duplicate file path',
+		() => torrent(multiFileInfo([file(8, 'dir', 'same'), file(8, 'dir', 'same')], {pieces: pieces(1)})),
+		/"album\/dir\/same" twice/,
+	],
+	[
+		'a path used both as a file and as a folder',
+		() => torrent(multiFileInfo([file(8, 'dir'), file(8, 'dir', 'inner')], {pieces: pieces(1)})),
+		/"album\/dir" both as a file and as a folder/,
+	],
+	[
+		'a missing info dictionary',
+		() => encodeBencode({announce: 'http://tracker.example/announce'}),
+		/no "info"/,
+	],
+	['an info that is not a dictionary', () => torrent('not a dictionary'), /no "info"/],
+	['a truncated file', () => torrent(singleFileInfo()).subarray(0, 60), /malformed bencode.*truncated/],
+	['trailing garbage', () => Buffer.concat([torrent(singleFileInfo()), Buffer.from('x')]), /trailing/],
+	['a root that is not a dictionary', () => encodeBencode([1, 2]), /not a bencoded dictionary/],
+];
+
+for (const [what, data, message] of failures) {
+	test(`rejects ${what} with a MetainfoError`, (t) => {
+		const error = t.throws(() => parseMetainfo(data()), {instanceOf: MetainfoError, message});
+		t.is(error?.name, 'MetainfoError');
+	});
+}

@@ -1,0 +1,309 @@
+import {
+	mkdir,
+	mkdtemp,
+	readdir,
+	readFile,
+	readlink,
+	rm,
+	stat,
+	symlink,
+	truncate,
+	writeFile,
+} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test, {type ExecutionContext} from 'ava';
+import {concat, defer, firstValueFrom, forkJoin, lastValueFrom, type Observable, toArray} from 'rxjs';
+import type {FileEntry} from '../../source/codec/metainfo.js';
+import {StorageError} from '../../source/errors.js';
+import {useResource} from '../../source/rx/use-resource.js';
+import {openPieceStore, type PieceStore} from '../../source/storage/disk.js';
+import {StorageLayout} from '../../source/storage/layout.js';
+
+/** A fresh folder under the system temp folder, removed when the test ends. */
+async function temporaryFolder(t: ExecutionContext): Promise<string> {
+	const folder = await mkdtemp(path.join(os.tmpdir(), 'torrent-rx-disk-'));
+	t.teardown(() => rm(folder, {recursive: true, force: true}));
+	return folder;
+}
+
+function layoutOf(
+	pieceLength: number,
+	...entries: Array<[length: number, ...path: string[]]>
+): StorageLayout {
+	let offset = 0;
+	const files = entries.map(([length, ...components]): FileEntry => {
+		const file = {path: components, length, offset};
+		offset += length;
+		return file;
+	});
+	return new StorageLayout(files, pieceLength);
+}
+
+/** Deterministic, non-repeating-looking payload bytes. */
+function payloadOf(length: number): Buffer {
+	const payload = Buffer.alloc(length);
+	for (let index = 0; index < length; index++) {
+		payload.writeUInt8((index * 31 + 7) % 256, index);
+	}
+
+	return payload;
+}
+
+function pieceOf(layout: StorageLayout, payload: Buffer, index: number): Buffer {
+	const start = index * layout.pieceLength;
+	return payload.subarray(start, start + layout.pieceSize(index));
+}
+
+/** Opens the store, runs `use`, and releases the files when `use` completes. */
+function withStore<T>(layout: StorageLayout, root: string, use: (store: PieceStore) => Observable<T>) {
+	return lastValueFrom(useResource(openPieceStore(layout, root), use).pipe(toArray()));
+}
+
+/** The files of this process's open descriptors that lie under `folder` (Linux /proc). */
+async function openFilesUnder(folder: string): Promise<string[]> {
+	const descriptors = await readdir('/proc/self/fd');
+	const targets = await Promise.all(
+		descriptors.map(async (fd) => readlink(path.join('/proc/self/fd', fd)).catch(() => '')),
+	);
+	return targets.filter((target) => target.startsWith(`${folder}${path.sep}`));
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (await check()) {
+			return true;
+		}
+
+		await new Promise((resolve) => {
+			setTimeout(resolve, 10);
+		});
+	}
+
+	return check();
+}
+
+// Files: 7 + 0 + 20 + 3 + 0 = 30 bytes in pieces of 8: piece 0 spans 0..7 + 20 (a folder apart),
+// piece 2 spans the tail of the 20-byte file and the 3-byte one, the empty files sit first-ish and last.
+const nestedLayout = () =>
+	layoutOf(
+		8,
+		[7, 'album', 'a.txt'],
+		[0, 'album', 'empty', 'zero.bin'],
+		[20, 'album', 'disc 1', 'deep', 'b.flac'],
+		[3, 'album', 'c'],
+		[0, 'album', 'last-empty'],
+	);
+
+test('creates every file at its exact length, nested folders and zero-length files included', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = nestedLayout();
+	const store = await withStore(layout, root, () => defer(async () => 'opened'));
+	t.deepEqual(store, ['opened']);
+	for (const file of layout.files) {
+		const info = await stat(path.join(root, ...file.path));
+		t.true(info.isFile(), file.path.join('/'));
+		t.is(info.size, file.length, file.path.join('/'));
+	}
+
+	t.deepEqual((await readdir(path.join(root, 'album'))).sort(), [
+		'a.txt',
+		'c',
+		'disc 1',
+		'empty',
+		'last-empty',
+	]);
+});
+
+test('written pieces read back, and the files concatenate to the payload', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = nestedLayout();
+	const payload = payloadOf(layout.totalLength);
+	t.true(layout.spans(0).length > 1, 'piece 0 spans files, so the test covers a cross-file write');
+	const readBack = await withStore(layout, root, (store) =>
+		concat(
+			...Array.from({length: layout.pieceCount}, (_, index) =>
+				store.writePiece(index, pieceOf(layout, payload, index)),
+			),
+			defer(() => forkJoin(Array.from({length: layout.pieceCount}, (_, index) => store.readPiece(index)))),
+		),
+	);
+	const pieces = readBack.at(-1) as Buffer[];
+	t.is(pieces.length, layout.pieceCount);
+	for (const [index, piece] of pieces.entries()) {
+		t.deepEqual(piece, pieceOf(layout, payload, index), `piece ${index}`);
+	}
+
+	const onDisk = await Promise.all(layout.files.map((file) => readFile(path.join(root, ...file.path))));
+	t.deepEqual(Buffer.concat(onDisk), payload);
+	t.deepEqual(onDisk[0], payload.subarray(0, 7));
+	t.deepEqual(onDisk[2], payload.subarray(7, 27));
+	t.deepEqual(onDisk[3], payload.subarray(27, 30));
+});
+
+test('pieces written out of order land at their own positions', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = layoutOf(4, [6, 't', 'one'], [5, 't', 'two']);
+	const payload = payloadOf(layout.totalLength);
+	await withStore(layout, root, (store) =>
+		concat(
+			store.writePiece(2, pieceOf(layout, payload, 2)),
+			store.writePiece(0, pieceOf(layout, payload, 0)),
+		),
+	);
+	t.deepEqual(
+		await readFile(path.join(root, 't', 'one')),
+		Buffer.concat([payload.subarray(0, 4), Buffer.alloc(2)]),
+	);
+	t.deepEqual(
+		await readFile(path.join(root, 't', 'two')),
+		Buffer.concat([Buffer.alloc(2), payload.subarray(8, 11)]),
+	);
+});
+
+test('a piece across more files than the open-file limit still writes and reads every byte', async (t) => {
+	const root = await temporaryFolder(t);
+	// 100 one-byte files in one 128-byte piece: more spans than the 64 handles kept open.
+	const layout = layoutOf(
+		128,
+		...Array.from({length: 100}, (_, index): [number, string, string] => [1, 'many', `${index}`]),
+	);
+	const payload = payloadOf(100);
+	const emitted = await withStore(layout, root, (store) =>
+		concat(store.writePiece(0, payload), store.readPiece(0)),
+	);
+	t.deepEqual(emitted.at(-1), payload);
+	const onDisk = await Promise.all(layout.files.map((file) => readFile(path.join(root, ...file.path))));
+	t.deepEqual(Buffer.concat(onDisk), payload);
+});
+
+test('unsubscribing closes the files', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = nestedLayout();
+	const payload = payloadOf(layout.totalLength);
+	let store: PieceStore | undefined;
+	const subscription = openPieceStore(layout, root).subscribe((opened) => {
+		store = opened;
+	});
+	t.teardown(() => subscription.unsubscribe());
+	t.true(await eventually(async () => store !== undefined));
+	if (!store) {
+		return;
+	}
+
+	await lastValueFrom(store.writePiece(0, pieceOf(layout, payload, 0)), {defaultValue: undefined});
+	const open = await openFilesUnder(root);
+	t.deepEqual(open.map((file) => path.relative(root, file)).sort(), [
+		path.join('album', 'a.txt'),
+		path.join('album', 'disc 1', 'deep', 'b.flac'),
+	]);
+
+	subscription.unsubscribe();
+	t.true(await eventually(async () => (await openFilesUnder(root)).length === 0), 'files still open');
+});
+
+test('a symlinked folder that points outside the output folder is refused', async (t) => {
+	const root = await temporaryFolder(t);
+	const outside = await temporaryFolder(t);
+	await mkdir(path.join(root, 'album'));
+	await symlink(outside, path.join(root, 'album', 'disc 1'), 'dir');
+	const error = await t.throwsAsync(firstValueFrom(openPieceStore(nestedLayout(), root)), {
+		instanceOf: StorageError,
+		message: /link that leaves the output folder/,
+	});
+	t.regex(error?.message ?? '', /disc 1/);
+	const created = await readdir(outside, {recursive: true, withFileTypes: true});
+	t.deepEqual(
+		created.filter((entry) => !entry.isDirectory()).map((entry) => entry.name),
+		[],
+		'no file was created outside',
+	);
+});
+
+test('a refused symlinked folder leaves nothing behind outside the output folder', async (t) => {
+	const root = await temporaryFolder(t);
+	const outside = await temporaryFolder(t);
+	await mkdir(path.join(root, 'album'));
+	await symlink(outside, path.join(root, 'album', 'disc 1'), 'dir');
+	await t.throwsAsync(firstValueFrom(openPieceStore(nestedLayout(), root)), {instanceOf: StorageError});
+	t.deepEqual(await readdir(outside), []);
+});
+
+test('a symlinked top folder that points outside the output folder is refused', async (t) => {
+	const root = await temporaryFolder(t);
+	const outside = await temporaryFolder(t);
+	await symlink(outside, path.join(root, 'album'), 'dir');
+	await t.throwsAsync(firstValueFrom(openPieceStore(nestedLayout(), root)), {
+		instanceOf: StorageError,
+		message: /link that leaves the output folder/,
+	});
+	t.deepEqual(await readdir(outside), []);
+});
+
+test('a symlinked folder that stays inside the output folder is allowed', async (t) => {
+	const root = await temporaryFolder(t);
+	await mkdir(path.join(root, 'real'));
+	await symlink(path.join(root, 'real'), path.join(root, 'album'), 'dir');
+	const layout = layoutOf(8, [5, 'album', 'x']);
+	await withStore(layout, root, (store) => store.writePiece(0, Buffer.from('hello')));
+	t.is(await readFile(path.join(root, 'real', 'x'), 'latin1'), 'hello');
+});
+
+test('a symlink in place of a payload file is refused, and its target is untouched', async (t) => {
+	const root = await temporaryFolder(t);
+	const outside = await temporaryFolder(t);
+	const target = path.join(outside, 'precious');
+	await writeFile(target, 'do not touch');
+	await mkdir(path.join(root, 't'));
+	await symlink(target, path.join(root, 't', 'file'));
+	await t.throwsAsync(firstValueFrom(openPieceStore(layoutOf(8, [3, 't', 'file']), root)), {
+		instanceOf: StorageError,
+		message: /not a regular file/,
+	});
+	t.is(await readFile(target, 'latin1'), 'do not touch');
+});
+
+test('an existing file of the right length is kept, not truncated', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = layoutOf(4, [10, 't', 'data']);
+	await mkdir(path.join(root, 't'));
+	await writeFile(path.join(root, 't', 'data'), 'ABCDEFGHIJ');
+	const [piece] = await withStore(layout, root, (store) => store.readPiece(1));
+	t.is(piece?.toString('latin1'), 'EFGH');
+	t.is(await readFile(path.join(root, 't', 'data'), 'latin1'), 'ABCDEFGHIJ');
+});
+
+test('an existing file of the wrong length is set to the torrent’s length', async (t) => {
+	const root = await temporaryFolder(t);
+	await mkdir(path.join(root, 't'));
+	await writeFile(path.join(root, 't', 'long'), 'ABCDEFGHIJKL');
+	await writeFile(path.join(root, 't', 'short'), 'AB');
+	await withStore(layoutOf(4, [10, 't', 'long'], [4, 't', 'short']), root, () => defer(async () => 0));
+	t.is(await readFile(path.join(root, 't', 'long'), 'latin1'), 'ABCDEFGHIJ');
+	t.deepEqual(await readFile(path.join(root, 't', 'short')), Buffer.from([0x41, 0x42, 0, 0]));
+});
+
+test('a folder where a file should be is a StorageError', async (t) => {
+	const root = await temporaryFolder(t);
+	await mkdir(path.join(root, 't', 'data'), {recursive: true});
+	await t.throwsAsync(firstValueFrom(openPieceStore(layoutOf(4, [4, 't', 'data']), root)), {
+		instanceOf: StorageError,
+		message: /not a regular file/,
+	});
+});
+
+test('reading a file that shrank behind our back is a StorageError, not zeros', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = layoutOf(4, [8, 't', 'data']);
+	const error = await t.throwsAsync(
+		withStore(layout, root, (store) =>
+			concat(
+				defer(() => truncate(path.join(root, 't', 'data'), 5)),
+				store.readPiece(1),
+			),
+		),
+		{instanceOf: StorageError, message: /cannot read .*data/},
+	);
+	t.regex(String((error?.cause as Error | undefined)?.message), /shorter than the torrent says/);
+});
