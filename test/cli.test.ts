@@ -1,0 +1,109 @@
+/**
+ * The CLI as a user meets it: bad input is one line on stderr starting with `torrent-rx:` and a
+ * non-zero exit code, never a stack trace.
+ */
+import {readdir, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import test, {type ExecutionContext} from 'ava';
+import {encodeBencode} from '../source/codec/bencode.js';
+import {runTorrentRx, tempDir} from './helpers/swarm-fixture.js';
+
+const timeoutMs = 30_000;
+
+/** A well-formed single-file torrent (100 bytes in one piece), with `info` fields overridden. */
+function torrentBytes(info: Record<string, unknown> = {}): Buffer {
+	return encodeBencode({
+		// Port 1 on loopback: nothing answers, and these runs must never get that far.
+		announce: 'http://127.0.0.1:1/announce',
+		info: {name: 'file.bin', 'piece length': 16_384, length: 100, pieces: Buffer.alloc(20), ...info},
+	});
+}
+
+async function runOn(t: ExecutionContext, torrent: Buffer | undefined, extraArgs: string[] = []) {
+	t.timeout(timeoutMs + 5000);
+	const dir = await tempDir(t);
+	const outputDir = path.join(dir, 'out');
+	const torrentPath = path.join(dir, 'input.torrent');
+	if (torrent) {
+		await writeFile(torrentPath, torrent);
+	}
+
+	const run = await runTorrentRx(t, [torrentPath, '--output', outputDir, ...extraArgs], {timeoutMs});
+	return {...run, outputDir};
+}
+
+/** Exactly one line on stderr, `torrent-rx: …`, the input-error exit code, and no stack trace. */
+function assertOneLineError(t: ExecutionContext, run: Awaited<ReturnType<typeof runOn>>, message: RegExp) {
+	const context = `exit ${run.code ?? run.signal}; stderr:\n${run.stderr}`;
+	t.false(run.timedOut, context);
+	t.is(run.code, 2, context);
+	t.true(run.stderr.endsWith('\n'), context);
+	const lines = run.stderr.slice(0, -1).split('\n');
+	t.is(lines.length, 1, context);
+	t.true(lines[0]?.startsWith('torrent-rx: '), context);
+	t.regex(run.stderr, message);
+	t.false(run.stderr.includes('    at '), 'no stack trace');
+}
+
+for (const [what, torrent, message] of [
+	['a truncated torrent file', torrentBytes().subarray(0, -10), /malformed bencode.*truncated/],
+	[
+		'a torrent whose pieces are not a multiple of 20 bytes',
+		torrentBytes({pieces: Buffer.alloc(21)}),
+		/info\.pieces is 21 bytes, not a multiple of 20/,
+	],
+	[
+		'a torrent with a ".." path component',
+		torrentBytes({length: undefined, files: [{length: 100, path: ['..', 'escape.bin']}]}),
+		/unsafe path component "\.\."/,
+	],
+	['a file that is not bencode', Buffer.from('this is not a torrent\n'), /malformed bencode/],
+] as const) {
+	test(`rejects ${what} in one line`, async (t) => {
+		const run = await runOn(t, torrent);
+		assertOneLineError(t, run, message);
+		// Nothing may be created (least of all outside the output folder) for a torrent we refused.
+		t.deepEqual(await readdir(path.dirname(run.outputDir)), ['input.torrent']);
+	});
+}
+
+test('rejects a missing torrent file in one line', async (t) => {
+	const run = await runOn(t, undefined);
+	assertOneLineError(t, run, /cannot read .*input\.torrent/);
+});
+
+test('rejects --max-peers 0 in one line', async (t) => {
+	const run = await runOn(t, torrentBytes(), ['--max-peers', '0']);
+	assertOneLineError(t, run, /--max-peers must be a whole number of at least 1/);
+});
+
+test('rejects a run with no torrent file in one line', async (t) => {
+	t.timeout(timeoutMs + 5000);
+	const run = await runTorrentRx(t, [], {timeoutMs});
+	assertOneLineError(t, {...run, outputDir: ''}, /give a \.torrent file/);
+});
+
+test('rejects an unknown flag without a stack trace', async (t) => {
+	const run = await runOn(t, torrentBytes(), ['--frobnicate']);
+	t.false(run.timedOut, run.stderr);
+	t.not(run.code, 0, run.stderr);
+	t.not(run.code, null, run.stderr);
+	t.regex(run.stderr, /frobnicate/);
+	t.false(run.stderr.includes('    at '), 'no stack trace');
+});
+
+test('--help lists the flags and exits 0', async (t) => {
+	t.timeout(timeoutMs + 5000);
+	const run = await runTorrentRx(t, ['--help'], {timeoutMs});
+	t.is(run.code, 0, run.stderr);
+	for (const flag of ['--output', '-o', '--max-peers', '--port', '--debug', '--help', '--version']) {
+		t.true(run.stdout.includes(flag), `--help mentions ${flag}`);
+	}
+});
+
+test('--version prints 0.1.0', async (t) => {
+	t.timeout(timeoutMs + 5000);
+	const run = await runTorrentRx(t, ['--version'], {timeoutMs});
+	t.is(run.code, 0, run.stderr);
+	t.is(run.stdout.trim(), '0.1.0');
+});

@@ -1,0 +1,455 @@
+/**
+ * Real processes for interop tests: an opentracker, libtorrent seeders (through
+ * libtorrent-peer.py) and the torrent-rx CLI run from source. Everything binds to 127.0.0.1 on
+ * ports the kernel picked, and every process and temporary folder is released in `t.teardown`,
+ * which ava runs whether the test passed, failed or timed out.
+ */
+import {type ChildProcess, execFile, spawn} from 'node:child_process';
+import {chmod, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import {fileURLToPath} from 'node:url';
+
+/** The part of ava's `ExecutionContext` the helpers need: somewhere to register clean-up. */
+export type Teardown = {teardown(fn: () => unknown): void};
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const peerHelper = fileURLToPath(new URL('libtorrent-peer.py', import.meta.url));
+/** Debian's python3: the `python3` first on PATH cannot import libtorrent. */
+const debianPython = '/usr/bin/python3';
+
+/** Every child still running, so that a crashing test worker does not leave them behind. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+	for (const child of running) {
+		child.kill('SIGKILL');
+	}
+});
+
+function track(child: ChildProcess): ChildProcess {
+	running.add(child);
+	child.once('exit', () => running.delete(child));
+	return child;
+}
+
+function hasExited(child: ChildProcess): boolean {
+	return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Kills `child` (SIGKILL unless told otherwise) and resolves once it has exited. */
+export async function killProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+	if (hasExited(child) || child.pid === undefined) {
+		return;
+	}
+
+	const exited = new Promise<void>((resolve) => {
+		child.once('exit', () => resolve());
+	});
+	child.kill(signal);
+	await exited;
+}
+
+/** A fresh folder under the system temp folder, removed when the test ends. */
+export async function tempDir(t: Teardown, prefix = 'torrent-rx-test-'): Promise<string> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+	t.teardown(() => rm(dir, {recursive: true, force: true}));
+	return dir;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close). */
+export async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.unref();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const address = server.address();
+			server.close(() => {
+				if (address && typeof address === 'object') {
+					resolve(address.port);
+				} else {
+					reject(new Error('no port from the kernel'));
+				}
+			});
+		});
+	});
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`, rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, giveUp?: () => string | undefined) {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const accepted = await new Promise<boolean>((resolve) => {
+			const socket = net.connect({host: '127.0.0.1', port});
+			socket.once('connect', () => {
+				socket.destroy();
+				resolve(true);
+			});
+			socket.once('error', () => resolve(false));
+		});
+		if (accepted) {
+			return;
+		}
+
+		const reason = giveUp?.();
+		if (reason !== undefined) {
+			throw new Error(reason);
+		}
+
+		if (Date.now() > deadline) {
+			throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
+		}
+
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+}
+
+/**
+ * Deterministic pseudo-random bytes: xorshift32 seeded from `seed` (a file's name), so payloads
+ * are reproducible without fixtures in git, and no two files share content.
+ */
+export function pseudoRandomBytes(length: number, seed: string): Buffer {
+	let state = 0x811c_9dc5;
+	for (const byte of Buffer.from(seed)) {
+		// FNV-1a, only to turn the name into a non-zero 32-bit seed.
+		state = Math.imul(state ^ byte, 0x0100_0193) >>> 0;
+	}
+
+	state ||= 1;
+	const words = new Uint32Array(Math.ceil(length / 4));
+	for (let index = 0; index < words.length; index++) {
+		state ^= state << 13;
+		state ^= state >>> 17;
+		state ^= state << 5;
+		state >>>= 0;
+		words[index] = state;
+	}
+
+	return Buffer.from(words.buffer, 0, length);
+}
+
+/** One file: its path below the payload (`/`-separated) and its size in bytes. */
+export type PayloadFile = {path: string; length: number};
+
+/** A single file called `name`, or a folder called `name` holding `files`. */
+export type PayloadSpec = {name: string; length: number} | {name: string; files: PayloadFile[]};
+
+export type Payload = {
+	/** The file or folder to make a torrent of. */
+	path: string;
+	name: string;
+	/** Every file, with its path relative to the folder the payload lives in (starting with `name`). */
+	files: Array<{relativePath: string; length: number; data: Buffer}>;
+};
+
+/** Writes the payload described by `spec` into `dir` (which becomes the seeder's save folder). */
+export async function makePayload(dir: string, spec: PayloadSpec): Promise<Payload> {
+	const entries =
+		'files' in spec
+			? spec.files.map((file) => ({...file, path: `${spec.name}/${file.path}`}))
+			: [{path: spec.name, length: spec.length}];
+	const files: Payload['files'] = [];
+	for (const entry of entries) {
+		const relativePath = path.join(...entry.path.split('/'));
+		const data = pseudoRandomBytes(entry.length, entry.path);
+		const target = path.join(dir, relativePath);
+		await mkdir(path.dirname(target), {recursive: true});
+		await writeFile(target, data);
+		files.push({relativePath, length: entry.length, data});
+	}
+
+	return {path: path.join(dir, spec.name), name: spec.name, files};
+}
+
+function runPython(args: string[], timeoutMs: number): Promise<string> {
+	return new Promise((resolve, reject) => {
+		execFile(
+			debianPython,
+			[peerHelper, ...args],
+			{timeout: timeoutMs, killSignal: 'SIGKILL'},
+			(error, stdout, stderr) => {
+				if (error) {
+					reject(new Error(`libtorrent-peer.py ${args[0]} failed: ${error.message}\n${stderr}`));
+				} else {
+					resolve(stdout.trim());
+				}
+			},
+		);
+	});
+}
+
+/** The info hash libtorrent computes for a .torrent file (hex). */
+export async function libtorrentInfoHash(torrentPath: string): Promise<string> {
+	const infoHash = await runPython(['infohash', torrentPath], 20_000);
+	if (!/^[\da-f]{40}$/.test(infoHash)) {
+		throw new Error(`libtorrent-peer.py infohash printed ${JSON.stringify(infoHash)}`);
+	}
+
+	return infoHash;
+}
+
+/**
+ * Makes a v1-only .torrent of `payloadPath` with libtorrent, announcing to `trackerUrl`; it is
+ * written to `torrentPath`, by default beside the payload as `<name>.torrent`.
+ */
+export async function createTorrent(
+	payloadPath: string,
+	trackerUrl: string,
+	pieceLength: number,
+	{torrentPath = `${payloadPath}.torrent`}: {torrentPath?: string} = {},
+): Promise<{torrentPath: string; infoHash: string}> {
+	await runPython(['create', payloadPath, torrentPath, trackerUrl, String(pieceLength)], 60_000);
+	return {torrentPath, infoHash: await libtorrentInfoHash(torrentPath)};
+}
+
+/**
+ * opentracker may accept connections before its whitelist is loaded: announce each hash as a
+ * throw-away peer until it is authorised, then withdraw that peer with `event=stopped`.
+ */
+async function waitForWhitelist(port: number, infoHashes: string[], timeoutMs: number): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (const infoHash of infoHashes) {
+		const query = [
+			`info_hash=${infoHash.replace(/../g, '%$&')}`,
+			`peer_id=${'-PROBE0-'.padEnd(20, '0')}`,
+			'port=1',
+			'uploaded=0',
+			'downloaded=0',
+			'left=0',
+			'compact=1',
+			'numwant=0',
+		].join('&');
+		const announce = async (extra = '') => {
+			const response = await fetch(`http://127.0.0.1:${port}/announce?${query}${extra}`, {
+				signal: AbortSignal.timeout(2000),
+			});
+			return Buffer.from(await response.arrayBuffer()).toString('latin1');
+		};
+
+		for (;;) {
+			const body = await announce().catch((error: unknown) => `failure reason: ${String(error)}`);
+			if (!body.includes('failure reason')) {
+				await announce('&event=stopped');
+				break;
+			}
+
+			if (Date.now() > deadline) {
+				throw new Error(`opentracker did not authorise ${infoHash} within ${timeoutMs} ms: ${body}`);
+			}
+
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+	}
+}
+
+export type Opentracker = {url: string; port: number; stop(): Promise<void>};
+
+/**
+ * Starts Debian's opentracker on 127.0.0.1, serving only `infoHashes` (its whitelist is read at
+ * start, so the hashes must be known first). Pass `port` when the torrent naming the tracker's
+ * URL has to be made before the tracker can start.
+ */
+export async function startOpentracker(
+	t: Teardown,
+	infoHashes: string[],
+	{port, startTimeoutMs = 10_000}: {port?: number; startTimeoutMs?: number} = {},
+): Promise<Opentracker> {
+	const dir = await tempDir(t, 'torrent-rx-tracker-');
+	// opentracker reads the whitelist after dropping root for `nobody`: mkdtemp's 0700 would hide it.
+	await chmod(dir, 0o755);
+	// opentracker chdirs to /, so the whitelist path must be absolute.
+	const whitelist = path.resolve(dir, 'whitelist');
+	await writeFile(whitelist, `${infoHashes.join('\n')}\n`, {mode: 0o644});
+	const trackerPort = port ?? (await freePort());
+	const portText = String(trackerPort);
+	const child = track(
+		spawn('opentracker', ['-i', '127.0.0.1', '-p', portText, '-P', portText, '-w', whitelist], {
+			stdio: ['ignore', 'pipe', 'pipe'],
+		}),
+	);
+	const stop = () => killProcess(child);
+	t.teardown(stop);
+	let output = '';
+	child.stdout?.on('data', (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	child.stderr?.on('data', (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	let spawnError: Error | undefined;
+	child.once('error', (error) => {
+		spawnError = error;
+	});
+	try {
+		await waitForPort(trackerPort, startTimeoutMs, () => {
+			if (spawnError) {
+				return `cannot start opentracker: ${spawnError.message}`;
+			}
+
+			return hasExited(child) ? `opentracker exited (${child.exitCode}): ${output}` : undefined;
+		});
+		await waitForWhitelist(trackerPort, infoHashes, startTimeoutMs);
+	} catch (error) {
+		await stop();
+		throw error;
+	}
+
+	return {url: `http://127.0.0.1:${trackerPort}/announce`, port: trackerPort, stop};
+}
+
+export type Seeder = {port: number; stop(): Promise<void>};
+
+/**
+ * Seeds `torrentPath` from `saveDir` (the folder holding the payload) with libtorrent, resolving
+ * with its listening port once the tracker has answered it.
+ */
+export async function startLibtorrentSeeder(
+	t: Teardown,
+	torrentPath: string,
+	saveDir: string,
+	{readyTimeoutMs = 20_000}: {readyTimeoutMs?: number} = {},
+): Promise<Seeder> {
+	const child = track(
+		spawn(debianPython, ['-u', peerHelper, 'seed', torrentPath, saveDir], {
+			stdio: ['ignore', 'pipe', 'pipe'],
+		}),
+	);
+	const stop = () => killProcess(child);
+	t.teardown(stop);
+	let stdout = '';
+	let stderr = '';
+	child.stderr?.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
+	try {
+		const port = await new Promise<number>((resolve, reject) => {
+			const timer = setTimeout(
+				() => reject(new Error(`libtorrent seeder not ready within ${readyTimeoutMs} ms; stderr: ${stderr}`)),
+				readyTimeoutMs,
+			);
+			child.stdout?.on('data', (chunk: Buffer) => {
+				stdout += chunk.toString();
+				const ready = /^ready (\d+)$/m.exec(stdout);
+				if (ready) {
+					clearTimeout(timer);
+					resolve(Number(ready[1]));
+				}
+			});
+			child.once('error', (error) => {
+				clearTimeout(timer);
+				reject(new Error(`cannot start the libtorrent seeder: ${error.message}`));
+			});
+			child.once('exit', (code, signal) => {
+				clearTimeout(timer);
+				reject(new Error(`libtorrent seeder exited (${code ?? signal}) before ready; stderr: ${stderr}`));
+			});
+		});
+		return {port, stop};
+	} catch (error) {
+		await stop();
+		throw error;
+	}
+}
+
+export type RunResult = {
+	code: number | null;
+	signal: NodeJS.Signals | null;
+	stdout: string;
+	stderr: string;
+	/** True when the run was killed for outliving `timeoutMs`. */
+	timedOut: boolean;
+};
+
+export type RunningTorrentRx = {
+	child: ChildProcess;
+	/** Everything written to stderr so far. */
+	stderr(): string;
+	result: Promise<RunResult>;
+};
+
+/**
+ * Starts the CLI from source (`node --import tsx source/cli.ts …` in the repository root) and
+ * kills it after `timeoutMs`, or when the test ends.
+ */
+export function spawnTorrentRx(
+	t: Teardown,
+	args: string[],
+	{timeoutMs}: {timeoutMs: number},
+): RunningTorrentRx {
+	const child = track(
+		spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'source', 'cli.ts'), ...args], {
+			cwd: repoRoot,
+			stdio: ['ignore', 'pipe', 'pipe'],
+			env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
+		}),
+	);
+	t.teardown(() => killProcess(child));
+	let stdout = '';
+	let stderr = '';
+	child.stdout?.on('data', (chunk: Buffer) => {
+		stdout += chunk.toString();
+	});
+	child.stderr?.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
+	let timedOut = false;
+	const timer = setTimeout(() => {
+		timedOut = true;
+		child.kill('SIGKILL');
+	}, timeoutMs);
+	const result = new Promise<RunResult>((resolve, reject) => {
+		child.once('error', (error) => {
+			clearTimeout(timer);
+			reject(error);
+		});
+		// `close` rather than `exit`: it waits for stdout and stderr to be fully read.
+		child.once('close', (code, signal) => {
+			clearTimeout(timer);
+			resolve({code, signal, stdout, stderr, timedOut});
+		});
+	});
+	return {child, stderr: () => stderr, result};
+}
+
+/** Runs the CLI from source to its end (or `timeoutMs`) and returns its exit code and output. */
+export async function runTorrentRx(
+	t: Teardown,
+	args: string[],
+	{timeoutMs}: {timeoutMs: number},
+): Promise<RunResult> {
+	return spawnTorrentRx(t, args, {timeoutMs}).result;
+}
+
+/** The events `--debug` printed on stderr, one JSON object a line. */
+export function debugEvents(stderr: string): Array<{type: string; [key: string]: unknown}> {
+	return stderr
+		.split('\n')
+		.filter((line) => line.startsWith('{'))
+		.flatMap((line) => {
+			try {
+				return [JSON.parse(line) as {type: string}];
+			} catch {
+				return [];
+			}
+		});
+}
+
+/** A swarm of one tracker and one libtorrent seeder for `payload`, all torn down with the test. */
+export async function startSwarm(
+	t: Teardown,
+	payload: Payload,
+	pieceLength: number,
+): Promise<{tracker: Opentracker; seeder: Seeder; torrentPath: string; infoHash: string}> {
+	// The torrent names the tracker's URL and the tracker needs the torrent's hash to start: pick the port first.
+	const trackerPort = await freePort();
+	const {torrentPath, infoHash} = await createTorrent(
+		payload.path,
+		`http://127.0.0.1:${trackerPort}/announce`,
+		pieceLength,
+	);
+	const tracker = await startOpentracker(t, [infoHash], {port: trackerPort});
+	const seeder = await startLibtorrentSeeder(t, torrentPath, path.dirname(payload.path));
+	return {tracker, seeder, torrentPath, infoHash};
+}
