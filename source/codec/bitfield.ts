@@ -66,6 +66,12 @@ export class Bitfield {
 		return true;
 	}
 
+	/** Takes the pieces of `other`, a bitfield of the same torrent. */
+	replace(other: Bitfield): void {
+		this.bytes.set(other.bytes);
+		this.#count = other.count;
+	}
+
 	setAll(): void {
 		for (let index = 0; index < this.length; index++) {
 			this.set(index);

@@ -13,6 +13,10 @@ export type RunEvent =
 			pieceLength: number;
 			totalLength: number;
 	  }
+	/** Checking the data already on disk (resume): pieces checked so far of those to check. */
+	| {type: 'checking'; checked: number; total: number}
+	/** The check is done: `pieces` of `total` were verified and will not be downloaded again. */
+	| {type: 'checked'; pieces: number; total: number}
 	| {type: 'announce-sent'; tracker: string; event: AnnounceEvent | 'regular'}
 	| {
 			type: 'announce-answered';
@@ -34,7 +38,11 @@ export type RunEvent =
 	| {type: 'piece-started'; peer: string; index: number}
 	| {type: 'piece-verified'; peer: string; index: number; bytes: number}
 	| {type: 'piece-failed'; peer: string; index: number; strikes: number}
+	/** Payload bytes sent to a peer since its previous `uploaded` event (about one a second). */
+	| {type: 'uploaded'; peer: string; bytes: number}
 	| {type: 'completed'; bytes: number}
+	/** Every piece is in and the run goes on serving them. */
+	| {type: 'seeding'}
 	| {type: 'error'; message: string};
 
 export type RunEventType = RunEvent['type'];

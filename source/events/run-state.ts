@@ -13,7 +13,14 @@ export type RunState = {
 	recent: Array<{at: number; bytes: number}>;
 	/** Bytes a second over the rate window, as of the last event. */
 	downloadRate: number;
-	phase: 'starting' | 'downloading' | 'starving' | 'completed';
+	/** Resume check progress: pieces checked of those to check. */
+	checked: number;
+	toCheck: number;
+	bytesUploaded: number;
+	/** Uploaded bytes in the rate window, with their times. */
+	recentUploads: Array<{at: number; bytes: number}>;
+	uploadRate: number;
+	phase: 'starting' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
 	/** When the run started: until a whole rate window has passed, rates divide by the time since. */
 	startedAt: number;
 	/** The time of the last event folded in. */
@@ -32,6 +39,11 @@ export const initialRunState: RunState = {
 	peers: new Set(),
 	recent: [],
 	downloadRate: 0,
+	checked: 0,
+	toCheck: 0,
+	bytesUploaded: 0,
+	recentUploads: [],
+	uploadRate: 0,
 	phase: 'starting',
 	startedAt: 0,
 	now: 0,
@@ -47,7 +59,14 @@ function rate(recent: RunState['recent'], startedAt: number, now: number): numbe
 export function reduceRunState(state: RunState, event: TimedEvent): RunState {
 	const now = event.at;
 	const recent = state.recent.filter((sample) => now - sample.at < rateWindowMs);
-	const next: RunState = {...state, now, recent};
+	const recentUploads = state.recentUploads.filter((sample) => now - sample.at < rateWindowMs);
+	const next: RunState = {
+		...state,
+		now,
+		recent,
+		recentUploads,
+		uploadRate: rate(recentUploads, state.startedAt, now),
+	};
 	switch (event.type) {
 		case 'started':
 			return {
@@ -85,6 +104,22 @@ export function reduceRunState(state: RunState, event: TimedEvent): RunState {
 			};
 		}
 
+		case 'checking':
+			return {...next, phase: 'checking', checked: event.checked, toCheck: event.total};
+		case 'checked':
+			return {...next, piecesDone: event.pieces, phase: 'downloading'};
+		case 'uploaded': {
+			const withUpload = [...recentUploads, {at: now, bytes: event.bytes}];
+			return {
+				...next,
+				bytesUploaded: state.bytesUploaded + event.bytes,
+				recentUploads: withUpload,
+				uploadRate: rate(withUpload, state.startedAt, now),
+			};
+		}
+
+		case 'seeding':
+			return {...next, phase: 'seeding'};
 		case 'no-peers':
 			return {...next, phase: 'starving'};
 		case 'completed':

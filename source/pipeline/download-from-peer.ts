@@ -9,6 +9,8 @@ export type DownloadFromPeerOptions = {
 	window: RequestWindowOptions;
 	/** How often the window is resized and timeouts checked. */
 	tickMs: number;
+	/** Updated every tick for the choker: bytes received from this peer, and whether it snubs us. */
+	stats?: {downloaded: number; snubbed: boolean};
 	/** Writes request, interest and keep-alive messages to the peer. */
 	send: (messages: PeerMessage[]) => void;
 	scheduler?: SchedulerLike;
@@ -57,6 +59,10 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 					const now = scheduler.now();
 					guarded(() => downloader.tick(now, now - lastTick));
 					lastTick = now;
+					if (options.stats) {
+						options.stats.downloaded = downloader.downloadedBytes;
+						options.stats.snubbed = downloader.snubbed(now);
+					}
 				}),
 			);
 			subscription.add(options.picker.workAvailable$.subscribe(() => guarded(() => downloader.wake())));

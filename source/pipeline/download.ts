@@ -1,50 +1,84 @@
 import {
 	concat,
 	defer,
+	EMPTY,
 	filter,
 	map,
 	merge,
+	mergeMap,
+	NEVER,
 	type Observable,
 	of,
 	pairwise,
+	ReplaySubject,
+	race,
 	type SchedulerLike,
 	Subject,
 	share,
+	shareReplay,
+	switchMap,
+	take,
 	takeUntil,
 	takeWhile,
 	tap,
+	timer,
 } from 'rxjs';
+import {Bitfield} from '../codec/bitfield.js';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
+import type {IncomingPeer} from '../peer/listener.js';
 import type {ConnectPort} from '../peer/socket.js';
 import {useResource} from '../rx/use-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
+import {PieceCache} from '../storage/piece-cache.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
+import {type CheckResult, checkExistingPieces} from './check-existing.js';
+import {choker} from './choker.js';
 import type {RequestWindowOptions} from './peer-downloader.js';
-import type {SwarmContext} from './peer-session.js';
+import type {PeerStats, SwarmContext} from './peer-session.js';
 import {PiecePicker} from './piece-picker.js';
 import {swarm} from './swarm.js';
 
 export type DownloadPorts = {
 	announce: AnnouncePort;
 	connect: ConnectPort;
+	/** Verifies each downloaded piece. */
 	hashPiece: HashPort;
+	/** Verifies pieces already on disk, many at once (worker threads). */
+	hashStoredPiece: HashPort;
 	openStore: (layout: StorageLayout) => Observable<PieceStore>;
+	/** Accepted connections from peers (never completes while listening). */
+	incoming$: Observable<IncomingPeer>;
+};
+
+/** When to stop once every piece is in; absent: stop at once. */
+export type SeedOptions = {
+	/** Stop after uploading this many times the torrent's size. */
+	ratio?: number;
+	/** Stop after seeding this long. */
+	timeMs?: number;
 };
 
 export type DownloadOptions = {
 	peerId: Buffer;
-	/** The port we tell trackers we listen on. */
+	/** The port we listen on, as told to trackers. */
 	port: number;
+	seed?: SeedOptions;
 	maxPeers: number;
 	maxBytesInFlight: number;
 	window: RequestWindowOptions;
 	tickMs: number;
 	handshakeTimeoutMs: number;
 	maxStrikes: number;
+	/** Regular unchoke slots; one optimistic unchoke comes on top. */
+	uploadSlots: number;
+	chokeRoundMs: number;
+	maxQueuedRequests: number;
+	/** Memory for pieces read from disk to serve them. */
+	readCacheBytes: number;
 	announceTimeoutMs: number;
 	announceRetryMs: number;
 	/** Re-announce when starving after this long, unless the tracker names its own `min interval`. */
@@ -56,9 +90,10 @@ export type DownloadOptions = {
 };
 
 /**
- * A whole download as one Observable of events: open the files, announce, connect to peers,
- * fetch, verify and write every piece, announce `completed`, complete. Unsubscribing at any
- * point closes every socket and file and sends `stopped` to the tracker.
+ * A whole run as one Observable of events: open the files, announce, exchange pieces with the
+ * peers the trackers name and the peers that call us, verify and write every piece, announce
+ * `completed`; then either complete, or keep seeding until the seed options say stop.
+ * Unsubscribing at any point closes every socket and file and sends `stopped` to the tracker.
  */
 export function download(
 	metainfo: Metainfo,
@@ -66,16 +101,65 @@ export function download(
 	options: DownloadOptions,
 ): Observable<RunEvent> {
 	const layout = new StorageLayout(metainfo.files, metainfo.pieceLength);
-	return useResource(ports.openStore(layout), (store) =>
-		defer(() => {
-			const picker = new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
+	const pieceSize = (index: number) => layout.pieceSize(index);
+	const started: RunEvent = {
+		type: 'started',
+		name: metainfo.name,
+		infoHash: metainfo.infoHash.toString('hex'),
+		pieceCount: layout.pieceCount,
+		pieceLength: metainfo.pieceLength,
+		totalLength: layout.totalLength,
+	};
+	return useResource(ports.openStore(layout), (store) => {
+		const check$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
+			? checkExistingPieces(store, ports.hashStoredPiece, {
+					pieceCount: layout.pieceCount,
+					pieceHashes: metainfo.pieceHashes,
+					// A piece with no byte in a file that was there before cannot hold verified data.
+					candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
+					concurrency: 8,
+					progressMs: 250,
+				})
+			: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
+		return concat(
+			of(started),
+			check$.pipe(
+				mergeMap((item) => (item.type === 'check-result' ? exchangePieces(store, item.have) : of(item))),
+			),
+		);
+	});
+
+	function exchangePieces(store: PieceStore, have: Bitfield): Observable<RunEvent> {
+		return defer(() => {
+			const picker = new PiecePicker(pieceSize, layout.pieceCount, {
 				maxBytesInFlight: options.maxBytesInFlight,
+				have,
 			});
 			const completed$ = new Subject<void>();
+			const nudgeChoker$ = new Subject<void>();
+			const peers = new Map<string, PeerStats>();
+			const uploaded = {bytes: 0};
+			const optionalScheduler = options.scheduler ? {scheduler: options.scheduler} : {};
+			const unchoked$ = choker({
+				candidates: () =>
+					[...peers].map(([peer, stats]) => ({
+						peer,
+						interested: stats.interested,
+						// Leeching, reward the peers that give us most; seeding, those that take most.
+						transferred: picker.complete ? stats.uploaded : stats.downloaded,
+						snubbed: !picker.complete && stats.snubbed,
+					})),
+				nudge$: nudgeChoker$,
+				slots: options.uploadSlots,
+				roundMs: options.chokeRoundMs,
+				optimisticRounds: 3,
+				...optionalScheduler,
+			}).pipe(shareReplay({bufferSize: 1, refCount: true}));
 			const context: SwarmContext = {
 				infoHash: metainfo.infoHash,
 				peerId: options.peerId,
 				pieceHashes: metainfo.pieceHashes,
+				pieceSize,
 				picker,
 				window: options.window,
 				tickMs: options.tickMs,
@@ -83,8 +167,15 @@ export function download(
 				maxStrikes: options.maxStrikes,
 				strikes: new Map(),
 				banned: new Set(),
-				...(options.scheduler ? {scheduler: options.scheduler} : {}),
+				peers,
+				unchoked$,
+				interestChanged: () => nudgeChoker$.next(),
+				maxQueuedRequests: options.maxQueuedRequests,
+				uploaded,
+				...optionalScheduler,
 			};
+			const cache = new PieceCache(store, pieceSize, options.readCacheBytes);
+			const bytesAtStart = picker.doneBytes;
 
 			const tracker$ = announcer(ports.announce, {
 				tiers: options.trackerTiers,
@@ -92,58 +183,92 @@ export function download(
 					infoHash: metainfo.infoHash,
 					peerId: options.peerId,
 					port: options.port,
-					// Nothing is served to peers before seeding exists.
-					uploaded: 0,
-					downloaded: picker.doneBytes,
+					uploaded: uploaded.bytes,
+					downloaded: picker.doneBytes - bytesAtStart,
 					left: layout.totalLength - picker.doneBytes,
 					numwant: options.numwant,
 				}),
 				completed$,
-				keepAnnouncing: false,
+				keepAnnouncing: options.seed !== undefined,
 				hungry$: defer(() => peerSwarm.activePeers$.pipe(map((count) => count === 0))),
 				timeoutMs: options.announceTimeoutMs,
 				retryDelayMs: options.announceRetryMs,
 				defaultMinIntervalMs: options.starvingReannounceMs,
-				...(options.scheduler ? {scheduler: options.scheduler} : {}),
+				...optionalScheduler,
 			}).pipe(share());
 
-			const peers$: Observable<PeerAddress[]> = tracker$.pipe(
+			const addresses$: Observable<PeerAddress[]> = tracker$.pipe(
 				filter((event) => event.type === 'announce-answered'),
 				map((event) => event.peers),
 			);
-			const peerSwarm = swarm(peers$, {...ports, store}, context, {maxPeers: options.maxPeers});
+			const peerSwarm = swarm(
+				addresses$,
+				ports.incoming$,
+				{
+					...ports,
+					store,
+					readBlock: (index, begin, length) =>
+						cache.readBlock(index, begin, length, picker.isDone(index + 1) ? index + 1 : undefined),
+					peekBlock: (index, begin, length) => cache.peekBlock(index, begin, length),
+				},
+				context,
+				{maxPeers: options.maxPeers, self: {host: '127.0.0.1', port: options.port}},
+			);
 			const starving$ = peerSwarm.activePeers$.pipe(
 				pairwise(),
 				filter(([before, now]) => before > 0 && now === 0 && !picker.complete),
 				map((): RunEvent => ({type: 'no-peers'})),
 			);
 
-			const started: RunEvent = {
-				type: 'started',
-				name: metainfo.name,
-				infoHash: metainfo.infoHash.toString('hex'),
-				pieceCount: layout.pieceCount,
-				pieceLength: metainfo.pieceLength,
-				totalLength: layout.totalLength,
-			};
-			const swarm$ = picker.complete
-				? of<RunEvent>({type: 'completed', bytes: 0})
-				: merge(peerSwarm.events$, starving$.pipe(takeUntil(completed$)));
-			return concat(
-				of(started),
-				merge(
-					tracker$,
-					swarm$.pipe(
-						takeWhile((event) => event.type !== 'completed', true),
-						tap((event) => {
-							if (event.type === 'completed') {
-								completed$.next();
-								completed$.complete();
-							}
-						}),
-					),
+			const alreadyComplete: Observable<RunEvent> = picker.complete
+				? of({type: 'completed', bytes: layout.totalLength})
+				: EMPTY;
+			// Replayed: a ratio reached before the download completes must still count at completion.
+			const seedRatioReached$ = new ReplaySubject<void>(1);
+			const run$ = merge(alreadyComplete, peerSwarm.events$, starving$.pipe(takeUntil(completed$))).pipe(
+				tap((event) => {
+					if (event.type === 'completed') {
+						completed$.next();
+						completed$.complete();
+					}
+
+					const ratio = options.seed?.ratio;
+					if (ratio !== undefined && uploaded.bytes >= ratio * layout.totalLength) {
+						seedRatioReached$.next();
+					}
+				}),
+				mergeMap((event): RunEvent[] =>
+					event.type === 'completed' && options.seed ? [event, {type: 'seeding'}] : [event],
 				),
 			);
-		}),
+			return merge(
+				tracker$,
+				options.seed
+					? run$.pipe(takeUntil(seedingDone(options.seed, completed$, seedRatioReached$)))
+					: run$.pipe(takeWhile((event) => event.type !== 'completed', true)),
+			);
+		});
+	}
+}
+
+/** Emits when seeding should stop: once complete, the ratio reached or the time up, whichever comes first. */
+function seedingDone(
+	seed: SeedOptions,
+	completed$: Observable<void>,
+	ratioReached$: Observable<void>,
+): Observable<unknown> {
+	const limits: Array<Observable<unknown>> = [];
+	if (seed.timeMs !== undefined) {
+		limits.push(timer(seed.timeMs));
+	}
+
+	if (seed.ratio !== undefined) {
+		limits.push(ratioReached$);
+	}
+
+	// A ratio reached while still downloading counts from the moment the download completes.
+	return completed$.pipe(
+		take(1),
+		switchMap(() => (limits.length > 0 ? race(limits) : NEVER)),
 	);
 }

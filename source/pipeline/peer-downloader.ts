@@ -1,6 +1,6 @@
 import {Bitfield} from '../codec/bitfield.js';
 import {blockLength, type PeerMessage} from '../codec/messages.js';
-import {PeerProtocolError} from '../errors.js';
+import {PeerProtocolError, TorrentRxError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
@@ -29,12 +29,16 @@ export type RequestWindowOptions = {
 export const defaultWindowOptions: RequestWindowOptions = {
 	initialWindow: 32,
 	minWindow: 8,
-	maxWindow: 1024,
+	// libtorrent queues up to 500 requests from a peer by default; more would be dropped.
+	maxWindow: 500,
 	queueSeconds: 2,
 	requestTimeoutMs: 30_000,
 	keepAliveMs: 90_000,
 	idleTimeoutMs: 180_000,
 };
+
+/** BEP 3's mainline client: a peer that sent nothing for a minute while asked is snubbed. */
+const snubbedAfterMs = 60_000;
 
 /** At most this many requests wait for the window to have room for all of them. */
 const maxRequestBatch = 16;
@@ -58,8 +62,8 @@ export class PeerDownloader {
 	/** Owned pieces that still have blocks to ask for, oldest first: finish pieces before starting new ones. */
 	#claimable: PieceProgress[] = [];
 	readonly #stale = new Set<number>();
-	#sawBitfield = false;
 	#bytesSinceTick = 0;
+	#downloadedBytes = 0;
 	#lastBlockAt: number;
 	#lastReceivedAt: number;
 	#lastSentAt: number;
@@ -90,6 +94,16 @@ export class PeerDownloader {
 		return this.#outstanding;
 	}
 
+	/** Payload bytes received from this peer in blocks we asked for. */
+	get downloadedBytes(): number {
+		return this.#downloadedBytes;
+	}
+
+	/** Requests are out but nothing came for `snubbedAfterMs`: the choker gives its slot to another. */
+	snubbed(now: number): boolean {
+		return this.#outstanding > 0 && now - this.#lastBlockAt >= snubbedAfterMs;
+	}
+
 	/** Handles one message from the peer and returns what follows from it. */
 	receive(message: PeerMessage, now: number): PeerActivity[] {
 		this.#now = now;
@@ -97,14 +111,12 @@ export class PeerDownloader {
 		const activity: PeerActivity[] = [];
 		switch (message.type) {
 			case 'bitfield': {
-				if (this.#sawBitfield) {
-					throw new PeerProtocolError('second bitfield');
-				}
-
+				// BEP 3 allows one bitfield, first; some clients (aria2) send another later. Taking
+				// the newer one as the truth is safer than dropping a peer that has what we need.
 				const pieces = Bitfield.fromWire(message.bitfield, this.picker.pieceCount);
-				this.peerPieces.bytes.set(pieces.bytes);
-				this.#sawBitfield = true;
-				this.picker.addAvailability(pieces, 1);
+				this.picker.addAvailability(this.peerPieces, -1);
+				this.peerPieces.replace(pieces);
+				this.picker.addAvailability(this.peerPieces, 1);
 				this.#updateInterest(activity);
 				break;
 			}
@@ -114,7 +126,6 @@ export class PeerDownloader {
 					throw new PeerProtocolError(`have for piece ${message.index} of ${this.picker.pieceCount}`);
 				}
 
-				this.#sawBitfield = true;
 				if (this.peerPieces.set(message.index)) {
 					this.picker.addHave(message.index);
 					if (!this.#interested && this.picker.wants(message.index)) {
@@ -151,6 +162,7 @@ export class PeerDownloader {
 				break;
 		}
 
+		this.#leaveIfBothSeeds();
 		this.#fillWindow(activity);
 		return activity;
 	}
@@ -169,6 +181,7 @@ export class PeerDownloader {
 	/** Once a second (or so): resize the window from the measured rate; enforce the timeouts. */
 	tick(now: number, elapsedMs: number): PeerActivity[] {
 		this.#now = now;
+		this.#leaveIfBothSeeds();
 		if (this.#outstanding > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
 			throw new PeerProtocolError(`no block for ${Math.round((now - this.#lastBlockAt) / 1000)} s`);
 		}
@@ -204,6 +217,13 @@ export class PeerDownloader {
 		this.picker.addAvailability(this.peerPieces, -1);
 	}
 
+	/** Two seeds have nothing to say to each other; the connection slot is better used elsewhere. */
+	#leaveIfBothSeeds(): void {
+		if (this.picker.complete && this.peerPieces.complete) {
+			throw new TorrentRxError('both sides have every piece');
+		}
+	}
+
 	#receiveBlock(index: number, begin: number, block: Buffer, now: number, activity: PeerActivity[]): void {
 		const piece = this.#pieces.get(index);
 		const key = index * this.#maxBlocksPerPiece + Math.floor(begin / blockLength);
@@ -220,6 +240,7 @@ export class PeerDownloader {
 		this.#outstanding--;
 		this.#lastBlockAt = now;
 		this.#bytesSinceTick += block.length;
+		this.#downloadedBytes += block.length;
 		if (piece.complete) {
 			this.#pieces.delete(index);
 			this.picker.markVerifying(index);

@@ -7,41 +7,52 @@ import {
 	endWith,
 	filter,
 	finalize,
+	ignoreElements,
 	map,
 	merge,
 	mergeMap,
 	type Observable,
 	of,
 	type SchedulerLike,
-	Subject,
 	skip,
 	take,
+	takeUntil,
+	tap,
 	timeout,
 } from 'rxjs';
-import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import {encodeHandshake, type Handshake} from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {describeError, PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import {frameWire} from '../peer/framer.js';
-import type {ConnectPort} from '../peer/socket.js';
+import type {ConnectPort, PeerWire} from '../peer/socket.js';
+import {useResource} from '../rx/use-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {downloadFromPeer} from './download-from-peer.js';
 import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
+import {serveToPeer, type UploadStats} from './serve-to-peer.js';
 
 export type SwarmPorts = {
 	connect: ConnectPort;
 	hashPiece: HashPort;
 	store: PieceStore;
+	/** Reads a block of a verified piece, for serving it. */
+	readBlock: (index: number, begin: number, length: number) => Observable<Buffer>;
+	/** The block at once if it is in memory. */
+	peekBlock?: (index: number, begin: number, length: number) => Buffer | undefined;
 };
+
+/** What a session shares with the rest of the swarm about its peer. */
+export type PeerStats = UploadStats & {downloaded: number; snubbed: boolean};
 
 export type SwarmContext = {
 	infoHash: Buffer;
 	peerId: Buffer;
 	pieceHashes: readonly Buffer[];
+	pieceSize: (index: number) => number;
 	picker: PiecePicker;
 	window: RequestWindowOptions;
 	tickMs: number;
@@ -51,6 +62,15 @@ export type SwarmContext = {
 	/** Hash failures per peer, kept across reconnections. */
 	strikes: Map<string, number>;
 	banned: Set<string>;
+	/** The connected peers, for the choker. */
+	peers: Map<string, PeerStats>;
+	/** The choker's current set of unchoked peers (replayed to newcomers). */
+	unchoked$: Observable<ReadonlySet<string>>;
+	/** Tells the choker that a peer's interest changed. */
+	interestChanged: () => void;
+	maxQueuedRequests: number;
+	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
+	uploaded: {bytes: number};
 	scheduler?: SchedulerLike;
 };
 
@@ -129,64 +149,55 @@ function verifyAndStore(
 }
 
 /**
- * Everything about one peer, from connect to disconnect, as a stream of events: the handshake,
- * the download stage, verification and storage of what it sends. Any failure ends this peer
- * only, as a `peer-disconnected` event carrying the reason; the swarm goes on.
+ * Everything about one peer, from connect to disconnect, as a stream of events: both handshakes,
+ * our bitfield, the download stage (with verification and storage of what it sends) and the
+ * serving stage, side by side on one wire. `wire$` dials out, or hands over an accepted
+ * connection. Any failure ends this peer only, as a `peer-disconnected` event carrying the
+ * reason; the swarm goes on.
  */
 export function peerSession(
-	address: PeerAddress,
+	peer: string,
+	wire$: Observable<PeerWire>,
 	ports: SwarmPorts,
 	context: SwarmContext,
 ): Observable<RunEvent> {
-	return defer(() => {
-		const peer = peerKey(address);
-		const scheduler = context.scheduler ?? asyncScheduler;
-		const outgoing = new Subject<Buffer>();
-		const send = (messages: PeerMessage[]) => {
-			outgoing.next(
-				messages.length === 1 && messages[0]
-					? encodeMessage(messages[0])
-					: Buffer.concat(messages.map(encodeMessage)),
-			);
-		};
+	const session$ = useResource(wire$, (wire) =>
+		defer(() => {
+			const scheduler = context.scheduler ?? asyncScheduler;
+			const {picker} = context;
+			const send = (messages: PeerMessage[]) => {
+				wire.send(
+					messages.length === 1 && messages[0]
+						? encodeMessage(messages[0])
+						: Buffer.concat(messages.map(encodeMessage)),
+				);
+			};
 
-		const handshake = encodeHandshake({
-			reserved: Buffer.alloc(8),
-			infoHash: context.infoHash,
-			peerId: context.peerId,
-		});
-		const frames$ = ports
-			.connect(address, concat(of(handshake), outgoing))
-			.pipe(
-				frameWire(maxMessageLength(context.picker.pieceCount)),
+			// Both sides send their handshake at once: we serve one torrent, so there is nothing to wait for.
+			wire.send(
+				encodeHandshake({reserved: Buffer.alloc(8), infoHash: context.infoHash, peerId: context.peerId}),
+			);
+			if (picker.have.count > 0) {
+				send([{type: 'bitfield', bitfield: picker.have.bytes}]);
+			}
+
+			const stats: PeerStats = {interested: false, uploaded: 0, downloaded: 0, snubbed: false};
+			const frames$ = wire.incoming$.pipe(
+				frameWire(maxMessageLength(picker.pieceCount)),
 				timeout({first: context.handshakeTimeoutMs, scheduler}),
 			);
-
-		const session$ = frames$.pipe(
-			// One subscription to the socket, shared by the handshake check and the download.
-			connect((frames) =>
+			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
+			const exchange = (messages$: Observable<PeerMessage>) =>
 				merge(
-					frames.pipe(
-						take(1),
-						map((frame): RunEvent => {
-							if (frame.type !== 'handshake') {
-								throw new PeerProtocolError('no handshake');
-							}
-
-							checkHandshake(frame.handshake, context);
-							return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
-						}),
-					),
-					frames.pipe(
-						skip(1),
-						filter((frame): frame is PeerMessage => frame.type !== 'handshake'),
+					messages$.pipe(
 						downloadFromPeer({
 							peer,
-							picker: context.picker,
+							picker,
 							window: context.window,
 							tickMs: context.tickMs,
+							stats,
 							send,
-							...(context.scheduler ? {scheduler: context.scheduler} : {}),
+							...optionalScheduler,
 						}),
 						mergeMap((activity) =>
 							activity.type === 'piece-complete'
@@ -194,17 +205,76 @@ export function peerSession(
 								: of<RunEvent>(activity),
 						),
 					),
-				),
-			),
-		);
+					messages$.pipe(
+						serveToPeer({
+							peer,
+							pieceCount: picker.pieceCount,
+							pieceSize: context.pieceSize,
+							have: (index) => picker.isDone(index),
+							readBlock: ports.readBlock,
+							...(ports.peekBlock ? {peekBlock: ports.peekBlock} : {}),
+							send: wire.send,
+							drained$: wire.drained$,
+							unchoked$: context.unchoked$.pipe(map((unchoked) => unchoked.has(peer))),
+							stats,
+							interestChanged: context.interestChanged,
+							maxQueuedRequests: context.maxQueuedRequests,
+							reportMs: context.tickMs,
+							...optionalScheduler,
+						}),
+						tap((event) => {
+							if (event.type === 'uploaded') {
+								context.uploaded.bytes += event.bytes;
+							}
+						}),
+					),
+					// Tell the peer about every piece we verify from now on, for as long as it listens.
+					picker.verified$.pipe(
+						tap((index) => send([{type: 'have', index}])),
+						ignoreElements(),
+						takeUntil(messages$.pipe(ignoreElements(), endWith(undefined))),
+					),
+				);
 
-		return concat(
-			of<RunEvent>({type: 'peer-connecting', peer}),
-			session$.pipe(endWith<RunEvent>({type: 'peer-disconnected', peer, reason: 'connection closed'})),
-		).pipe(
-			catchError((error: unknown) =>
-				of<RunEvent>({type: 'peer-disconnected', peer, reason: describeError(error)}),
-			),
-		);
-	});
+			return frames$.pipe(
+				// One subscription to the socket, shared by the handshake check and the exchange.
+				connect((frames) =>
+					merge(
+						frames.pipe(
+							take(1),
+							map((frame): RunEvent => {
+								if (frame.type !== 'handshake') {
+									throw new PeerProtocolError('no handshake');
+								}
+
+								checkHandshake(frame.handshake, context);
+								context.peers.set(peer, stats);
+								return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
+							}),
+						),
+						frames.pipe(
+							skip(1),
+							filter((frame): frame is PeerMessage => frame.type !== 'handshake'),
+							connect(exchange),
+						),
+					),
+				),
+				finalize(() => {
+					if (context.peers.get(peer) === stats) {
+						context.peers.delete(peer);
+						context.interestChanged();
+					}
+				}),
+			);
+		}),
+	);
+
+	return concat(
+		of<RunEvent>({type: 'peer-connecting', peer}),
+		session$.pipe(endWith<RunEvent>({type: 'peer-disconnected', peer, reason: 'connection closed'})),
+	).pipe(
+		catchError((error: unknown) =>
+			of<RunEvent>({type: 'peer-disconnected', peer, reason: describeError(error)}),
+		),
+	);
 }

@@ -1,5 +1,5 @@
 import {Subject} from 'rxjs';
-import type {Bitfield} from '../codec/bitfield.js';
+import {Bitfield} from '../codec/bitfield.js';
 import {PieceProgress} from './piece-progress.js';
 
 enum PieceState {
@@ -28,6 +28,10 @@ export class PiecePicker {
 	readonly pieceCount: number;
 	/** Emits when work becomes available again, so idle peers look for more. */
 	readonly workAvailable$ = new Subject<void>();
+	/** Emits each piece as it is verified and stored, so every peer can be told (`have`). */
+	readonly verified$ = new Subject<number>();
+	/** The pieces we have, as our bitfield message says. */
+	readonly have: Bitfield;
 	readonly #state: Uint8Array;
 	readonly #availability: Uint32Array;
 	/** Half-done pieces with no owner, resumed before anything new is started. */
@@ -48,10 +52,12 @@ export class PiecePicker {
 		this.#availability = new Uint32Array(pieceCount);
 		this.#random = options.random ?? Math.random;
 		this.#maxBytesInFlight = options.maxBytesInFlight;
+		this.have = new Bitfield(pieceCount);
 		if (options.have) {
 			for (let index = 0; index < pieceCount; index++) {
 				if (options.have.has(index)) {
 					this.#state[index] = PieceState.Done;
+					this.have.set(index);
 					this.#doneCount++;
 					this.#doneBytes += pieceSize(index);
 				}
@@ -190,8 +196,10 @@ export class PiecePicker {
 		}
 
 		this.#state[index] = PieceState.Done;
+		this.have.set(index);
 		this.#doneCount++;
 		this.#doneBytes += this.pieceSize(index);
+		this.verified$.next(index);
 		this.workAvailable$.next();
 	}
 

@@ -1,70 +1,85 @@
 import {
 	BehaviorSubject,
 	defer,
+	EMPTY,
 	filter,
 	finalize,
 	from,
+	merge,
 	mergeMap,
 	type Observable,
-	takeWhile,
 	tap,
 } from 'rxjs';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {RunEvent} from '../events/events.js';
+import type {IncomingPeer} from '../peer/listener.js';
 import {peerSession, type SwarmContext, type SwarmPorts} from './peer-session.js';
 
 export type SwarmOptions = {
-	/** Connections at once; more peers wait in line for a free slot. */
+	/** Connections at once, both ways; more addresses wait in line for a free slot. */
 	maxPeers: number;
 	/** Our own listening address as trackers report it back to us, never dialled. */
 	self?: PeerAddress;
 };
 
 export type Swarm = {
-	/** Peer events until the download completes, ending with `completed`. */
+	/** Every peer session's events, for as long as it is subscribed. */
 	events$: Observable<RunEvent>;
 	/** How many peers are connected or connecting, for the announcer's "we are starving" signal. */
 	activePeers$: Observable<number>;
 };
 
 /**
- * Turns batches of peer addresses (from trackers, later DHT and PEX) into peer sessions under a
- * `mergeMap` concurrency limit. An address already queued or connected is not dialled twice; a
+ * Turns addresses (from trackers, later DHT and PEX) and accepted connections into peer
+ * sessions. Outgoing ones run under a `mergeMap` concurrency limit; an incoming one is taken
+ * only while a slot is free. An address already queued or connected is not dialled twice; a
  * banned one never again; one that left may come back with the next announce.
  */
 export function swarm(
-	peers$: Observable<PeerAddress[]>,
+	addresses$: Observable<PeerAddress[]>,
+	incoming$: Observable<IncomingPeer>,
 	ports: SwarmPorts,
 	context: SwarmContext,
 	options: SwarmOptions,
 ): Swarm {
 	const activePeers$ = new BehaviorSubject(0);
 	const events$ = defer(() => {
-		// Addresses queued for a slot or connected; values above the limit are keys, not sockets.
+		// Addresses queued for a slot or connected; the queue holds keys, not sockets.
 		const known = new Set<string>();
 		const selfKey = options.self ? peerKey(options.self) : undefined;
-		return peers$.pipe(
+		const session = (key: string, wire$: Parameters<typeof peerSession>[1]) =>
+			defer(() => {
+				activePeers$.next(activePeers$.value + 1);
+				return peerSession(key, wire$, ports, context);
+			}).pipe(
+				finalize(() => {
+					known.delete(key);
+					activePeers$.next(activePeers$.value - 1);
+				}),
+			);
+
+		const outgoing$ = addresses$.pipe(
 			mergeMap((batch) => from(batch)),
 			filter((address) => {
 				const key = peerKey(address);
 				return !known.has(key) && !context.banned.has(key) && key !== selfKey;
 			}),
 			tap((address) => known.add(peerKey(address))),
-			mergeMap(
-				(address) =>
-					defer(() => {
-						activePeers$.next(activePeers$.value + 1);
-						return peerSession(address, ports, context);
-					}).pipe(
-						finalize(() => {
-							known.delete(peerKey(address));
-							activePeers$.next(activePeers$.value - 1);
-						}),
-					),
-				options.maxPeers,
-			),
-			takeWhile((event) => event.type !== 'completed', true),
+			mergeMap((address) => session(peerKey(address), ports.connect(address)), options.maxPeers),
 		);
+		const accepted$ = incoming$.pipe(
+			mergeMap((incoming) => {
+				const key = peerKey(incoming.address);
+				if (activePeers$.value >= options.maxPeers || context.banned.has(key) || known.has(key)) {
+					incoming.refuse();
+					return EMPTY;
+				}
+
+				known.add(key);
+				return session(key, incoming.wire$);
+			}),
+		);
+		return merge(outgoing$, accepted$);
 	});
 	return {events$, activePeers$};
 }

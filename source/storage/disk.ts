@@ -8,6 +8,8 @@ import {makeFolderInside, payloadPath} from './paths.js';
 
 /** The payload files as the pipeline sees them. */
 export type PieceStore = {
+	/** Per file: it was already there, non-empty, when the store opened (so it may hold verified data). */
+	preexisting: readonly boolean[];
 	/** Writes a verified piece to its files at their positions. */
 	writePiece(index: number, data: Buffer): Observable<void>;
 	/** Reads piece `index` back (for resume checks and serving peers). */
@@ -61,9 +63,17 @@ class HandleCache {
 	}
 }
 
-/** Creates every file at its exact length (sparse), with its folders, without touching existing bytes. */
-async function prepareFiles(layout: StorageLayout, root: string, paths: readonly string[]): Promise<void> {
+/**
+ * Creates every file at its exact length (sparse), with its folders, without touching existing
+ * bytes. Returns, per file, whether it was already there with data in it.
+ */
+async function prepareFiles(
+	layout: StorageLayout,
+	root: string,
+	paths: readonly string[],
+): Promise<boolean[]> {
 	await mkdir(root, {recursive: true});
+	const preexisting: boolean[] = [];
 	for (const [index, file] of layout.files.entries()) {
 		const filePath = paths[index] ?? '';
 		const folder = path.dirname(filePath);
@@ -74,6 +84,7 @@ async function prepareFiles(layout: StorageLayout, root: string, paths: readonly
 				throw new StorageError(`${filePath} exists and is not a regular file`);
 			}
 
+			preexisting.push((existing?.size ?? 0) > 0);
 			const handle = await open(filePath, constants.O_RDWR | constants.O_CREAT);
 			try {
 				if ((existing?.size ?? 0) !== file.length) {
@@ -86,6 +97,8 @@ async function prepareFiles(layout: StorageLayout, root: string, paths: readonly
 			throw error instanceof StorageError ? error : storageError('create', filePath, error);
 		}
 	}
+
+	return preexisting;
 }
 
 /** Writes all of `length` bytes, looping over short writes. */
@@ -140,7 +153,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 		};
 
 		const handles = new HandleCache(paths);
-		const store: PieceStore = {
+		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) =>
 				defer(() =>
 					onEachSpan(index, 'write', (handle, span) =>
@@ -149,7 +162,8 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 				),
 			readPiece: (index) =>
 				defer(async () => {
-					const piece = Buffer.allocUnsafe(layout.pieceSize(index));
+					// Shared memory: a hashing worker can read it without a copy.
+					const piece = Buffer.from(new SharedArrayBuffer(layout.pieceSize(index)));
 					await onEachSpan(index, 'read', (handle, span) =>
 						readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
 					);
@@ -159,7 +173,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 
 		return new Observable<PieceStore>((subscriber) => {
 			prepareFiles(layout, root, paths).then(
-				() => subscriber.next(store),
+				(preexisting) => subscriber.next({...store, preexisting}),
 				(error: unknown) => subscriber.error(error),
 			);
 			return () => {

@@ -1,9 +1,9 @@
 import {createHash} from 'node:crypto';
-import {asyncScheduler, Observable, of, Subscription} from 'rxjs';
+import {asyncScheduler, NEVER, Observable, of, Subject, Subscription} from 'rxjs';
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
-import {frameWire} from '../../source/peer/framer.js';
-import type {ConnectPort} from '../../source/peer/socket.js';
+import {frameWire, type WireFrame} from '../../source/peer/framer.js';
+import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
 import type {PieceStore} from '../../source/storage/disk.js';
 
 /** A small torrent in memory: its payload, pieces and their hashes. */
@@ -52,13 +52,15 @@ export type FakePeerBehaviour = {
 export function fakePeer(behaviour: FakePeerBehaviour): ConnectPort & {connections: number} {
 	const latency = behaviour.latencyMs ?? 1;
 	let corruptionsLeft = behaviour.corrupt?.times ?? Number.POSITIVE_INFINITY;
-	const connect = ((_peer, outgoing$) =>
-		new Observable<Buffer>((subscriber) => {
+	const connect = ((_peer: unknown) =>
+		new Observable<PeerWire>((subscriber) => {
 			connect.connections++;
 			let blocksSent = 0;
 			const subscription = new Subscription();
+			const incoming$ = new Subject<Buffer>();
+			const outgoing$ = new Subject<Buffer>();
 			const reply = (bytes: Buffer, delay = latency) => {
-				subscription.add(asyncScheduler.schedule(() => subscriber.next(bytes), delay));
+				subscription.add(asyncScheduler.schedule(() => incoming$.next(bytes), delay));
 			};
 
 			const send = (message: PeerMessage, delay?: number) => reply(encodeMessage(message), delay);
@@ -67,50 +69,57 @@ export function fakePeer(behaviour: FakePeerBehaviour): ConnectPort & {connectio
 				bitfield[index >> 3] = (bitfield[index >> 3] ?? 0) | (0x80 >> (index & 7));
 			}
 
-			const conversation = outgoing$.pipe(frameWire(1 << 20)).subscribe({
-				next(frame) {
-					if (frame.type === 'handshake') {
-						reply(
-							Buffer.concat([
-								encodeHandshake({
-									reserved: Buffer.alloc(8),
-									infoHash: behaviour.infoHash,
-									peerId: Buffer.from('-FK0001-aaaaaaaaaaaa'),
-								}),
-								behaviour.extraBytes ?? Buffer.alloc(0),
-								encodeMessage({type: 'bitfield', bitfield}),
-								encodeMessage({type: 'unchoke'}),
-							]),
-						);
-						return;
-					}
+			const answer = (frame: WireFrame) => {
+				if (frame.type === 'handshake') {
+					reply(
+						Buffer.concat([
+							encodeHandshake({
+								reserved: Buffer.alloc(8),
+								infoHash: behaviour.infoHash,
+								peerId: Buffer.from('-FK0001-aaaaaaaaaaaa'),
+							}),
+							behaviour.extraBytes ?? Buffer.alloc(0),
+							encodeMessage({type: 'bitfield', bitfield}),
+							encodeMessage({type: 'unchoke'}),
+						]),
+					);
+					return;
+				}
 
-					if (frame.type !== 'request' || behaviour.silent) {
-						return;
-					}
+				if (frame.type !== 'request' || behaviour.silent) {
+					return;
+				}
 
-					if (behaviour.chokeAfterBlocks !== undefined && blocksSent === behaviour.chokeAfterBlocks) {
-						blocksSent++;
-						send({type: 'choke'});
-						send({type: 'unchoke'}, latency + (behaviour.unchokeAfterMs ?? 10));
-						return;
-					}
-
-					const piece = behaviour.pieces[frame.index] ?? Buffer.alloc(0);
-					let block = Buffer.from(piece.subarray(frame.begin, frame.begin + frame.length));
-					if (behaviour.corrupt?.pieces.includes(frame.index) && corruptionsLeft > 0) {
-						block = Buffer.from(block.map((byte) => byte ^ 0xff));
-						if (frame.begin + frame.length >= piece.length) {
-							corruptionsLeft--;
-						}
-					}
-
+				if (behaviour.chokeAfterBlocks !== undefined && blocksSent === behaviour.chokeAfterBlocks) {
 					blocksSent++;
-					const begin = behaviour.sendUnrequested ? frame.begin + 1 : frame.begin;
-					send({type: 'piece', index: frame.index, begin, block});
+					send({type: 'choke'});
+					send({type: 'unchoke'}, latency + (behaviour.unchokeAfterMs ?? 10));
+					return;
+				}
+
+				const piece = behaviour.pieces[frame.index] ?? Buffer.alloc(0);
+				let block = Buffer.from(piece.subarray(frame.begin, frame.begin + frame.length));
+				if (behaviour.corrupt?.pieces.includes(frame.index) && corruptionsLeft > 0) {
+					block = Buffer.from(block.map((byte) => byte ^ 0xff));
+					if (frame.begin + frame.length >= piece.length) {
+						corruptionsLeft--;
+					}
+				}
+
+				blocksSent++;
+				const begin = behaviour.sendUnrequested ? frame.begin + 1 : frame.begin;
+				send({type: 'piece', index: frame.index, begin, block});
+			};
+
+			subscription.add(outgoing$.pipe(frameWire(1 << 20)).subscribe(answer));
+			subscriber.next({
+				incoming$,
+				send(bytes) {
+					outgoing$.next(bytes);
+					return true;
 				},
+				drained$: NEVER,
 			});
-			subscription.add(conversation);
 			return subscription;
 		})) as ConnectPort & {connections: number};
 	connect.connections = 0;
@@ -125,6 +134,7 @@ export function memoryStore(
 	const data = Buffer.alloc(length);
 	const written: number[] = [];
 	return {
+		preexisting: [],
 		data,
 		written,
 		writePiece(index, piece) {

@@ -3,6 +3,8 @@
   create PAYLOAD TORRENT TRACKER_URL PIECE_LENGTH   make a v1 .torrent of a file or folder
   seed TORRENT SAVE_DIR                              seed it; prints "ready PORT" once the
                                                      tracker has answered, then runs until killed
+  download TORRENT SAVE_DIR [TIMEOUT]                download it from the swarm; prints
+                                                     "done SECONDS" when every piece is in
   infohash TORRENT                                   print libtorrent's info hash (hex)
 
 Run with Debian's /usr/bin/python3 (python3-libtorrent).
@@ -25,8 +27,8 @@ def create(payload, torrent_path, tracker, piece_length):
         out.write(lt.bencode(torrent.generate()))
 
 
-def seed(torrent_path, save_dir):
-    session = lt.session({
+def make_session():
+    return lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,
         "enable_lsd": False,
@@ -35,6 +37,10 @@ def seed(torrent_path, save_dir):
         "allow_multiple_connections_per_ip": True,
         "alert_mask": lt.alert.category_t.all_categories,
     })
+
+
+def seed(torrent_path, save_dir):
+    session = make_session()
     info = lt.torrent_info(torrent_path)
     session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
     deadline = time.time() + 30
@@ -52,10 +58,26 @@ def seed(torrent_path, save_dir):
     sys.exit(1)
 
 
+def download(torrent_path, save_dir, timeout="120"):
+    session = make_session()
+    started = time.time()
+    handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
+    while time.time() - started < float(timeout):
+        session.wait_for_alert(200)
+        for alert in session.pop_alerts():
+            if isinstance(alert, (lt.tracker_error_alert, lt.peer_disconnected_alert)):
+                print(alert.message(), file=sys.stderr, flush=True)
+        if handle.status().is_seeding:
+            print("done", round(time.time() - started, 3), flush=True)
+            return
+    print("not complete within", timeout, "s:", handle.status().progress, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
 def infohash(torrent_path):
     print(str(lt.torrent_info(torrent_path).info_hash()))
 
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"create": create, "seed": seed, "infohash": infohash}[command](*arguments)
+    {"create": create, "seed": seed, "download": download, "infohash": infohash}[command](*arguments)

@@ -1,14 +1,14 @@
 import test from 'ava';
-import {asyncScheduler, NEVER, takeUntil, takeWhile, timer} from 'rxjs';
+import {asyncScheduler, map, NEVER, of, takeUntil, takeWhile, timer} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/socket.js';
 import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
 import {peerSession, type SwarmContext} from '../../source/pipeline/peer-session.js';
-import {PiecePicker} from '../../source/pipeline/piece-picker.js';
 import {type FakePeerBehaviour, fakePeer, makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
+import {swarmContext} from '../helpers/swarm-context.js';
 
 const address = {host: '127.0.0.2', port: 6881};
 const peer = '127.0.0.2:6881';
@@ -22,29 +22,28 @@ function runSession(
 	connectOverride?: ConnectPort,
 ) {
 	const store = memoryStore(torrent.pieceLength, torrent.payload.length);
-	const picker = new PiecePicker((index) => torrent.pieces[index]?.length ?? 0, torrent.pieces.length, {
-		maxBytesInFlight: 1 << 30,
-		random: () => 0,
-	});
-	const context: SwarmContext = {
-		infoHash: torrent.infoHash,
-		peerId: Buffer.from('-RX0001-000000000000'),
-		pieceHashes: torrent.pieceHashes,
-		picker,
+	const context = swarmContext(torrent, {
 		window: {...defaultWindowOptions, requestTimeoutMs: 5000},
-		tickMs: 1000,
-		handshakeTimeoutMs: 3000,
-		maxStrikes: 3,
-		strikes: new Map(),
-		banned: new Set(),
 		...contextOverrides,
-	};
+	});
+	const {picker} = context;
 	const fake = fakePeer({infoHash: torrent.infoHash, pieces: torrent.pieces, ...behaviour});
 	const connect = connectOverride ?? fake;
 	const events: RunEvent[] = [];
 	let endedAt = -1;
 	testScheduler(t).run(({flush}) => {
-		peerSession(address, {connect, hashPiece: hashOnMainThread, store}, context)
+		peerSession(
+			peer,
+			connect(address),
+			{
+				connect,
+				hashPiece: hashOnMainThread,
+				store,
+				readBlock: (index, begin, length) =>
+					store.readPiece(index).pipe(map((piece) => piece.subarray(begin, begin + length))),
+			},
+			context,
+		)
 			.pipe(
 				// As the swarm does: the session ends with the download, or here at a virtual minute.
 				takeWhile((event) => event.type !== 'completed', true),
@@ -146,7 +145,9 @@ test('a peer that stops answering requests is dropped after the request timeout'
 
 test('a peer that never completes the handshake times out', (t) => {
 	const torrent = makeTorrent(32 * 1024, 32 * 1024);
-	const {events, endedAt} = runSession(t, torrent, {}, {}, () => NEVER);
+	const {events, endedAt} = runSession(t, torrent, {}, {}, () =>
+		of({incoming$: NEVER, send: () => true, drained$: NEVER}),
+	);
 	t.is(disconnectReason(events), 'Timeout has occurred');
 	t.is(endedAt, 3000);
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {ignoreElements, type Observable} from 'rxjs';
+import {ignoreElements, NEVER, type Observable, of} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/socket.js';
@@ -9,26 +9,14 @@ import {PiecePicker} from '../../source/pipeline/piece-picker.js';
 import {swarm} from '../../source/pipeline/swarm.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
+import {swarmContext} from '../helpers/swarm-context.js';
 
 type SubscriptionLog = {subscribedFrame: number; unsubscribedFrame: number};
 
 const torrent = makeTorrent(32 * 1024, 32 * 1024);
 const address = (n: number): PeerAddress => ({host: `127.0.0.${n}`, port: 6881});
 
-function context(): SwarmContext {
-	return {
-		infoHash: torrent.infoHash,
-		peerId: Buffer.from('-RX0001-000000000000'),
-		pieceHashes: torrent.pieceHashes,
-		picker: new PiecePicker(() => 32 * 1024, 1, {maxBytesInFlight: 1 << 20}),
-		window: defaultWindowOptions,
-		tickMs: 1000,
-		handshakeTimeoutMs: 3000,
-		maxStrikes: 3,
-		strikes: new Map(),
-		banned: new Set([peerKey(address(9))]),
-	};
-}
+const context = () => swarmContext(torrent, {banned: new Set([peerKey(address(9))])});
 
 test('connects to at most maxPeers at once; a lost peer frees its slot; known and banned peers are not dialled twice', (t) => {
 	testScheduler(t).run(({cold, hot, expectObservable, expectSubscriptions}) => {
@@ -38,7 +26,9 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 			[peerKey(address(2)), cold<Buffer>('------------|')],
 			[peerKey(address(3)), cold<Buffer>('-----|')],
 		]);
-		const connect: ConnectPort = (peer) => sockets.get(peerKey(peer)) ?? cold('#');
+		// A wire whose incoming bytes are the peer's cold "socket", and whose sends go nowhere.
+		const connect: ConnectPort = (peer) =>
+			of({incoming$: sockets.get(peerKey(peer)) ?? cold<Buffer>('#'), send: () => true, drained$: NEVER});
 		const peers$ = hot<PeerAddress[]>('a-b-----------c', {
 			a: [address(1), address(2), address(3)],
 			// Already connected, and banned: neither is dialled.
@@ -48,7 +38,13 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 		});
 		const {events$, activePeers$} = swarm(
 			peers$,
-			{connect, hashPiece: hashOnMainThread, store: memoryStore(32 * 1024, 32 * 1024)},
+			NEVER,
+			{
+				connect,
+				hashPiece: hashOnMainThread,
+				store: memoryStore(32 * 1024, 32 * 1024),
+				readBlock: () => NEVER,
+			},
 			context(),
 			{maxPeers: 2},
 		);

@@ -1,0 +1,208 @@
+import {
+	asyncScheduler,
+	interval,
+	Observable,
+	type OperatorFunction,
+	type SchedulerLike,
+	Subscription,
+	take,
+} from 'rxjs';
+import {encodeMessage, type PeerMessage} from '../codec/messages.js';
+import {PeerProtocolError} from '../errors.js';
+import type {RunEvent} from '../events/events.js';
+
+/** What the serving side of a session knows about its peer; the choker reads it. */
+export type UploadStats = {
+	/** The peer wants something we have. */
+	interested: boolean;
+	/** Payload bytes sent to this peer so far. */
+	uploaded: number;
+};
+
+export type ServeOptions = {
+	peer: string;
+	pieceCount: number;
+	pieceSize: (index: number) => number;
+	/** True for pieces we have verified. */
+	have: (index: number) => boolean;
+	readBlock: (index: number, begin: number, length: number) => Observable<Buffer>;
+	/** The block at once when it is in memory, so queued requests go out without a turn each. */
+	peekBlock?: (index: number, begin: number, length: number) => Buffer | undefined;
+	send: (bytes: Buffer) => boolean;
+	drained$: Observable<void>;
+	/** The choker's verdict for this peer: true to unchoke. */
+	unchoked$: Observable<boolean>;
+	stats: UploadStats;
+	/** Called when the peer's interest changes, so the choker can act before its next round. */
+	interestChanged: () => void;
+	/** Requests queued beyond this are dropped unanswered, so a flood costs us no memory. */
+	maxQueuedRequests: number;
+	/** Upload is reported as one event per peer per this period, not one per block. */
+	reportMs: number;
+	scheduler?: SchedulerLike;
+};
+
+/** Clients refuse requests above 128 KiB; 16 KiB is what everyone sends. */
+export const maxRequestLength = 128 * 1024;
+
+type Request = {index: number; begin: number; length: number};
+
+/**
+ * The serving side of a peer session: the peer's interest and requests in, blocks out, read
+ * from disk one at a time and written only as fast as the socket drains. Requests for pieces
+ * we lack, beyond a piece, or over 128 KiB are protocol errors; requests while we choke are
+ * dropped, as BEP 3 says. Emits `uploaded` events with the bytes sent in each period.
+ */
+export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage, RunEvent> {
+	const scheduler = options.scheduler ?? asyncScheduler;
+	return (messages$) =>
+		new Observable<RunEvent>((subscriber) => {
+			let choking = true;
+			let queue: Request[] = [];
+			let busy = false;
+			let unreported = 0;
+			const subscription = new Subscription();
+
+			/** Sends one block; false when the socket is full and we must wait for it to drain. */
+			const sendBlock = (request: Request, block: Buffer): boolean => {
+				options.stats.uploaded += block.length;
+				unreported += block.length;
+				// <len=0009+X><id=7><index><begin><block>
+				return options.send(
+					encodeMessage({type: 'piece', index: request.index, begin: request.begin, block}),
+				);
+			};
+
+			const resumeWhenDrained = () => {
+				busy = true;
+				subscription.add(
+					options.drained$.pipe(take(1)).subscribe(() => {
+						busy = false;
+						pump();
+					}),
+				);
+			};
+
+			const pump = (): void => {
+				while (!busy && !choking) {
+					const request = queue.shift();
+					if (!request) {
+						return;
+					}
+
+					const block = options.peekBlock?.(request.index, request.begin, request.length);
+					if (block) {
+						if (!sendBlock(request, block)) {
+							resumeWhenDrained();
+						}
+
+						continue;
+					}
+
+					busy = true;
+					subscription.add(
+						options.readBlock(request.index, request.begin, request.length).subscribe({
+							next(read) {
+								busy = false;
+								if (sendBlock(request, read)) {
+									pump();
+								} else {
+									resumeWhenDrained();
+								}
+							},
+							error: (error: unknown) => subscriber.error(error),
+						}),
+					);
+				}
+			};
+
+			const validate = (request: Request): void => {
+				const {index, begin, length} = request;
+				if (index >= options.pieceCount || !options.have(index)) {
+					throw new PeerProtocolError(`requested piece ${index}, which we do not have`);
+				}
+
+				if (length === 0 || length > maxRequestLength || begin + length > options.pieceSize(index)) {
+					throw new PeerProtocolError(
+						`request beyond the piece (piece ${index}, offset ${begin}, ${length} bytes)`,
+					);
+				}
+			};
+
+			const receive = (message: PeerMessage): void => {
+				switch (message.type) {
+					case 'interested':
+					case 'not-interested': {
+						const interested = message.type === 'interested';
+						if (interested !== options.stats.interested) {
+							options.stats.interested = interested;
+							options.interestChanged();
+						}
+
+						break;
+					}
+
+					case 'request':
+						validate(message);
+						if (choking) {
+							break;
+						}
+
+						// Beyond the cap a request is dropped, as libtorrent does: the peer's own timeout asks again.
+						if (queue.length < options.maxQueuedRequests) {
+							queue.push(message);
+						}
+
+						pump();
+						break;
+					case 'cancel':
+						queue = queue.filter(
+							(queued) =>
+								queued.index !== message.index ||
+								queued.begin !== message.begin ||
+								queued.length !== message.length,
+						);
+						break;
+					default:
+						break;
+				}
+			};
+
+			subscription.add(
+				options.unchoked$.subscribe((unchoked) => {
+					if (unchoked === !choking) {
+						return;
+					}
+
+					choking = !unchoked;
+					options.send(encodeMessage({type: choking ? 'choke' : 'unchoke'}));
+					if (choking) {
+						// BEP 3: a choke discards every pending request.
+						queue = [];
+					}
+				}),
+			);
+			subscription.add(
+				interval(options.reportMs, scheduler).subscribe(() => {
+					if (unreported > 0) {
+						subscriber.next({type: 'uploaded', peer: options.peer, bytes: unreported});
+						unreported = 0;
+					}
+				}),
+			);
+			subscription.add(
+				messages$.subscribe({
+					next(message) {
+						try {
+							receive(message);
+						} catch (error) {
+							subscriber.error(error);
+						}
+					},
+					error: (error: unknown) => subscriber.error(error),
+					complete: () => subscriber.complete(),
+				}),
+			);
+			return subscription;
+		});
+}

@@ -1,0 +1,32 @@
+import {BehaviorSubject} from 'rxjs';
+import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
+import type {SwarmContext} from '../../source/pipeline/peer-session.js';
+import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import type {makeTorrent} from './fake-peer.js';
+
+/** A swarm context for one small torrent, with every peer unchoked unless a test says otherwise. */
+export function swarmContext(
+	torrent: ReturnType<typeof makeTorrent>,
+	overrides: Partial<SwarmContext> = {},
+): SwarmContext {
+	const pieceSize = (index: number) => torrent.pieces[index]?.length ?? 0;
+	return {
+		infoHash: torrent.infoHash,
+		peerId: Buffer.from('-RX0001-000000000000'),
+		pieceHashes: torrent.pieceHashes,
+		pieceSize,
+		picker: new PiecePicker(pieceSize, torrent.pieces.length, {maxBytesInFlight: 1 << 30, random: () => 0}),
+		window: defaultWindowOptions,
+		tickMs: 1000,
+		handshakeTimeoutMs: 3000,
+		maxStrikes: 3,
+		strikes: new Map(),
+		banned: new Set(),
+		peers: new Map(),
+		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
+		interestChanged: () => undefined,
+		maxQueuedRequests: 100,
+		uploaded: {bytes: 0},
+		...overrides,
+	};
+}
