@@ -1,55 +1,63 @@
 #!/usr/bin/env node
-import {readFile} from 'node:fs/promises';
-import path from 'node:path';
 import process from 'node:process';
 import meow from 'meow';
-import {fromEvent, map, merge, scan, share, take, takeUntil, tap} from 'rxjs';
-import {parseMetainfo} from './codec/metainfo.js';
-import {generatePeerId} from './codec/peer-id.js';
+import {createTorrentFile} from './commands/create.js';
+import {demoCommand} from './commands/demo.js';
+import {downloadCommand} from './commands/download.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
-import type {RunEvent, TimedEvent} from './events/events.js';
-import {initialRunState, reduceRunState} from './events/run-state.js';
-import {hashOnMainThread} from './hashing/sha1.js';
-import {createHashWorkerPool} from './hashing/worker-pool.js';
-import {listenForPeers} from './peer/listener.js';
-import {connectTcp} from './peer/socket.js';
-import {download} from './pipeline/download.js';
-import {defaultWindowOptions} from './pipeline/peer-downloader.js';
-import {useResource} from './rx/use-resource.js';
-import {openPieceStore} from './storage/disk.js';
-import {announceHttp} from './tracker/http.js';
-import {shuffleTiers} from './tracker/tiers.js';
-import {minimalView} from './ui/minimal.js';
 
 const cli = meow(
 	`
 	Usage
-	  $ torrent-rx <file.torrent> [options]
+	  $ torrent-rx <file.torrent> [options]       download (and seed) a torrent
+	  $ torrent-rx create <file or folder> [options]  make a .torrent
+	  $ torrent-rx demo [options]                  a whole swarm on this machine, offline
 
-	Options
-	  -o, --output DIR   Folder to download into (default: the current folder)
-	  --max-peers N      Peers to connect to at once (default: 50)
-	  --port N           Port to listen on for peers (default: 6881, or a free one if taken)
-	  --seed             Keep seeding after the download (until Ctrl-C or a limit below)
-	  --seed-ratio R     Stop seeding after uploading R times the torrent's size (implies --seed)
-	  --seed-time MIN    Stop seeding after MIN minutes (implies --seed)
-	  --debug            Show stack traces and every event
-	  --help             Show this help
-	  --version          Show the version
+	Download options
+	  -o, --output DIR      Folder to download into (default: the current folder)
+	  --max-peers N         Peers to connect to at once (default: 50)
+	  --port N              Port to listen on for peers (default: 6881, or a free one if taken)
+	  --seed                Keep seeding after the download (until Ctrl-C or a limit below)
+	  --seed-ratio R        Stop seeding after uploading R times the torrent's size (implies --seed)
+	  --seed-time MIN       Stop seeding after MIN minutes (implies --seed)
+
+	Create options
+	  -o, --output FILE     Where to write the torrent (default: <name>.torrent)
+	  --tracker URL         A tracker (repeat for more; each becomes its own tier)
+	  --piece-length BYTES  Piece length, a power of two (default: about 1,000-2,000 pieces)
+	  --private             Mark the torrent private (BEP 27)
+	  --comment TEXT        A comment stored in the torrent
+
+	Demo options
+	  --size MB             Payload size in megabytes (default: 256)
+	  --seeders N           Seeders in the swarm (default: 3)
+	  --keep                Keep the temporary folder with payload, torrent and download
+
+	  --debug               Show stack traces and every event (JSON lines on stderr)
+	  --help, --version
 
 	Examples
 	  $ torrent-rx debian.iso.torrent -o ~/Downloads
+	  $ torrent-rx create ~/photos --tracker http://tracker.example/announce
+	  $ torrent-rx demo --size 64
 `,
 	{
 		importMeta: import.meta,
 		allowUnknownFlags: false,
 		flags: {
-			output: {type: 'string', shortFlag: 'o', default: '.'},
+			output: {type: 'string', shortFlag: 'o'},
 			maxPeers: {type: 'number', default: 50},
 			port: {type: 'number', default: 6881},
 			seed: {type: 'boolean', default: false},
 			seedRatio: {type: 'number'},
 			seedTime: {type: 'number'},
+			tracker: {type: 'string', isMultiple: true},
+			pieceLength: {type: 'number'},
+			private: {type: 'boolean', default: false},
+			comment: {type: 'string'},
+			size: {type: 'number', default: 256},
+			seeders: {type: 'number', default: 3},
+			keep: {type: 'boolean', default: false},
 			debug: {type: 'boolean', default: false},
 		},
 	},
@@ -58,52 +66,91 @@ const cli = meow(
 /** Exit codes: 1 for a failed run, 2 for a command line or input we cannot use, 130 when interrupted. */
 const exitCodes = {failed: 1, badInput: 2, interrupted: 130} as const;
 
-function validateFlags(): void {
-	const problems: string[] = [];
-	if (cli.input.length !== 1) {
-		problems.push(cli.input.length === 0 ? 'give a .torrent file' : 'give exactly one .torrent file');
-	}
-
-	if (!Number.isInteger(cli.flags.maxPeers) || cli.flags.maxPeers < 1) {
-		problems.push('--max-peers must be a whole number of at least 1');
-	}
-
-	if (!Number.isInteger(cli.flags.port) || cli.flags.port < 1 || cli.flags.port > 65_535) {
-		problems.push('--port must be between 1 and 65535');
-	}
-
-	const {seedRatio, seedTime} = cli.flags;
-	if (seedRatio !== undefined && !(seedRatio > 0)) {
-		problems.push('--seed-ratio must be a positive number');
-	}
-
-	if (seedTime !== undefined && !(seedTime > 0)) {
-		problems.push('--seed-time must be a positive number of minutes');
-	}
-
-	if (problems.length > 0) {
-		throw new UsageError(problems.join('; '));
+function check(problems: Array<string | false>): void {
+	const found = problems.filter((problem): problem is string => problem !== false);
+	if (found.length > 0) {
+		throw new UsageError(found.join('; '));
 	}
 }
 
-async function readTorrent(file: string) {
-	let bytes: Buffer;
-	try {
-		bytes = await readFile(file);
-	} catch (error) {
-		throw new MetainfoError(`cannot read ${file}`, {cause: error});
+const isWhole = (value: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+	Number.isInteger(value) && value >= min && value <= max;
+
+async function create(target: string | undefined): Promise<void> {
+	check([!target && 'give a file or folder to make a torrent of']);
+	const {output, tracker, pieceLength, comment} = cli.flags;
+	const file = await createTorrentFile({
+		target: target ?? '',
+		trackers: tracker ?? [],
+		private: cli.flags.private,
+		...(output ? {output} : {}),
+		...(pieceLength === undefined ? {} : {pieceLength}),
+		...(comment ? {comment} : {}),
+		...(process.stderr.isTTY ? {progress: (line: string) => process.stderr.write(`\r\u001B[2K${line}`)} : {}),
+	});
+	if (process.stderr.isTTY) {
+		process.stderr.write('\r\u001B[2K');
 	}
 
-	try {
-		return parseMetainfo(bytes);
-	} catch (error) {
-		throw error instanceof MetainfoError
-			? new MetainfoError(`${file}: ${error.message}`, {cause: error.cause})
-			: error;
-	}
+	process.stdout.write(`${file}\n`);
 }
 
-function fail(error: unknown): void {
+async function demo(): Promise<void> {
+	const {size, seeders, keep, debug} = cli.flags;
+	check([
+		!(size > 0 && size <= 1_000_000) && '--size must be a positive number of megabytes',
+		!isWhole(seeders, 1, 20) && '--seeders must be a whole number from 1 to 20',
+	]);
+	const completed = await demoCommand(
+		{sizeBytes: Math.round(size * 1e6), seeders, keep, debug},
+		exitCodes.interrupted,
+	);
+	process.exitCode = completed ? 0 : exitCodes.interrupted;
+}
+
+async function download(): Promise<void> {
+	const {maxPeers, port, seed, seedRatio, seedTime, output, debug} = cli.flags;
+	check([
+		cli.input.length !== 1 &&
+			(cli.input.length === 0 ? 'give a .torrent file' : 'give exactly one .torrent file'),
+		!isWhole(maxPeers, 1) && '--max-peers must be a whole number of at least 1',
+		!isWhole(port, 0, 65_535) && '--port must be between 0 and 65535',
+		seedRatio !== undefined && !(seedRatio > 0) && '--seed-ratio must be a positive number',
+		seedTime !== undefined && !(seedTime > 0) && '--seed-time must be a positive number of minutes',
+	]);
+	const seeding = seed || seedRatio !== undefined || seedTime !== undefined;
+	const outcome = await downloadCommand(
+		{
+			torrentFile: cli.input[0] ?? '',
+			outputDir: output ?? '.',
+			port,
+			maxPeers,
+			debug,
+			...(seeding
+				? {
+						seed: {
+							...(seedRatio === undefined ? {} : {ratio: seedRatio}),
+							...(seedTime === undefined ? {} : {timeMs: seedTime * 60_000}),
+						},
+					}
+				: {}),
+		},
+		exitCodes.interrupted,
+	);
+	process.exitCode =
+		outcome === 'completed' ? 0 : outcome === 'interrupted' ? exitCodes.interrupted : exitCodes.failed;
+}
+
+try {
+	const [command, ...rest] = cli.input;
+	if (command === 'create') {
+		await create(rest[0]);
+	} else if (command === 'demo') {
+		await demo();
+	} else {
+		await download();
+	}
+} catch (error) {
 	process.stderr.write(`torrent-rx: ${describeError(error)}\n`);
 	if (cli.flags.debug && error instanceof Error) {
 		process.stderr.write(`${error.stack ?? ''}\n`);
@@ -111,106 +158,6 @@ function fail(error: unknown): void {
 
 	process.exitCode =
 		error instanceof UsageError || error instanceof MetainfoError ? exitCodes.badInput : exitCodes.failed;
-}
-
-async function main(): Promise<void> {
-	validateFlags();
-	const torrentFile = cli.input[0] ?? '';
-	const metainfo = await readTorrent(torrentFile);
-	if (metainfo.announceTiers.length === 0) {
-		throw new MetainfoError(
-			`${torrentFile} names no tracker (trackerless torrents need DHT, not supported yet)`,
-		);
-	}
-
-	const outputDir = path.resolve(cli.flags.output);
-	const interrupt$ = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).pipe(
-		take(1),
-		share(),
-	);
-	let interrupted = false;
-	interrupt$.subscribe(() => {
-		interrupted = true;
-		process.stderr.write('\ntorrent-rx: stopping (press Ctrl-C again to quit at once)\n');
-		process.once('SIGINT', () => process.exit(exitCodes.interrupted));
-	});
-
-	const hashers = createHashWorkerPool();
-	const {seed, seedRatio, seedTime} = cli.flags;
-	const seedOptions =
-		seed || seedRatio !== undefined || seedTime !== undefined
-			? {
-					...(seedRatio === undefined ? {} : {ratio: seedRatio}),
-					...(seedTime === undefined ? {} : {timeMs: seedTime * 60_000}),
-				}
-			: undefined;
-	const events$ = useResource(listenForPeers({port: cli.flags.port, host: '0.0.0.0'}), (listener) =>
-		download(
-			metainfo,
-			{
-				announce: (url, request) => announceHttp(url, request, {timeoutMs: 15_000}),
-				connect: connectTcp({connectTimeoutMs: 10_000}),
-				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
-				hashPiece: hashOnMainThread,
-				hashStoredPiece: hashers.hashPiece,
-				openStore: (layout) => openPieceStore(layout, outputDir),
-				incoming$: listener.connections$,
-			},
-			{
-				peerId: generatePeerId(),
-				port: listener.port,
-				...(seedOptions ? {seed: seedOptions} : {}),
-				maxPeers: cli.flags.maxPeers,
-				maxBytesInFlight: 256 * 1024 * 1024,
-				window: defaultWindowOptions,
-				tickMs: 1000,
-				handshakeTimeoutMs: 10_000,
-				maxStrikes: 3,
-				announceTimeoutMs: 15_000,
-				announceRetryMs: 15_000,
-				starvingReannounceMs: 30_000,
-				uploadSlots: 4,
-				chokeRoundMs: 10_000,
-				maxQueuedRequests: 2000,
-				readCacheBytes: 32 * 1024 * 1024,
-				numwant: 80,
-				trackerTiers: shuffleTiers(metainfo.announceTiers),
-			},
-		),
-	).pipe(takeUntil(interrupt$));
-
-	let completed = false;
-	const state$ = events$.pipe(
-		map((event: RunEvent): TimedEvent => ({...event, at: Date.now()})),
-		tap((event) => {
-			completed ||= event.type === 'completed';
-			if (cli.flags.debug) {
-				process.stderr.write(`${JSON.stringify(event)}\n`);
-			}
-		}),
-		scan(reduceRunState, initialRunState),
-	);
-	try {
-		await new Promise<void>((resolve, reject) => {
-			minimalView(state$, {interactive: process.stdout.isTTY === true}).subscribe({
-				next: (line) => process.stdout.write(line),
-				error: reject,
-				complete: resolve,
-			});
-		});
-	} finally {
-		await hashers.close();
-	}
-
-	if (!completed) {
-		process.exitCode = interrupted ? exitCodes.interrupted : exitCodes.failed;
-	}
-}
-
-try {
-	await main();
-} catch (error) {
-	fail(error);
 }
 
 // Sockets and the final `stopped` announce close on their own; never hang on a stray handle.

@@ -30,7 +30,10 @@ function storageError(action: string, file: string, error: unknown): StorageErro
 class HandleCache {
 	readonly #handles = new Map<number, Promise<FileHandle>>();
 
-	constructor(readonly paths: readonly string[]) {}
+	constructor(
+		readonly paths: readonly string[],
+		readonly flags: number,
+	) {}
 
 	get(fileIndex: number): Promise<FileHandle> {
 		const cached = this.#handles.get(fileIndex);
@@ -50,7 +53,7 @@ class HandleCache {
 		}
 
 		const filePath = this.paths[fileIndex] ?? '';
-		const opening = open(filePath, constants.O_RDWR);
+		const opening = open(filePath, this.flags);
 		this.#handles.set(fileIndex, opening);
 		opening.catch(() => this.#handles.delete(fileIndex));
 		return opening;
@@ -129,6 +132,56 @@ async function readFully(handle: FileHandle, into: Buffer, offset: number, lengt
 	}
 }
 
+type SpanVisitor = (
+	index: number,
+	verb: string,
+	action: (handle: FileHandle, span: FileSpan) => Promise<void>,
+) => Promise<void>;
+
+function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: HandleCache): SpanVisitor {
+	return async (index, verb, action) => {
+		await Promise.all(
+			layout.spans(index).map(async (span) => {
+				try {
+					await action(await handles.get(span.fileIndex), span);
+				} catch (error) {
+					throw storageError(verb, paths[span.fileIndex] ?? '', error);
+				}
+			}),
+		);
+	};
+}
+
+function readPiece(layout: StorageLayout, index: number, onEachSpan: SpanVisitor): Observable<Buffer> {
+	return defer(async () => {
+		// Shared memory: a hashing worker can read it without a copy.
+		const piece = Buffer.from(new SharedArrayBuffer(layout.pieceSize(index)));
+		await onEachSpan(index, 'read', (handle, span) =>
+			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
+		);
+		return piece;
+	});
+}
+
+/**
+ * Opens existing payload files under `root` read-only, to hash them (torrent creation). Emits
+ * one reader and closes the files on teardown.
+ */
+export function openPieceReader(
+	layout: StorageLayout,
+	root: string,
+): Observable<Pick<PieceStore, 'readPiece'>> {
+	return new Observable((subscriber) => {
+		const paths = layout.files.map((file) => payloadPath(root, file.path));
+		const handles = new HandleCache(paths, constants.O_RDONLY);
+		const onEachSpan = spanVisitor(layout, paths, handles);
+		subscriber.next({readPiece: (index) => readPiece(layout, index, onEachSpan)});
+		return () => {
+			void handles.closeAll();
+		};
+	});
+}
+
 /**
  * Opens the payload files under `root` for the duration of the subscription: emits one
  * `PieceStore`, and closes every file on teardown.
@@ -136,23 +189,8 @@ async function readFully(handle: FileHandle, into: Buffer, offset: number, lengt
 export function openPieceStore(layout: StorageLayout, root: string): Observable<PieceStore> {
 	return defer(() => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
-		const onEachSpan = async (
-			index: number,
-			verb: string,
-			action: (handle: FileHandle, span: FileSpan) => Promise<void>,
-		) => {
-			await Promise.all(
-				layout.spans(index).map(async (span) => {
-					try {
-						await action(await handles.get(span.fileIndex), span);
-					} catch (error) {
-						throw storageError(verb, paths[span.fileIndex] ?? '', error);
-					}
-				}),
-			);
-		};
-
-		const handles = new HandleCache(paths);
+		const handles = new HandleCache(paths, constants.O_RDWR);
+		const onEachSpan = spanVisitor(layout, paths, handles);
 		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) =>
 				defer(() =>
@@ -160,15 +198,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 						writeFully(handle, data, span.pieceOffset, span.length, span.fileOffset),
 					),
 				),
-			readPiece: (index) =>
-				defer(async () => {
-					// Shared memory: a hashing worker can read it without a copy.
-					const piece = Buffer.from(new SharedArrayBuffer(layout.pieceSize(index)));
-					await onEachSpan(index, 'read', (handle, span) =>
-						readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
-					);
-					return piece;
-				}),
+			readPiece: (index) => readPiece(layout, index, onEachSpan),
 		};
 
 		return new Observable<PieceStore>((subscriber) => {

@@ -1,0 +1,73 @@
+import {encodeBencode} from './bencode.js';
+import type {FileEntry} from './metainfo.js';
+
+export type NewTorrent = {
+	name: string;
+	/** Relative to the torrent's root, in the order their bytes are hashed. */
+	files: ReadonlyArray<Pick<FileEntry, 'path' | 'length'>>;
+	/** True for a folder: the files live under `name`. */
+	multiFile: boolean;
+	pieceLength: number;
+	pieceHashes: readonly Buffer[];
+	trackers: readonly string[];
+	private: boolean;
+	comment?: string;
+	createdBy: string;
+	/** Seconds since the epoch. */
+	creationDate: number;
+};
+
+/**
+ * The bencoded .torrent for a payload (BEP 3): one tracker becomes `announce`, several also
+ * an `announce-list` with a tier each (BEP 12). Keys are sorted by the encoder, so the same
+ * payload and options always give the same info hash.
+ */
+export function buildMetainfo(torrent: NewTorrent): Buffer {
+	const info: Record<string, unknown> = {
+		name: torrent.name,
+		'piece length': torrent.pieceLength,
+		pieces: Buffer.concat(torrent.pieceHashes),
+	};
+	if (torrent.multiFile) {
+		info.files = torrent.files.map((file) => ({length: file.length, path: file.path.slice(1)}));
+	} else {
+		info.length = torrent.files[0]?.length ?? 0;
+	}
+
+	if (torrent.private) {
+		info.private = 1;
+	}
+
+	const root: Record<string, unknown> = {
+		info,
+		'created by': torrent.createdBy,
+		'creation date': torrent.creationDate,
+	};
+	const [first] = torrent.trackers;
+	if (first) {
+		root.announce = first;
+	}
+
+	if (torrent.trackers.length > 1) {
+		root['announce-list'] = torrent.trackers.map((tracker) => [tracker]);
+	}
+
+	if (torrent.comment) {
+		root.comment = torrent.comment;
+	}
+
+	return encodeBencode(root);
+}
+
+/**
+ * A piece length for `totalLength`: the smallest power of two that keeps the torrent under
+ * about 2,000 pieces, between 16 KiB and 16 MiB.
+ */
+export function automaticPieceLength(totalLength: number): number {
+	let pieceLength = 16 * 1024;
+	while (pieceLength < 16 * 1024 * 1024 && totalLength / pieceLength > 2000) {
+		pieceLength *= 2;
+	}
+
+	return pieceLength;
+}

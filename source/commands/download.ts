@@ -1,0 +1,88 @@
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import {fromEvent, merge, share, take, takeUntil} from 'rxjs';
+import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
+import {MetainfoError} from '../errors.js';
+import {createHashWorkerPool} from '../hashing/worker-pool.js';
+import type {SeedOptions} from '../pipeline/download.js';
+import {runTorrent} from './run-torrent.js';
+import {showRun} from './show-run.js';
+
+export type DownloadCommand = {
+	torrentFile: string;
+	outputDir: string;
+	port: number;
+	maxPeers: number;
+	seed?: SeedOptions;
+	debug: boolean;
+};
+
+/** The outcome the CLI turns into an exit code. */
+export type RunOutcome = 'completed' | 'interrupted' | 'stopped';
+
+export async function readTorrentFile(file: string): Promise<Metainfo> {
+	let bytes: Buffer;
+	try {
+		bytes = await readFile(file);
+	} catch (error) {
+		throw new MetainfoError(`cannot read ${file}`, {cause: error});
+	}
+
+	try {
+		return parseMetainfo(bytes);
+	} catch (error) {
+		throw error instanceof MetainfoError
+			? new MetainfoError(`${file}: ${error.message}`, {cause: error.cause})
+			: error;
+	}
+}
+
+/** Emits once on the first SIGINT or SIGTERM; a second Ctrl-C quits at once. */
+export function interruptSignal(exitCode: number) {
+	const interrupt$ = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).pipe(
+		take(1),
+		share(),
+	);
+	interrupt$.subscribe(() => {
+		process.stderr.write('\ntorrent-rx: stopping (press Ctrl-C again to quit at once)\n');
+		process.once('SIGINT', () => process.exit(exitCode));
+	});
+	return interrupt$;
+}
+
+/** `torrent-rx file.torrent`: download (and maybe seed) one torrent with the status view. */
+export async function downloadCommand(
+	command: DownloadCommand,
+	interruptedExitCode: number,
+): Promise<RunOutcome> {
+	const metainfo = await readTorrentFile(command.torrentFile);
+	if (metainfo.announceTiers.length === 0) {
+		throw new MetainfoError(
+			`${command.torrentFile} names no tracker (trackerless torrents need DHT, not supported yet)`,
+		);
+	}
+
+	let interrupted = false;
+	const interrupt$ = interruptSignal(interruptedExitCode);
+	interrupt$.subscribe(() => {
+		interrupted = true;
+	});
+	const hashers = createHashWorkerPool();
+	try {
+		const completed = await showRun(
+			runTorrent(metainfo, {
+				outputDir: path.resolve(command.outputDir),
+				port: command.port,
+				listenHost: '0.0.0.0',
+				maxPeers: command.maxPeers,
+				hashStoredPiece: hashers.hashPiece,
+				...(command.seed ? {seed: command.seed} : {}),
+			}).pipe(takeUntil(interrupt$)),
+			{debug: command.debug},
+		);
+		return completed ? 'completed' : interrupted ? 'interrupted' : 'stopped';
+	} finally {
+		await hashers.close();
+	}
+}

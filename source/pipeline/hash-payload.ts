@@ -1,0 +1,41 @@
+import {concat, defer, from, map, mergeMap, type Observable, of, scan, throttleTime} from 'rxjs';
+import type {HashPort} from '../hashing/sha1.js';
+import type {PieceStore} from '../storage/disk.js';
+
+export type HashProgress =
+	| {type: 'hashing'; hashed: number; total: number}
+	| {type: 'hashed'; pieceHashes: Buffer[]};
+
+/**
+ * Hashes every piece of a payload, `concurrency` at a time (enough to keep the hashing workers
+ * and the disk busy), for a new torrent. Emits throttled progress, then the hashes in order.
+ */
+export function hashPayload(
+	reader: Pick<PieceStore, 'readPiece'>,
+	pieceCount: number,
+	hashPiece: HashPort,
+	{concurrency, progressMs}: {concurrency: number; progressMs: number},
+): Observable<HashProgress> {
+	return defer(() => {
+		const pieceHashes: Buffer[] = Array.from({length: pieceCount});
+		const progress$ = from(Array.from({length: pieceCount}, (_, index) => index)).pipe(
+			mergeMap(
+				(index) =>
+					reader.readPiece(index).pipe(
+						mergeMap((data) => hashPiece(data)),
+						map((digest) => {
+							pieceHashes[index] = digest;
+						}),
+					),
+				concurrency,
+			),
+			scan((hashed) => hashed + 1, 0),
+			throttleTime(progressMs, undefined, {leading: true, trailing: true}),
+			map((hashed): HashProgress => ({type: 'hashing', hashed, total: pieceCount})),
+		);
+		return concat(
+			progress$,
+			defer(() => of<HashProgress>({type: 'hashed', pieceHashes})),
+		);
+	});
+}
