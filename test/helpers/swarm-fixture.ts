@@ -453,3 +453,257 @@ export async function startSwarm(
 	const seeder = await startLibtorrentSeeder(t, torrentPath, path.dirname(payload.path));
 	return {tracker, seeder, torrentPath, infoHash};
 }
+
+/** One event `--debug` printed. */
+export type DebugEvent = {type: string; [key: string]: unknown};
+
+/**
+ * Resolves with the first debug event of `run` for which `predicate` holds (it also sees every
+ * event so far), checked as each chunk of stderr arrives; rejects when the run ends first or
+ * after `timeoutMs`.
+ */
+export async function waitForDebugEvent(
+	run: RunningTorrentRx,
+	predicate: (event: DebugEvent, events: readonly DebugEvent[]) => boolean,
+	{timeoutMs}: {timeoutMs: number},
+): Promise<DebugEvent> {
+	const stderr = run.child.stderr;
+	if (!stderr) {
+		throw new Error('the run has no stderr pipe');
+	}
+
+	return new Promise((resolve, reject) => {
+		const events: DebugEvent[] = [];
+		let parsedUpTo = 0;
+		const finish = (settle: () => void) => {
+			clearTimeout(timer);
+			stderr.off('data', check);
+			run.child.off('close', onClose);
+			settle();
+		};
+
+		// Listeners run in the order they were added: spawnTorrentRx's own has stored the chunk already.
+		const check = () => {
+			const text = run.stderr();
+			const end = text.lastIndexOf('\n') + 1;
+			if (end <= parsedUpTo) {
+				return;
+			}
+
+			const fresh = debugEvents(text.slice(parsedUpTo, end));
+			parsedUpTo = end;
+			for (const event of fresh) {
+				events.push(event);
+				if (predicate(event, events)) {
+					finish(() => resolve(event));
+					return;
+				}
+			}
+		};
+
+		const onClose = () => {
+			check();
+			finish(() => reject(new Error(`torrent-rx ended before the awaited event; stderr:\n${run.stderr().slice(-4000)}`)));
+		};
+
+		const timer = setTimeout(
+			() =>
+				finish(() =>
+					reject(new Error(`no awaited event within ${timeoutMs} ms; stderr:\n${run.stderr().slice(-4000)}`)),
+				),
+			timeoutMs,
+		);
+		stderr.on('data', check);
+		run.child.once('close', onClose);
+		check();
+	});
+}
+
+export type ProcessResult = RunResult & {
+	/** Wall time from spawn to exit, in milliseconds. */
+	elapsedMs: number;
+};
+
+/** Runs `command` to its end, killed after `timeoutMs` or when the test ends. */
+function runTracked(
+	t: Teardown,
+	command: string,
+	args: string[],
+	{timeoutMs, cwd}: {timeoutMs: number; cwd?: string},
+): Promise<ProcessResult> {
+	const startedAt = Date.now();
+	const child = track(spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? {cwd} : {})}));
+	t.teardown(() => killProcess(child));
+	let stdout = '';
+	let stderr = '';
+	child.stdout?.on('data', (chunk: Buffer) => {
+		stdout += chunk.toString();
+	});
+	child.stderr?.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
+	let timedOut = false;
+	const timer = setTimeout(() => {
+		timedOut = true;
+		child.kill('SIGKILL');
+	}, timeoutMs);
+	return new Promise((resolve, reject) => {
+		child.once('error', (error) => {
+			clearTimeout(timer);
+			reject(new Error(`cannot run ${command}: ${error.message}`));
+		});
+		child.once('close', (code, signal) => {
+			clearTimeout(timer);
+			resolve({code, signal, stdout, stderr, timedOut, elapsedMs: Date.now() - startedAt});
+		});
+	});
+}
+
+/**
+ * Downloads `torrentPath` into `dir` with aria2c: BitTorrent only through the torrent's tracker
+ * (no DHT, local peer discovery or peer exchange), listening on a free port, and quitting as
+ * soon as the download is complete.
+ */
+export async function runAria2c(
+	t: Teardown,
+	torrentPath: string,
+	dir: string,
+	{timeoutMs}: {timeoutMs: number},
+): Promise<ProcessResult> {
+	return runTracked(
+		t,
+		'aria2c',
+		[
+			`--dir=${dir}`,
+			'--seed-time=0',
+			'--enable-dht=false',
+			'--enable-dht6=false',
+			'--bt-enable-lpd=false',
+			'--enable-peer-exchange=false',
+			'--file-allocation=none',
+			'--bt-require-crypto=false',
+			`--listen-port=${await freePort()}`,
+			'--summary-interval=0',
+			'--console-log-level=warn',
+			torrentPath,
+		],
+		{timeoutMs},
+	);
+}
+
+/**
+ * Downloads `torrentPath` into `saveDir` with libtorrent (libtorrent-peer.py `download`);
+ * `seconds` is the helper's own measure of the download, when it finished.
+ */
+export async function runLibtorrentDownload(
+	t: Teardown,
+	torrentPath: string,
+	saveDir: string,
+	{timeoutMs}: {timeoutMs: number},
+): Promise<ProcessResult & {seconds?: number}> {
+	const result = await runTracked(
+		t,
+		debianPython,
+		['-u', peerHelper, 'download', torrentPath, saveDir, String(Math.max(1, Math.floor(timeoutMs / 1000) - 1))],
+		{timeoutMs},
+	);
+	const done = /^done ([\d.]+)$/m.exec(result.stdout);
+	return done ? {...result, seconds: Number(done[1])} : result;
+}
+
+/**
+ * Announces a peer at 127.0.0.1:`port` with nothing left to download (a seeder) to the tracker
+ * at `trackerUrl`, so that it lists the peer to everyone else who asks about `infoHash`.
+ */
+export async function announceSeeder(trackerUrl: string, infoHash: string, port: number): Promise<void> {
+	const query = [
+		`info_hash=${infoHash.replace(/../g, '%$&')}`,
+		`peer_id=${`-PROXY0-${port}`.padEnd(20, '0')}`,
+		`port=${port}`,
+		'uploaded=0',
+		'downloaded=0',
+		'left=0',
+		'compact=1',
+		'numwant=0',
+		'event=started',
+	].join('&');
+	const response = await fetch(`${trackerUrl}?${query}`, {signal: AbortSignal.timeout(2000)});
+	const body = Buffer.from(await response.arrayBuffer()).toString('latin1');
+	if (!response.ok || body.includes('failure reason')) {
+		throw new Error(`the tracker refused the announce: ${response.status} ${body}`);
+	}
+}
+
+export type ThrottledProxy = {port: number; stop(): Promise<void>};
+
+/**
+ * A TCP proxy on 127.0.0.1 to 127.0.0.1:`upstreamPort` that passes what the upstream sends at
+ * most at `bytesPerSecond` (each chunk is followed by a pause as long as it takes at that rate),
+ * and the other direction as it comes. It stands in for a slow peer: libtorrent does not
+ * rate-limit peers on local addresses.
+ */
+export async function startThrottledProxy(
+	t: Teardown,
+	upstreamPort: number,
+	bytesPerSecond: number,
+): Promise<ThrottledProxy> {
+	const sockets = new Set<net.Socket>();
+	const timers = new Set<NodeJS.Timeout>();
+	const server = net.createServer({noDelay: true}, (client) => {
+		const upstream = net.connect({host: '127.0.0.1', port: upstreamPort, noDelay: true});
+		for (const socket of [client, upstream]) {
+			sockets.add(socket);
+			socket.once('close', () => {
+				sockets.delete(socket);
+				client.destroy();
+				upstream.destroy();
+			});
+			// A reset is how a killed peer leaves: close both sides, nothing more.
+			socket.on('error', () => undefined);
+		}
+
+		client.pipe(upstream);
+		upstream.on('data', (chunk: Buffer) => {
+			upstream.pause();
+			const flushed = client.write(chunk);
+			const timer = setTimeout(
+				() => {
+					timers.delete(timer);
+					if (flushed) {
+						upstream.resume();
+					} else {
+						client.once('drain', () => upstream.resume());
+					}
+				},
+				(chunk.length / bytesPerSecond) * 1000,
+			);
+			timers.add(timer);
+		});
+	});
+	const stop = async () => {
+		for (const timer of timers) {
+			clearTimeout(timer);
+		}
+
+		for (const socket of sockets) {
+			socket.destroy();
+		}
+
+		await new Promise<void>((resolve) => {
+			server.close(() => resolve());
+		});
+	};
+
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => resolve());
+	});
+	t.teardown(stop);
+	const address = server.address();
+	if (!address || typeof address !== 'object') {
+		await stop();
+		throw new Error('the proxy has no port');
+	}
+
+	return {port: address.port, stop};
+}

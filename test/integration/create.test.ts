@@ -67,7 +67,6 @@ test('the same payload always gives the same info hash, and a single file makes 
 	const hashes: string[] = [];
 	for (const name of ['first.torrent', 'second.torrent']) {
 		const torrentPath = path.join(dir, name);
-		// biome-ignore lint/performance/noAwaitInLoops: the two runs are compared, not raced
 		const result = await runTorrentRx(t, ['create', payload.path, '-o', torrentPath], {timeoutMs: 30_000});
 		t.is(result.code, 0, result.stderr);
 		const metainfo = parseMetainfo(await readFile(torrentPath));
