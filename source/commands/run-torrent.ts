@@ -9,6 +9,7 @@ import {download, type SeedOptions} from '../pipeline/download.js';
 import {defaultWindowOptions} from '../pipeline/peer-downloader.js';
 import {useResource} from '../rx/use-resource.js';
 import {openPieceStore} from '../storage/disk.js';
+import {resumeFile} from '../storage/resume-file.js';
 import {announceHttp} from '../tracker/http.js';
 import {shuffleTiers} from '../tracker/tiers.js';
 
@@ -38,6 +39,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: config.hashStoredPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir),
+				openResume: (layout) => resumeFile(config.outputDir, metainfo.infoHash, layout),
 				incoming$: listener.connections$,
 			},
 			{

@@ -1,8 +1,14 @@
 import {
+	auditTime,
+	catchError,
 	concat,
+	concatMap,
 	defer,
 	EMPTY,
 	filter,
+	finalize,
+	from,
+	ignoreElements,
 	map,
 	merge,
 	mergeMap,
@@ -34,6 +40,7 @@ import {useResource} from '../rx/use-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
 import {PieceCache} from '../storage/piece-cache.js';
+import type {ResumeStore} from '../storage/resume-file.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
 import {type CheckResult, checkExistingPieces} from './check-existing.js';
 import {choker} from './choker.js';
@@ -41,6 +48,9 @@ import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
 import {PiecePicker} from './piece-picker.js';
 import {swarm} from './swarm.js';
+
+/** How often, at most, the resume file is rewritten while pieces arrive. */
+const resumeSaveMs = 2000;
 
 export type DownloadPorts = {
 	announce: AnnouncePort;
@@ -52,6 +62,8 @@ export type DownloadPorts = {
 	openStore: (layout: StorageLayout) => Observable<PieceStore>;
 	/** Accepted connections from peers (never completes while listening). */
 	incoming$: Observable<IncomingPeer>;
+	/** Where verified pieces are remembered across runs; without it every start checks the files. */
+	openResume?: (layout: StorageLayout) => ResumeStore;
 };
 
 /** When to stop once every piece is in; absent: stop at once. */
@@ -111,7 +123,8 @@ export function download(
 		totalLength: layout.totalLength,
 	};
 	return useResource(ports.openStore(layout), (store) => {
-		const check$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
+		const resume = ports.openResume?.(layout);
+		const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
 			? checkExistingPieces(store, ports.hashStoredPiece, {
 					pieceCount: layout.pieceCount,
 					pieceHashes: metainfo.pieceHashes,
@@ -121,15 +134,32 @@ export function download(
 					progressMs: 250,
 				})
 			: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
+		const check$ = (resume ? resume.load() : of(undefined)).pipe(
+			switchMap(
+				(have): Observable<RunEvent | CheckResult> =>
+					have
+						? from<Array<RunEvent | CheckResult>>([
+								{type: 'checked', pieces: have.count, total: layout.pieceCount, fromResumeFile: true},
+								{type: 'check-result', have},
+							])
+						: fullCheck$,
+			),
+		);
 		return concat(
 			of(started),
 			check$.pipe(
-				mergeMap((item) => (item.type === 'check-result' ? exchangePieces(store, item.have) : of(item))),
+				mergeMap((item) =>
+					item.type === 'check-result' ? exchangePieces(store, item.have, resume) : of(item),
+				),
 			),
 		);
 	});
 
-	function exchangePieces(store: PieceStore, have: Bitfield): Observable<RunEvent> {
+	function exchangePieces(
+		store: PieceStore,
+		have: Bitfield,
+		resume: ResumeStore | undefined,
+	): Observable<RunEvent> {
 		return defer(() => {
 			const picker = new PiecePicker(pieceSize, layout.pieceCount, {
 				maxBytesInFlight: options.maxBytesInFlight,
@@ -241,11 +271,23 @@ export function download(
 					event.type === 'completed' && options.seed ? [event, {type: 'seeding'}] : [event],
 				),
 			);
+			// Remember verified pieces every few seconds; the picker ends `verified$` once complete.
+			const saves$ = resume
+				? picker.verified$.pipe(
+						auditTime(resumeSaveMs, options.scheduler),
+						concatMap(() => resume.save(picker.have).pipe(catchError(() => EMPTY))),
+						ignoreElements(),
+					)
+				: EMPTY;
 			return merge(
+				saves$,
 				tracker$,
 				options.seed
 					? run$.pipe(takeUntil(seedingDone(options.seed, completed$, seedRatioReached$)))
 					: run$.pipe(takeWhile((event) => event.type !== 'completed', true)),
+			).pipe(
+				// However the run ends (interrupted, too), one last save: sent, not awaited.
+				finalize(() => resume?.save(picker.have).subscribe({error: () => undefined})),
 			);
 		});
 	}

@@ -28,7 +28,7 @@ export class PiecePicker {
 	readonly pieceCount: number;
 	/** Emits when work becomes available again, so idle peers look for more. */
 	readonly workAvailable$ = new Subject<void>();
-	/** Emits each piece as it is verified and stored, so every peer can be told (`have`). */
+	/** Emits each piece as it is verified and stored, so every peer can be told (`have`); completes with the download. */
 	readonly verified$ = new Subject<number>();
 	/** The pieces we have, as our bitfield message says. */
 	readonly have: Bitfield;
@@ -62,6 +62,10 @@ export class PiecePicker {
 					this.#doneBytes += pieceSize(index);
 				}
 			}
+		}
+
+		if (this.complete) {
+			this.verified$.complete();
 		}
 	}
 
@@ -200,6 +204,10 @@ export class PiecePicker {
 		this.#doneCount++;
 		this.#doneBytes += this.pieceSize(index);
 		this.verified$.next(index);
+		if (this.complete) {
+			this.verified$.complete();
+		}
+
 		this.workAvailable$.next();
 	}
 

@@ -1,0 +1,111 @@
+import {mkdir, open, readFile, rename, stat} from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import {catchError, defer, type Observable, of} from 'rxjs';
+import {Bitfield} from '../codec/bitfield.js';
+import type {StorageLayout} from './layout.js';
+import {payloadPath} from './paths.js';
+
+/** Remembers which pieces are verified on disk, so a restart need not hash everything again. */
+export type ResumeStore = {
+	/** The verified pieces, if the resume file is intact and every file is as it left them. */
+	load(): Observable<Bitfield | undefined>;
+	/** Records `have` with the files' current sizes and modification times, atomically. */
+	save(have: Bitfield): Observable<void>;
+};
+
+type ResumeData = {
+	version: 1;
+	infoHash: string;
+	pieceCount: number;
+	/** The bitfield, base64. */
+	have: string;
+	files: Array<{size: number; mtimeMs: number}>;
+};
+
+async function fileStates(paths: readonly string[]) {
+	return Promise.all(
+		paths.map(async (filePath) => {
+			const stats = await stat(filePath);
+			return {size: stats.size, mtimeMs: stats.mtimeMs};
+		}),
+	);
+}
+
+function parseResume(text: string, infoHash: string, pieceCount: number): ResumeData | undefined {
+	try {
+		const data = JSON.parse(text) as Partial<ResumeData>;
+		const valid =
+			data.version === 1 &&
+			data.infoHash === infoHash &&
+			data.pieceCount === pieceCount &&
+			typeof data.have === 'string' &&
+			Array.isArray(data.files);
+		return valid ? (data as ResumeData) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * The resume file `<outputDir>/.torrent-rx/<infohash>.resume` (JSON). It is trusted only when
+ * every file still has the size and modification time it recorded: any write after the last
+ * save (a crash, another program) changes a time, and the caller falls back to a full check.
+ * Saves go to a temporary file, fsync and rename, so a crash never leaves half a resume file.
+ */
+export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageLayout): ResumeStore {
+	const hex = infoHash.toString('hex');
+	const folder = path.join(outputDir, '.torrent-rx');
+	const file = path.join(folder, `${hex}.resume`);
+	const paths = layout.files.map((entry) => payloadPath(outputDir, entry.path));
+	let saves = 0;
+	return {
+		load: () =>
+			defer(async () => {
+				const text = await readFile(file, 'utf8').catch(() => undefined);
+				const data = text === undefined ? undefined : parseResume(text, hex, layout.pieceCount);
+				if (!data) {
+					return undefined;
+				}
+
+				const bytes = Buffer.from(data.have, 'base64');
+				if (bytes.length !== Math.ceil(layout.pieceCount / 8)) {
+					return undefined;
+				}
+
+				const now = await fileStates(paths).catch(() => undefined);
+				const unchanged =
+					now?.length === data.files.length &&
+					now.every((state, index) => {
+						const recorded = data.files[index];
+						return recorded?.size === state.size && recorded.mtimeMs === state.mtimeMs;
+					});
+				return unchanged ? Bitfield.fromWire(bytes, layout.pieceCount) : undefined;
+			}).pipe(
+				// A resume file we cannot read or trust is the same as none: check the data instead.
+				catchError(() => of(undefined)),
+			),
+		save: (have) =>
+			defer(async () => {
+				await mkdir(folder, {recursive: true});
+				const data: ResumeData = {
+					version: 1,
+					infoHash: hex,
+					pieceCount: layout.pieceCount,
+					have: have.bytes.toString('base64'),
+					files: await fileStates(paths),
+				};
+				// A name of its own per save: two saves at once must not write into one file.
+				const temporary = `${file}.${process.pid}.${saves++}.tmp`;
+				const handle = await open(temporary, 'w');
+				try {
+					await handle.writeFile(JSON.stringify(data));
+					await handle.sync();
+				} finally {
+					await handle.close();
+				}
+
+				await rename(temporary, file);
+			}),
+	};
+}

@@ -1,0 +1,106 @@
+import {mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import {firstValueFrom} from 'rxjs';
+import {Bitfield} from '../../source/codec/bitfield.js';
+import {StorageLayout} from '../../source/storage/layout.js';
+import {resumeFile} from '../../source/storage/resume-file.js';
+
+const infoHash = Buffer.alloc(20, 0xab);
+const layout = new StorageLayout(
+	[
+		{path: ['album', 'a.bin'], length: 40_000, offset: 0},
+		{path: ['album', 'b.bin'], length: 30_000, offset: 40_000},
+	],
+	16_384,
+);
+
+async function setup(t: {teardown(fn: () => Promise<void>): void}) {
+	const folder = await mkdtemp(path.join(tmpdir(), 'torrent-rx-resume-'));
+	t.teardown(async () => rm(folder, {recursive: true, force: true}));
+	await mkdir(path.join(folder, 'album'));
+	await writeFile(path.join(folder, 'album', 'a.bin'), Buffer.alloc(40_000, 1));
+	await writeFile(path.join(folder, 'album', 'b.bin'), Buffer.alloc(30_000, 2));
+	const have = new Bitfield(layout.pieceCount);
+	have.set(0);
+	have.set(3);
+	return {folder, have, store: resumeFile(folder, infoHash, layout)};
+}
+
+test('round trip: what was saved is loaded while the files are untouched', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	const loaded = await firstValueFrom(store.load());
+	t.deepEqual(loaded?.bytes, have.bytes);
+	t.deepEqual(
+		await readdir(path.join(folder, '.torrent-rx')),
+		[`${'ab'.repeat(20)}.resume`],
+		'no temporary file left',
+	);
+});
+
+test('no resume file: nothing is trusted', async (t) => {
+	const {store} = await setup(t);
+	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+test('a file written after the save (a newer modification time) invalidates it', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	const later = new Date(Date.now() + 60_000);
+	await utimes(path.join(folder, 'album', 'b.bin'), later, later);
+	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+test('a file of another size invalidates it', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	await writeFile(path.join(folder, 'album', 'a.bin'), Buffer.alloc(10, 1));
+	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+for (const [what, content] of [
+	['truncated JSON', '{"version":1,"infoHash":'],
+	[
+		'another torrent',
+		JSON.stringify({version: 1, infoHash: '00'.repeat(20), pieceCount: 5, have: '', files: []}),
+	],
+	[
+		'a bitfield of the wrong size',
+		JSON.stringify({version: 1, infoHash: 'ab'.repeat(20), pieceCount: 5, have: 'AAAA', files: []}),
+	],
+	['garbage', '\u0000\u0001binary'],
+] as const) {
+	test(`a corrupt resume file (${what}) is ignored, not trusted`, async (t) => {
+		const {store, folder} = await setup(t);
+		await mkdir(path.join(folder, '.torrent-rx'));
+		await writeFile(path.join(folder, '.torrent-rx', `${'ab'.repeat(20)}.resume`), content);
+		t.is(await firstValueFrom(store.load()), undefined);
+	});
+}
+
+test('a resume file with spare bits set in its bitfield is ignored, even with matching files', async (t) => {
+	const {store, folder} = await setup(t);
+	const files = await Promise.all(
+		['a.bin', 'b.bin'].map(async (name) => {
+			const stats = await stat(path.join(folder, 'album', name));
+			return {size: stats.size, mtimeMs: stats.mtimeMs};
+		}),
+	);
+	const resume = (have: number) =>
+		JSON.stringify({
+			version: 1,
+			infoHash: 'ab'.repeat(20),
+			pieceCount: 5,
+			have: Buffer.from([have]).toString('base64'),
+			files,
+		});
+	await mkdir(path.join(folder, '.torrent-rx'));
+	const file = path.join(folder, '.torrent-rx', `${'ab'.repeat(20)}.resume`);
+	// The same file with a clean bitfield is trusted: only the spare bits make the difference.
+	await writeFile(file, resume(0b1000_1000));
+	t.is((await firstValueFrom(store.load()))?.count, 2);
+	await writeFile(file, resume(0b1000_1111));
+	t.is(await firstValueFrom(store.load()), undefined);
+});
