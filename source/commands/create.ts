@@ -40,7 +40,11 @@ export async function createTorrentFile(options: CreateOptions): Promise<string>
 	try {
 		const result = await lastValueFrom(
 			useResource(openPieceReader(layout, payload.parent), (reader) =>
-				hashPayload(reader, layout.pieceCount, hashers.hashPiece, {concurrency: 8, progressMs: 500}),
+				hashPayload(reader, layout.pieceCount, hashers.hashPiece, {
+					concurrency: 8,
+					progressMs: 500,
+					pieceLength,
+				}),
 			).pipe(
 				tap((progress) => {
 					if (progress.type === 'hashing') {

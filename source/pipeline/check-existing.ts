@@ -1,6 +1,7 @@
 import {concat, defer, from, map, mergeMap, type Observable, scan, throttleTime} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {RunEvent} from '../events/events.js';
+import {SharedBufferPool} from '../hashing/buffer-pool.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
 
@@ -8,6 +9,8 @@ export type CheckResult = {type: 'check-result'; have: Bitfield};
 
 export type CheckOptions = {
 	pieceCount: number;
+	/** The largest piece, for the read buffers. */
+	pieceLength: number;
 	pieceHashes: readonly Buffer[];
 	/** Which pieces to read and hash; the others are taken as missing. */
 	candidates: (index: number) => boolean;
@@ -28,18 +31,20 @@ export function checkExistingPieces(
 ): Observable<RunEvent | CheckResult> {
 	return defer(() => {
 		const have = new Bitfield(options.pieceCount);
+		const buffers = new SharedBufferPool(options.concurrency, options.pieceLength);
 		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
 		const checked$ = from(indexes).pipe(
 			mergeMap(
 				(index) =>
-					store.readPiece(index).pipe(
-						mergeMap((data) => hashPiece(data)),
-						map((digest) => {
-							if (digest.equals(options.pieceHashes[index] ?? Buffer.alloc(0))) {
-								have.set(index);
-							}
-						}),
-					),
+					buffers
+						.with((buffer) => store.readPiece(index, buffer).pipe(mergeMap((data) => hashPiece(data))))
+						.pipe(
+							map((digest) => {
+								if (digest.equals(options.pieceHashes[index] ?? Buffer.alloc(0))) {
+									have.set(index);
+								}
+							}),
+						),
 				options.concurrency,
 			),
 			scan((count) => count + 1, 0),

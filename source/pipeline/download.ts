@@ -127,6 +127,7 @@ export function download(
 		const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
 			? checkExistingPieces(store, ports.hashStoredPiece, {
 					pieceCount: layout.pieceCount,
+					pieceLength: metainfo.pieceLength,
 					pieceHashes: metainfo.pieceHashes,
 					// A piece with no byte in a file that was there before cannot hold verified data.
 					candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),

@@ -1,4 +1,5 @@
 import {concat, defer, from, map, mergeMap, type Observable, of, scan, throttleTime} from 'rxjs';
+import {SharedBufferPool} from '../hashing/buffer-pool.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
 
@@ -14,19 +15,21 @@ export function hashPayload(
 	reader: Pick<PieceStore, 'readPiece'>,
 	pieceCount: number,
 	hashPiece: HashPort,
-	{concurrency, progressMs}: {concurrency: number; progressMs: number},
+	{concurrency, progressMs, pieceLength}: {concurrency: number; progressMs: number; pieceLength: number},
 ): Observable<HashProgress> {
 	return defer(() => {
 		const pieceHashes: Buffer[] = Array.from({length: pieceCount});
+		const buffers = new SharedBufferPool(concurrency, pieceLength);
 		const progress$ = from(Array.from({length: pieceCount}, (_, index) => index)).pipe(
 			mergeMap(
 				(index) =>
-					reader.readPiece(index).pipe(
-						mergeMap((data) => hashPiece(data)),
-						map((digest) => {
-							pieceHashes[index] = digest;
-						}),
-					),
+					buffers
+						.with((buffer) => reader.readPiece(index, buffer).pipe(mergeMap((data) => hashPiece(data))))
+						.pipe(
+							map((digest) => {
+								pieceHashes[index] = digest;
+							}),
+						),
 				concurrency,
 			),
 			scan((hashed) => hashed + 1, 0),

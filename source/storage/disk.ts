@@ -12,8 +12,8 @@ export type PieceStore = {
 	preexisting: readonly boolean[];
 	/** Writes a verified piece to its files at their positions. */
 	writePiece(index: number, data: Buffer): Observable<void>;
-	/** Reads piece `index` back (for resume checks and serving peers). */
-	readPiece(index: number): Observable<Buffer>;
+	/** Reads piece `index` back (for resume checks and serving peers), into `into` when given. */
+	readPiece(index: number, into?: Buffer): Observable<Buffer>;
 };
 
 /** Torrents with thousands of files must not exhaust descriptors: keep at most this many open. */
@@ -152,10 +152,15 @@ function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: H
 	};
 }
 
-function readPiece(layout: StorageLayout, index: number, onEachSpan: SpanVisitor): Observable<Buffer> {
+function readPiece(
+	layout: StorageLayout,
+	index: number,
+	onEachSpan: SpanVisitor,
+	into?: Buffer,
+): Observable<Buffer> {
 	return defer(async () => {
-		// Shared memory: a hashing worker can read it without a copy.
-		const piece = Buffer.from(new SharedArrayBuffer(layout.pieceSize(index)));
+		const size = layout.pieceSize(index);
+		const piece = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
 		await onEachSpan(index, 'read', (handle, span) =>
 			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
 		);
@@ -175,7 +180,7 @@ export function openPieceReader(
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(paths, constants.O_RDONLY);
 		const onEachSpan = spanVisitor(layout, paths, handles);
-		subscriber.next({readPiece: (index) => readPiece(layout, index, onEachSpan)});
+		subscriber.next({readPiece: (index, into) => readPiece(layout, index, onEachSpan, into)});
 		return () => {
 			void handles.closeAll();
 		};
@@ -198,7 +203,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 						writeFully(handle, data, span.pieceOffset, span.length, span.fileOffset),
 					),
 				),
-			readPiece: (index) => readPiece(layout, index, onEachSpan),
+			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),
 		};
 
 		return new Observable<PieceStore>((subscriber) => {
