@@ -1,21 +1,19 @@
-import {concat, defer, from, map, mergeMap, type Observable, scan, throttleTime} from 'rxjs';
+import {concat, defer, from, map, type Observable, of, scan, switchMap, throttleTime} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {RunEvent} from '../events/events.js';
-import {SharedBufferPool} from '../hashing/buffer-pool.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
+import type {StorageLayout} from '../storage/layout.js';
+import type {ResumeStore} from '../storage/resume-file.js';
+import {hashStoredPieces, type StoredPieceHashing} from './hash-stored-pieces.js';
 
 export type CheckResult = {type: 'check-result'; have: Bitfield};
 
-export type CheckOptions = {
+export type CheckOptions = StoredPieceHashing & {
 	pieceCount: number;
-	/** The largest piece, for the read buffers. */
-	pieceLength: number;
 	pieceHashes: readonly Buffer[];
 	/** Which pieces to read and hash; the others are taken as missing. */
 	candidates: (index: number) => boolean;
-	/** Pieces read and hashed at once: enough to keep every hashing worker and the disk busy. */
-	concurrency: number;
 	/** At most one progress event per this many milliseconds. */
 	progressMs: number;
 };
@@ -31,22 +29,13 @@ export function checkExistingPieces(
 ): Observable<RunEvent | CheckResult> {
 	return defer(() => {
 		const have = new Bitfield(options.pieceCount);
-		const buffers = new SharedBufferPool(options.concurrency, options.pieceLength);
 		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
-		const checked$ = from(indexes).pipe(
-			mergeMap(
-				(index) =>
-					buffers
-						.with((buffer) => store.readPiece(index, buffer).pipe(mergeMap((data) => hashPiece(data))))
-						.pipe(
-							map((digest) => {
-								if (digest.equals(options.pieceHashes[index] ?? Buffer.alloc(0))) {
-									have.set(index);
-								}
-							}),
-						),
-				options.concurrency,
-			),
+		const checked$ = hashStoredPieces(store, indexes, hashPiece, options).pipe(
+			map(([index, digest]) => {
+				if (digest.equals(options.pieceHashes[index] ?? Buffer.alloc(0))) {
+					have.set(index);
+				}
+			}),
 			scan((count) => count + 1, 0),
 		);
 		const progress$ = checked$.pipe(
@@ -63,4 +52,40 @@ export function checkExistingPieces(
 			),
 		);
 	});
+}
+
+/**
+ * Which pieces are verified on disk before a run starts: what the resume file says when it
+ * can be trusted; otherwise a check of the pieces that touch a file which was already there;
+ * nothing at all for a fresh download.
+ */
+export function piecesOnDisk(
+	store: PieceStore,
+	resume: ResumeStore | undefined,
+	hashPiece: HashPort,
+	layout: StorageLayout,
+	pieceHashes: readonly Buffer[],
+): Observable<RunEvent | CheckResult> {
+	const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
+		? checkExistingPieces(store, hashPiece, {
+				pieceCount: layout.pieceCount,
+				pieceLength: layout.pieceLength,
+				pieceHashes,
+				// A piece with no byte in a file that was there before cannot hold verified data.
+				candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
+				concurrency: 8,
+				progressMs: 250,
+			})
+		: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
+	return (resume ? resume.load() : of(undefined)).pipe(
+		switchMap(
+			(have): Observable<RunEvent | CheckResult> =>
+				have
+					? from<Array<RunEvent | CheckResult>>([
+							{type: 'checked', pieces: have.count, total: layout.pieceCount, fromResumeFile: true},
+							{type: 'check-result', have},
+						])
+					: fullCheck$,
+		),
+	);
 }

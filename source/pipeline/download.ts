@@ -7,7 +7,6 @@ import {
 	EMPTY,
 	filter,
 	finalize,
-	from,
 	ignoreElements,
 	map,
 	merge,
@@ -29,7 +28,7 @@ import {
 	tap,
 	timer,
 } from 'rxjs';
-import {Bitfield} from '../codec/bitfield.js';
+import type {Bitfield} from '../codec/bitfield.js';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
@@ -42,7 +41,7 @@ import {StorageLayout} from '../storage/layout.js';
 import {PieceCache} from '../storage/piece-cache.js';
 import type {ResumeStore} from '../storage/resume-file.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
-import {type CheckResult, checkExistingPieces} from './check-existing.js';
+import {piecesOnDisk} from './check-existing.js';
 import {choker} from './choker.js';
 import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
@@ -124,28 +123,7 @@ export function download(
 	};
 	return useResource(ports.openStore(layout), (store) => {
 		const resume = ports.openResume?.(layout);
-		const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
-			? checkExistingPieces(store, ports.hashStoredPiece, {
-					pieceCount: layout.pieceCount,
-					pieceLength: metainfo.pieceLength,
-					pieceHashes: metainfo.pieceHashes,
-					// A piece with no byte in a file that was there before cannot hold verified data.
-					candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
-					concurrency: 8,
-					progressMs: 250,
-				})
-			: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
-		const check$ = (resume ? resume.load() : of(undefined)).pipe(
-			switchMap(
-				(have): Observable<RunEvent | CheckResult> =>
-					have
-						? from<Array<RunEvent | CheckResult>>([
-								{type: 'checked', pieces: have.count, total: layout.pieceCount, fromResumeFile: true},
-								{type: 'check-result', have},
-							])
-						: fullCheck$,
-			),
-		);
+		const check$ = piecesOnDisk(store, resume, ports.hashStoredPiece, layout, metainfo.pieceHashes);
 		return concat(
 			of(started),
 			check$.pipe(

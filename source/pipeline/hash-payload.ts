@@ -1,7 +1,7 @@
-import {concat, defer, from, map, mergeMap, type Observable, of, scan, throttleTime} from 'rxjs';
-import {SharedBufferPool} from '../hashing/buffer-pool.js';
+import {concat, defer, map, type Observable, of, scan, throttleTime} from 'rxjs';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
+import {hashStoredPieces} from './hash-stored-pieces.js';
 
 export type HashProgress =
 	| {type: 'hashing'; hashed: number; total: number}
@@ -19,19 +19,11 @@ export function hashPayload(
 ): Observable<HashProgress> {
 	return defer(() => {
 		const pieceHashes: Buffer[] = Array.from({length: pieceCount});
-		const buffers = new SharedBufferPool(concurrency, pieceLength);
-		const progress$ = from(Array.from({length: pieceCount}, (_, index) => index)).pipe(
-			mergeMap(
-				(index) =>
-					buffers
-						.with((buffer) => reader.readPiece(index, buffer).pipe(mergeMap((data) => hashPiece(data))))
-						.pipe(
-							map((digest) => {
-								pieceHashes[index] = digest;
-							}),
-						),
-				concurrency,
-			),
+		const indexes = Array.from({length: pieceCount}, (_, index) => index);
+		const progress$ = hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
+			map(([index, digest]) => {
+				pieceHashes[index] = digest;
+			}),
 			scan((hashed) => hashed + 1, 0),
 			throttleTime(progressMs, undefined, {leading: true, trailing: true}),
 			map((hashed): HashProgress => ({type: 'hashing', hashed, total: pieceCount})),
