@@ -42,11 +42,16 @@ function listenOn(server: net.Server, port: number, host: string): Promise<void>
 export function listenForPeers({port, host}: {port: number; host: string}): Observable<PeerListener> {
 	return new Observable<PeerListener>((subscriber) => {
 		const connections$ = new Subject<IncomingPeer>();
+		// Accepted but not yet taken by a session: ours to close when the listener goes.
+		const unclaimed = new Set<net.Socket>();
 		const server = net.createServer({noDelay: true, pauseOnConnect: true}, (socket) => {
 			const address = {host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0};
+			unclaimed.add(socket);
+			socket.once('close', () => unclaimed.delete(socket));
 			connections$.next({
 				address,
 				wire$: new Observable<PeerWire>((wireSubscriber) => {
+					unclaimed.delete(socket);
 					wireSubscriber.next(wireFromSocket(socket));
 					return () => {
 						socket.destroy();
@@ -73,6 +78,9 @@ export function listenForPeers({port, host}: {port: number; host: string}): Obse
 		return () => {
 			connections$.complete();
 			server.close();
+			for (const socket of unclaimed) {
+				socket.destroy();
+			}
 		};
 	});
 }

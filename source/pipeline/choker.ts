@@ -58,6 +58,13 @@ export function choker(options: ChokerOptions): Observable<ReadonlySet<string>> 
 				);
 				counted = new Map(candidates.map(({peer, transferred}) => [peer, transferred]));
 				rounds++;
+			} else {
+				// A peer seen between rounds is counted from then, so its first round's bytes rank it.
+				for (const {peer, transferred} of candidates) {
+					if (!counted.has(peer)) {
+						counted.set(peer, transferred);
+					}
+				}
 			}
 
 			const interested = candidates.filter((candidate) => candidate.interested);

@@ -104,6 +104,11 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 						options.readBlock(request.index, request.begin, request.length).subscribe({
 							next(read) {
 								busy = false;
+								// Choked while reading: the request is void (BEP 3), the block stays here.
+								if (choking) {
+									return;
+								}
+
 								if (sendBlock(request, read)) {
 									pump();
 								} else {

@@ -1,0 +1,248 @@
+import {once} from 'node:events';
+import net from 'node:net';
+import type {ExecutionContext} from 'ava';
+import test from 'ava';
+import {firstValueFrom, type Observable, ReplaySubject, type Subscription} from 'rxjs';
+import {PeerProtocolError} from '../../source/errors.js';
+import {type IncomingPeer, listenForPeers, type PeerListener} from '../../source/peer/listener.js';
+import {connectTcp, type PeerWire} from '../../source/peer/socket.js';
+
+const host = '127.0.0.1';
+
+/** Subscribes `observable$` until the test ends; its values replayed for `firstValueFrom`. */
+function hold<T>(t: ExecutionContext, observable$: Observable<T>) {
+	const values$ = new ReplaySubject<T>();
+	const subscription = observable$.subscribe(values$);
+	t.teardown(() => subscription.unsubscribe());
+	return {values$, subscription};
+}
+
+/** Listens on 127.0.0.1 (port 0 unless told) until the test ends, taking every connection. */
+async function listen(t: ExecutionContext, port = 0) {
+	const {values$, subscription} = hold(t, listenForPeers({port, host}));
+	const listener: PeerListener = await firstValueFrom(values$);
+	const connections = hold(t, listener.connections$);
+	return {listener, subscription, connections$: connections.values$};
+}
+
+/** A TCP client of the test, destroyed when the test ends; it collects what it receives. */
+async function dial(t: ExecutionContext, port: number) {
+	const client = net.connect({host, port});
+	t.teardown(() => client.destroy());
+	const errors: Error[] = [];
+	client.on('error', (error) => errors.push(error));
+	let received = Buffer.alloc(0);
+	client.on('data', (chunk: Buffer) => {
+		received = Buffer.concat([received, chunk]);
+	});
+	await once(client, 'connect');
+	return {client, errors, received: () => received.toString()};
+}
+
+/** Resolves once `check` holds, polling; a test's own timeout bounds it. */
+async function until(check: () => boolean): Promise<void> {
+	while (!check()) {
+		await new Promise((resolve) => setTimeout(resolve, 5));
+	}
+}
+
+/** 'closed' when the socket closes within `ms`, else 'open'. */
+async function closesWithin(socket: net.Socket, ms: number): Promise<'closed' | 'open'> {
+	if (socket.destroyed && socket.closed) {
+		return 'closed';
+	}
+
+	let timer: NodeJS.Timeout | undefined;
+	const result = await Promise.race([
+		once(socket, 'close').then(() => 'closed' as const),
+		new Promise<'open'>((resolve) => {
+			timer = setTimeout(() => resolve('open'), ms);
+		}),
+	]);
+	clearTimeout(timer);
+	return result;
+}
+
+/** Collects a wire's incoming bytes as text and how it ended, until the test ends. */
+function collect(t: ExecutionContext, wire: PeerWire) {
+	let text = '';
+	let ended: string | undefined;
+	const subscription = wire.incoming$.subscribe({
+		next(chunk) {
+			text += chunk.toString();
+		},
+		error(error: unknown) {
+			ended = error instanceof PeerProtocolError ? `PeerProtocolError ${error.message}` : String(error);
+		},
+		complete() {
+			ended = 'complete';
+		},
+	});
+	t.teardown(() => subscription.unsubscribe());
+	return {text: () => text, ended: () => ended};
+}
+
+test('on port 0 it listens on a real port', async (t) => {
+	t.timeout(5000);
+	const {listener, connections$} = await listen(t);
+	t.true(Number.isInteger(listener.port) && listener.port > 0, `port ${listener.port}`);
+	const {client} = await dial(t, listener.port);
+	const incoming: IncomingPeer = await firstValueFrom(connections$);
+	t.deepEqual(incoming.address, {host, port: client.localPort});
+});
+
+test('when its port is taken it listens on another free port', async (t) => {
+	t.timeout(5000);
+	const first = await listen(t);
+	const second = await listen(t, first.listener.port);
+	t.not(second.listener.port, first.listener.port);
+	t.true(second.listener.port > 0);
+	const {client} = await dial(t, second.listener.port);
+	const incoming: IncomingPeer = await firstValueFrom(second.connections$);
+	t.deepEqual(incoming.address, {host, port: client.localPort});
+});
+
+test('an incoming connection delivers the bytes sent before and after the subscription, and send reaches the peer', async (t) => {
+	t.timeout(5000);
+	const {listener, connections$} = await listen(t);
+	const {client, received} = await dial(t, listener.port);
+	// Written, and flushed to the kernel, before anyone on our side reads.
+	await new Promise<void>((resolve) => client.write('hello ', () => resolve()));
+	const incoming: IncomingPeer = await firstValueFrom(connections$);
+	t.deepEqual(incoming.address, {host, port: client.localPort});
+	const wire = hold(t, incoming.wire$);
+	const peerWire: PeerWire = await firstValueFrom(wire.values$);
+	await new Promise((resolve) => setTimeout(resolve, 30));
+	const incomingBytes = collect(t, peerWire);
+	client.write('world');
+	await until(() => incomingBytes.text() === 'hello world');
+	t.is(incomingBytes.text(), 'hello world');
+	t.true(peerWire.send(Buffer.from('from us')));
+	await until(() => received() === 'from us');
+	t.is(received(), 'from us');
+
+	// The wire is a resource: its teardown closes the connection.
+	wire.subscription.unsubscribe();
+	t.is(await closesWithin(client, 2000), 'closed');
+	await until(() => incomingBytes.ended() !== undefined);
+	t.is(incomingBytes.ended(), 'complete');
+});
+
+test('incoming$ completes when the peer ends the connection', async (t) => {
+	t.timeout(5000);
+	const {listener, connections$} = await listen(t);
+	const {client} = await dial(t, listener.port);
+	const incoming: IncomingPeer = await firstValueFrom(connections$);
+	const peerWire: PeerWire = await firstValueFrom(hold(t, incoming.wire$).values$);
+	const incomingBytes = collect(t, peerWire);
+	client.end('bye');
+	await until(() => incomingBytes.ended() !== undefined);
+	t.is(incomingBytes.text(), 'bye');
+	t.is(incomingBytes.ended(), 'complete');
+});
+
+test('refuse() closes the connection and sends nothing', async (t) => {
+	t.timeout(5000);
+	const {listener, connections$} = await listen(t);
+	const {client, received} = await dial(t, listener.port);
+	const incoming: IncomingPeer = await firstValueFrom(connections$);
+	incoming.refuse();
+	t.is(await closesWithin(client, 2000), 'closed');
+	t.is(received(), '');
+});
+
+test('unsubscribing the listener closes the server and completes connections$', async (t) => {
+	t.timeout(5000);
+	const {listener, subscription} = await listen(t);
+	let completed = false;
+	listener.connections$.subscribe({complete: () => (completed = true)});
+	subscription.unsubscribe();
+	t.true(completed);
+	const client = net.connect({host, port: listener.port});
+	t.teardown(() => client.destroy());
+	const [error] = (await once(client, 'error').catch((error: unknown) => [error])) as [NodeJS.ErrnoException];
+	t.is(error.code, 'ECONNREFUSED');
+});
+
+test('unsubscribing the listener closes connections not yet handed over', async (t) => {
+	t.timeout(5000);
+	const {listener, subscription, connections$} = await listen(t);
+	const {client} = await dial(t, listener.port);
+	await firstValueFrom(connections$);
+	subscription.unsubscribe();
+	t.is(await closesWithin(client, 500), 'closed');
+});
+
+/** A plain TCP server on 127.0.0.1 port 0 for connectTcp, closed with its sockets at the end. */
+async function plainServer(t: ExecutionContext) {
+	const sockets: net.Socket[] = [];
+	const server = net.createServer((socket) => {
+		socket.on('error', () => undefined);
+		sockets.push(socket);
+	});
+	server.listen(0, host);
+	await once(server, 'listening');
+	t.teardown(() => {
+		for (const socket of sockets) {
+			socket.destroy();
+		}
+
+		server.close();
+	});
+	const address = server.address();
+	const port = typeof address === 'object' && address ? address.port : 0;
+	return {server, sockets, port};
+}
+
+test('connectTcp connects and emits a wire that sends and receives', async (t) => {
+	t.timeout(5000);
+	const {sockets, port} = await plainServer(t);
+	const connection = hold(t, connectTcp({connectTimeoutMs: 2000})({host, port}));
+	const wire: PeerWire = await firstValueFrom(connection.values$);
+	await until(() => sockets.length === 1);
+	const [remote] = sockets;
+	if (!remote) {
+		throw new Error('no connection reached the server');
+	}
+
+	let atServer = '';
+	remote.on('data', (chunk: Buffer) => {
+		atServer += chunk.toString();
+	});
+	t.true(wire.send(Buffer.from('ping')));
+	await until(() => atServer === 'ping');
+	t.is(atServer, 'ping');
+	const incomingBytes = collect(t, wire);
+	remote.write('pong');
+	await until(() => incomingBytes.text() === 'pong');
+	t.is(incomingBytes.text(), 'pong');
+
+	// Teardown destroys the socket: the server side sees it close.
+	connection.subscription.unsubscribe();
+	t.is(await closesWithin(remote, 2000), 'closed');
+});
+
+test('connectTcp errors with PeerProtocolError when the connection is refused', async (t) => {
+	t.timeout(5000);
+	// A port that was free a moment ago and is closed now.
+	const probe = net.createServer();
+	probe.listen(0, host);
+	await once(probe, 'listening');
+	const {port} = probe.address() as net.AddressInfo;
+	await new Promise((resolve) => probe.close(resolve));
+
+	let subscription: Subscription | undefined;
+	const error = await t.throwsAsync(
+		new Promise<PeerWire>((resolve, reject) => {
+			subscription = connectTcp({connectTimeoutMs: 2000})({host, port}).subscribe({
+				next: resolve,
+				error: reject,
+			});
+		}),
+		{instanceOf: PeerProtocolError},
+	);
+	t.teardown(() => subscription?.unsubscribe());
+	t.is(error?.name, 'PeerProtocolError');
+	t.is((error?.cause as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
+	t.regex(error?.message ?? '', /ECONNREFUSED/);
+});
