@@ -7,15 +7,16 @@ import {
 	concat,
 	defer,
 	filter,
+	finalize,
 	from,
 	ignoreElements,
 	merge,
 	type Observable,
+	Subject,
 	share,
 	switchMap,
 	take,
 	takeUntil,
-	takeWhile,
 } from 'rxjs';
 import {parseMetainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
@@ -81,9 +82,10 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 				switchMap((bytes) => {
 					const metainfo = parseMetainfo(bytes);
 					const common = {port: 0, listenHost: '127.0.0.1', maxPeers: 50, hashStoredPiece: hashers.hashPiece};
+					// The seeders share one folder: none of them keeps a resume file in it.
 					const seeders$ = merge(
 						...Array.from({length: command.seeders}, () =>
-							runTorrent(metainfo, {...common, outputDir: seedFolder, seed: {}}),
+							runTorrent(metainfo, {...common, outputDir: seedFolder, seed: {}, resumeFile: false}),
 						),
 					).pipe(share());
 					// The download starts once every seeder has told the tracker about itself.
@@ -92,12 +94,15 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 						take(command.seeders),
 						ignoreElements(),
 					);
+					// The download ends by itself (its resume file saved); the seeders end with it.
+					const downloadEnded$ = new Subject<void>();
 					const downloader$: Observable<RunEvent> = runTorrent(metainfo, {
 						...common,
 						outputDir: downloadFolder,
-					});
-					return merge(seeders$.pipe(ignoreElements()), concat(seedersReady$, downloader$)).pipe(
-						takeWhile((event) => event.type !== 'completed', true),
+					}).pipe(finalize(() => downloadEnded$.next()));
+					return merge(
+						seeders$.pipe(ignoreElements(), takeUntil(downloadEnded$)),
+						concat(seedersReady$, downloader$),
 					);
 				}),
 			),

@@ -9,6 +9,7 @@ import {download, type SeedOptions} from '../pipeline/download.js';
 import {defaultWindowOptions} from '../pipeline/peer-downloader.js';
 import {useResource} from '../rx/use-resource.js';
 import {openPieceStore} from '../storage/disk.js';
+import type {StorageLayout} from '../storage/layout.js';
 import {resumeFile} from '../storage/resume-file.js';
 import {announceHttp} from '../tracker/http.js';
 import {shuffleTiers} from '../tracker/tiers.js';
@@ -22,6 +23,8 @@ export type RunConfig = {
 	seed?: SeedOptions;
 	/** Hashes pieces already on disk (the worker pool). */
 	hashStoredPiece: HashPort;
+	/** Keep a resume file in `outputDir/.torrent-rx/` (default: yes). */
+	resumeFile?: boolean;
 };
 
 /**
@@ -39,7 +42,9 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: config.hashStoredPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir),
-				openResume: (layout) => resumeFile(config.outputDir, metainfo.infoHash, layout),
+				...(config.resumeFile === false
+					? {}
+					: {openResume: (layout: StorageLayout) => resumeFile(config.outputDir, metainfo.infoHash, layout)}),
 				incoming$: listener.connections$,
 			},
 			{
@@ -47,6 +52,8 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				port: listener.port,
 				...(config.seed ? {seed: config.seed} : {}),
 				maxPeers: config.maxPeers,
+				redialDelayMs: 2000,
+				maxRedials: 6,
 				maxBytesInFlight: 256 * 1024 * 1024,
 				window: defaultWindowOptions,
 				tickMs: 1000,

@@ -1,4 +1,5 @@
 import {
+	asapScheduler,
 	auditTime,
 	catchError,
 	concat,
@@ -13,6 +14,7 @@ import {
 	mergeMap,
 	NEVER,
 	type Observable,
+	observeOn,
 	of,
 	pairwise,
 	ReplaySubject,
@@ -79,6 +81,9 @@ export type DownloadOptions = {
 	port: number;
 	seed?: SeedOptions;
 	maxPeers: number;
+	/** Calling a peer again that left while we need pieces: first delay, doubling; how many times. */
+	redialDelayMs: number;
+	maxRedials: number;
 	maxBytesInFlight: number;
 	window: RequestWindowOptions;
 	tickMs: number;
@@ -147,7 +152,7 @@ export function download(
 			const completed$ = new Subject<void>();
 			const nudgeChoker$ = new Subject<void>();
 			const peers = new Map<string, PeerStats>();
-			const uploaded = {bytes: 0};
+			const uploaded = {uploaded: 0};
 			const optionalScheduler = options.scheduler ? {scheduler: options.scheduler} : {};
 			const unchoked$ = choker({
 				candidates: () =>
@@ -192,7 +197,7 @@ export function download(
 					infoHash: metainfo.infoHash,
 					peerId: options.peerId,
 					port: options.port,
-					uploaded: uploaded.bytes,
+					uploaded: uploaded.uploaded,
 					downloaded: picker.doneBytes - bytesAtStart,
 					left: layout.totalLength - picker.doneBytes,
 					numwant: options.numwant,
@@ -221,7 +226,12 @@ export function download(
 					peekBlock: (index, begin, length) => cache.peekBlock(index, begin, length),
 				},
 				context,
-				{maxPeers: options.maxPeers, self: {host: '127.0.0.1', port: options.port}},
+				{
+					maxPeers: options.maxPeers,
+					redialDelayMs: options.redialDelayMs,
+					maxRedials: options.maxRedials,
+					self: {host: '127.0.0.1', port: options.port},
+				},
 			);
 			const starving$ = peerSwarm.activePeers$.pipe(
 				pairwise(),
@@ -242,7 +252,7 @@ export function download(
 					}
 
 					const ratio = options.seed?.ratio;
-					if (ratio !== undefined && uploaded.bytes >= ratio * layout.totalLength) {
+					if (ratio !== undefined && uploaded.uploaded >= ratio * layout.totalLength) {
 						seedRatioReached$.next();
 					}
 				}),
@@ -258,15 +268,28 @@ export function download(
 						ignoreElements(),
 					)
 				: EMPTY;
-			return merge(
-				saves$,
-				tracker$,
-				options.seed
-					? run$.pipe(takeUntil(seedingDone(options.seed, completed$, seedRatioReached$)))
-					: run$.pipe(takeWhile((event) => event.type !== 'completed', true)),
-			).pipe(
-				// However the run ends (interrupted, too), one last save: sent, not awaited.
-				finalize(() => resume?.save(picker.have).subscribe({error: () => undefined})),
+			const events$ = options.seed
+				? // Seeding ends the whole run, the tracker loop with it (which sends `stopped`).
+					merge(saves$, tracker$, run$).pipe(
+						takeUntil(seedingDone(options.seed, completed$, seedRatioReached$)),
+					)
+				: merge(saves$, tracker$, run$.pipe(takeWhile((event) => event.type !== 'completed', true)));
+			// A run that ends by itself saves once more before it completes; one that is cut short
+			// (interrupted) still sends that save on its way out, but cannot wait for it.
+			const finalSave$ = resume
+				? defer(() => resume.save(picker.have)).pipe(
+						catchError(() => EMPTY),
+						ignoreElements(),
+					)
+				: EMPTY;
+			let saved = false;
+			return concat(events$, finalSave$).pipe(
+				tap({complete: () => (saved = true)}),
+				finalize(() => {
+					if (!saved) {
+						resume?.save(picker.have).subscribe({error: () => undefined});
+					}
+				}),
 			);
 		});
 	}
@@ -284,7 +307,8 @@ function seedingDone(
 	}
 
 	if (seed.ratio !== undefined) {
-		limits.push(ratioReached$);
+		// A turn later, so that the event which crossed the ratio still reaches the subscribers.
+		limits.push(ratioReached$.pipe(observeOn(asapScheduler)));
 	}
 
 	// A ratio reached while still downloading counts from the moment the download completes.

@@ -7,6 +7,7 @@ import {
 	endWith,
 	filter,
 	finalize,
+	from,
 	ignoreElements,
 	map,
 	merge,
@@ -70,7 +71,7 @@ export type SwarmContext = {
 	interestChanged: () => void;
 	maxQueuedRequests: number;
 	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
-	uploaded: {bytes: number};
+	uploaded: {uploaded: number};
 	scheduler?: SchedulerLike;
 };
 
@@ -161,6 +162,7 @@ export function peerSession(
 	ports: SwarmPorts,
 	context: SwarmContext,
 ): Observable<RunEvent> {
+	const stats: PeerStats = {interested: false, uploaded: 0, unreported: 0, downloaded: 0, snubbed: false};
 	const session$ = useResource(wire$, (wire) =>
 		defer(() => {
 			const scheduler = context.scheduler ?? asyncScheduler;
@@ -181,7 +183,6 @@ export function peerSession(
 				send([{type: 'bitfield', bitfield: picker.have.bytes}]);
 			}
 
-			const stats: PeerStats = {interested: false, uploaded: 0, downloaded: 0, snubbed: false};
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
 				timeout({first: context.handshakeTimeoutMs, scheduler}),
@@ -217,15 +218,11 @@ export function peerSession(
 							drained$: wire.drained$,
 							unchoked$: context.unchoked$.pipe(map((unchoked) => unchoked.has(peer))),
 							stats,
+							totals: context.uploaded,
 							interestChanged: context.interestChanged,
 							maxQueuedRequests: context.maxQueuedRequests,
 							reportMs: context.tickMs,
 							...optionalScheduler,
-						}),
-						tap((event) => {
-							if (event.type === 'uploaded') {
-								context.uploaded.bytes += event.bytes;
-							}
 						}),
 					),
 					// Tell the peer about every piece we verify from now on, for as long as it listens.
@@ -269,12 +266,20 @@ export function peerSession(
 		}),
 	);
 
+	// However the session ends, the last upload not yet reported comes before the goodbye.
+	const ended = (reason: string) =>
+		defer(() => {
+			const bytes = stats.unreported;
+			stats.unreported = 0;
+			const disconnected: RunEvent = {type: 'peer-disconnected', peer, reason};
+			const goodbye: RunEvent[] =
+				bytes > 0 ? [{type: 'uploaded', peer, bytes}, disconnected] : [disconnected];
+			return from(goodbye);
+		});
 	return concat(
 		of<RunEvent>({type: 'peer-connecting', peer}),
-		session$.pipe(endWith<RunEvent>({type: 'peer-disconnected', peer, reason: 'connection closed'})),
-	).pipe(
-		catchError((error: unknown) =>
-			of<RunEvent>({type: 'peer-disconnected', peer, reason: describeError(error)}),
+		concat(session$, ended('connection closed')).pipe(
+			catchError((error: unknown) => ended(describeError(error))),
 		),
 	);
 }

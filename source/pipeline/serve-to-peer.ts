@@ -17,6 +17,8 @@ export type UploadStats = {
 	interested: boolean;
 	/** Payload bytes sent to this peer so far. */
 	uploaded: number;
+	/** Of those, the bytes no `uploaded` event has reported yet (whoever ends the session reports them). */
+	unreported: number;
 };
 
 export type ServeOptions = {
@@ -33,6 +35,8 @@ export type ServeOptions = {
 	/** The choker's verdict for this peer: true to unchoke. */
 	unchoked$: Observable<boolean>;
 	stats: UploadStats;
+	/** Payload bytes sent to all peers, counted as they go (announces, the seed ratio). */
+	totals: {uploaded: number};
 	/** Called when the peer's interest changes, so the choker can act before its next round. */
 	interestChanged: () => void;
 	/** Requests queued beyond this are dropped unanswered, so a flood costs us no memory. */
@@ -60,13 +64,13 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 			let choking = true;
 			let queue: Request[] = [];
 			let busy = false;
-			let unreported = 0;
 			const subscription = new Subscription();
 
 			/** Sends one block; false when the socket is full and we must wait for it to drain. */
 			const sendBlock = (request: Request, block: Buffer): boolean => {
 				options.stats.uploaded += block.length;
-				unreported += block.length;
+				options.totals.uploaded += block.length;
+				options.stats.unreported += block.length;
 				// <len=0009+X><id=7><index><begin><block>
 				return options.send(
 					encodeMessage({type: 'piece', index: request.index, begin: request.begin, block}),
@@ -187,25 +191,34 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 					}
 				}),
 			);
-			subscription.add(
-				interval(options.reportMs, scheduler).subscribe(() => {
-					if (unreported > 0) {
-						subscriber.next({type: 'uploaded', peer: options.peer, bytes: unreported});
-						unreported = 0;
-					}
-				}),
-			);
+			const report = () => {
+				const bytes = options.stats.unreported;
+				if (bytes > 0) {
+					options.stats.unreported = 0;
+					subscriber.next({type: 'uploaded', peer: options.peer, bytes});
+				}
+			};
+
+			subscription.add(interval(options.reportMs, scheduler).subscribe(report));
 			subscription.add(
 				messages$.subscribe({
 					next(message) {
 						try {
 							receive(message);
 						} catch (error) {
+							report();
 							subscriber.error(error);
 						}
 					},
-					error: (error: unknown) => subscriber.error(error),
-					complete: () => subscriber.complete(),
+					// What was sent since the last report is reported before the session ends.
+					error(error: unknown) {
+						report();
+						subscriber.error(error);
+					},
+					complete() {
+						report();
+						subscriber.complete();
+					},
 				}),
 			);
 			return subscription;

@@ -5,10 +5,13 @@ import {
 	filter,
 	finalize,
 	from,
+	map,
 	merge,
 	mergeMap,
 	type Observable,
+	Subject,
 	tap,
+	timer,
 } from 'rxjs';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {RunEvent} from '../events/events.js';
@@ -18,6 +21,10 @@ import {peerSession, type SwarmContext, type SwarmPorts} from './peer-session.js
 export type SwarmOptions = {
 	/** Connections at once, both ways; more addresses wait in line for a free slot. */
 	maxPeers: number;
+	/** A dialled peer that goes away while we still need pieces is called again after this, doubling each time. */
+	redialDelayMs: number;
+	/** …at most this many times in a row without a verified piece from it. */
+	maxRedials: number;
 	/** Our own listening address as trackers report it back to us, never dialled. */
 	self?: PeerAddress;
 };
@@ -33,7 +40,9 @@ export type Swarm = {
  * Turns addresses (from trackers, later DHT and PEX) and accepted connections into peer
  * sessions. Outgoing ones run under a `mergeMap` concurrency limit; an incoming one is taken
  * only while a slot is free. An address already queued or connected is not dialled twice; a
- * banned one never again; one that left may come back with the next announce.
+ * banned one never again. A dialled peer that leaves while we still need pieces is called
+ * again with a growing delay (trackers may not be asked again for many minutes), until it has
+ * failed `maxRedials` times in a row without giving us a verified piece.
  */
 export function swarm(
 	addresses$: Observable<PeerAddress[]>,
@@ -58,14 +67,37 @@ export function swarm(
 				}),
 			);
 
-		const outgoing$ = addresses$.pipe(
+		const redials = new Map<string, number>();
+		const left$ = new Subject<PeerAddress>();
+		const redial$ = left$.pipe(
+			mergeMap((address) => {
+				const key = peerKey(address);
+				const attempt = (redials.get(key) ?? 0) + 1;
+				redials.set(key, attempt);
+				return attempt > options.maxRedials || context.picker.complete || context.banned.has(key)
+					? EMPTY
+					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.scheduler).pipe(map(() => [address]));
+			}),
+		);
+		const outgoing$ = merge(addresses$, redial$).pipe(
 			mergeMap((batch) => from(batch)),
 			filter((address) => {
 				const key = peerKey(address);
 				return !known.has(key) && !context.banned.has(key) && key !== selfKey;
 			}),
 			tap((address) => known.add(peerKey(address))),
-			mergeMap((address) => session(peerKey(address), ports.connect(address)), options.maxPeers),
+			mergeMap(
+				(address) =>
+					session(peerKey(address), ports.connect(address)).pipe(
+						tap((event) => {
+							if (event.type === 'piece-verified') {
+								redials.delete(peerKey(address));
+							}
+						}),
+						finalize(() => left$.next(address)),
+					),
+				options.maxPeers,
+			),
 		);
 		const accepted$ = incoming$.pipe(
 			mergeMap((incoming) => {

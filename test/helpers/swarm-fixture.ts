@@ -503,7 +503,9 @@ export async function waitForDebugEvent(
 
 		const onClose = () => {
 			check();
-			finish(() => reject(new Error(`torrent-rx ended before the awaited event; stderr:\n${run.stderr().slice(-4000)}`)));
+			finish(() =>
+				reject(new Error(`torrent-rx ended before the awaited event; stderr:\n${run.stderr().slice(-4000)}`)),
+			);
 		};
 
 		const timer = setTimeout(
@@ -604,7 +606,14 @@ export async function runLibtorrentDownload(
 	const result = await runTracked(
 		t,
 		debianPython,
-		['-u', peerHelper, 'download', torrentPath, saveDir, String(Math.max(1, Math.floor(timeoutMs / 1000) - 1))],
+		[
+			'-u',
+			peerHelper,
+			'download',
+			torrentPath,
+			saveDir,
+			String(Math.max(1, Math.floor(timeoutMs / 1000) - 1)),
+		],
 		{timeoutMs},
 	);
 	const done = /^done ([\d.]+)$/m.exec(result.stdout);
@@ -632,6 +641,52 @@ export async function announceSeeder(trackerUrl: string, infoHash: string, port:
 	if (!response.ok || body.includes('failure reason')) {
 		throw new Error(`the tracker refused the announce: ${response.status} ${body}`);
 	}
+}
+
+/**
+ * The peers the tracker at `trackerUrl` lists for `infoHash` (compact IPv4 form), asked by a
+ * throw-away leecher that withdraws again with `event=stopped`.
+ */
+export async function trackerPeers(
+	trackerUrl: string,
+	infoHash: string,
+): Promise<Array<{host: string; port: number}>> {
+	const query = [
+		`info_hash=${infoHash.replace(/../g, '%$&')}`,
+		`peer_id=${'-PEEK00-'.padEnd(20, '0')}`,
+		'port=1',
+		'uploaded=0',
+		'downloaded=0',
+		'left=1',
+		'compact=1',
+		'numwant=200',
+	].join('&');
+	const announce = async (extra = '') => {
+		const response = await fetch(`${trackerUrl}?${query}${extra}`, {signal: AbortSignal.timeout(2000)});
+		return Buffer.from(await response.arrayBuffer());
+	};
+
+	const body = await announce();
+	await announce('&event=stopped');
+	const text = body.toString('latin1');
+	const match = /5:peers(\d+):/.exec(text);
+	if (!match) {
+		throw new Error(`no compact peer list from the tracker: ${text}`);
+	}
+
+	const start = match.index + match[0].length;
+	const compact = body.subarray(start, start + Number(match[1]));
+	const peers: Array<{host: string; port: number}> = [];
+	for (let offset = 0; offset + 6 <= compact.length; offset += 6) {
+		const host = [...compact.subarray(offset, offset + 4)].join('.');
+		const port = compact.readUInt16BE(offset + 4);
+		// Our own throw-away entry, if the tracker lists the asker too.
+		if (port !== 1) {
+			peers.push({host, port});
+		}
+	}
+
+	return peers;
 }
 
 export type ThrottledProxy = {port: number; stop(): Promise<void>};
@@ -665,14 +720,15 @@ export async function startThrottledProxy(
 		client.pipe(upstream);
 		upstream.on('data', (chunk: Buffer) => {
 			upstream.pause();
-			const flushed = client.write(chunk);
+			client.write(chunk);
 			const timer = setTimeout(
 				() => {
 					timers.delete(timer);
-					if (flushed) {
-						upstream.resume();
-					} else {
+					// Asked now, not at the write: a `drain` may have come and gone during the pause.
+					if (client.writableNeedDrain) {
 						client.once('drain', () => upstream.resume());
+					} else {
+						upstream.resume();
 					}
 				},
 				(chunk.length / bytesPerSecond) * 1000,

@@ -61,7 +61,8 @@ function setup(overrides: Partial<ServeOptions> & Setup = {}) {
 	const sent: Array<[number, string]> = [];
 	const reads: string[] = [];
 	const interestChanges: Array<[number, boolean]> = [];
-	const stats = {interested: false, uploaded: 0};
+	const stats = {interested: false, uploaded: 0, unreported: 0};
+	const totals = {uploaded: 0};
 	const stage = serveToPeer({
 		peer: 'peer',
 		pieceCount: pieces.length,
@@ -80,12 +81,13 @@ function setup(overrides: Partial<ServeOptions> & Setup = {}) {
 		drained$: NEVER,
 		unchoked$: NEVER,
 		stats,
+		totals,
 		interestChanged: () => interestChanges.push([asyncScheduler.now(), stats.interested]),
 		maxQueuedRequests: 10,
 		reportMs: 1000,
 		...options,
 	});
-	return {stage, sent, reads, interestChanges, stats};
+	return {stage, sent, reads, interestChanges, stats, totals};
 }
 
 test('nothing is served while choking: requests are dropped, not kept for the unchoke', (t) => {
@@ -381,4 +383,17 @@ test('unsubscribing tears down the messages, the verdicts and a pending drain; c
 		expectObservable(messages.pipe(stage)).toBe('----|');
 		expectSubscriptions(messages.subscriptions).toBe('^---!');
 	});
+});
+
+test('bytes sent since the last report are reported when the session ends, and counted in the totals', (t) => {
+	let served: ReturnType<typeof setup> | undefined;
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const unchoked$ = hot('t', {t: true});
+		const messages = hot<PeerMessage>('-a--|', {a: request(0, 0)});
+		served = setup({unchoked$, reportMs: 1000});
+		expectObservable(messages.pipe(served.stage)).toBe('----(u|)', {
+			u: {type: 'uploaded', peer: 'peer', bytes: kib16},
+		});
+	});
+	t.is(served?.totals.uploaded, kib16);
 });

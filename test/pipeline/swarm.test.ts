@@ -43,7 +43,8 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 				readBlock: () => NEVER,
 			},
 			context(),
-			{maxPeers: 2},
+			// No redials: this test is about the slots.
+			{maxPeers: 2, redialDelayMs: 1000, maxRedials: 0},
 		);
 		expectObservable(activePeers$, '^ 30ms !').toBe('(012)(12)-1-0-1----0', [0, 1, 2]);
 		// The events are the subject of other tests; subscribing starts the swarm.
@@ -54,5 +55,27 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 		]);
 		expectSubscriptions(sockets.get(peerKey(address(2)))?.subscriptions ?? []).toBe('^-----------!');
 		expectSubscriptions(sockets.get(peerKey(address(3)))?.subscriptions ?? []).toBe('-----^----!');
+	});
+});
+
+test('a peer that leaves while pieces are still needed is called again, later each time, a bounded number of times', (t) => {
+	testScheduler(t).run(({cold, hot, expectObservable, expectSubscriptions}) => {
+		const socket = cold<Buffer>('-----|');
+		const connect: ConnectPort = () => of({incoming$: socket, send: () => true, drained$: NEVER});
+		const {events$} = swarm(
+			hot<PeerAddress[]>('a', {a: [address(1)]}),
+			NEVER,
+			{
+				connect,
+				hashPiece: hashOnMainThread,
+				store: memoryStore(32 * 1024, 32 * 1024),
+				readBlock: () => NEVER,
+			},
+			context(),
+			{maxPeers: 2, redialDelayMs: 100, maxRedials: 2},
+		);
+		expectObservable(events$.pipe(ignoreElements()), '^ 1s !').toBe('');
+		// Connected at 0, gone at 5; again 100 ms later (105-110), then 200 ms later (310-315); no more.
+		expectSubscriptions(socket.subscriptions).toBe(['^----!', '105ms ^----!', '310ms ^----!']);
 	});
 });
