@@ -260,12 +260,13 @@ export function download(
 					event.type === 'completed' && options.seed ? [event, {type: 'seeding'}] : [event],
 				),
 			);
-			// Remember verified pieces every few seconds; the picker ends `verified$` once complete.
+			// Remember verified pieces every few seconds until complete; the final save follows the run.
 			const saves$ = resume
 				? picker.verified$.pipe(
 						auditTime(resumeSaveMs, options.scheduler),
 						concatMap(() => resume.save(picker.have).pipe(catchError(() => EMPTY))),
 						ignoreElements(),
+						takeUntil(completed$),
 					)
 				: EMPTY;
 			const events$ = options.seed

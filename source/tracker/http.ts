@@ -26,7 +26,9 @@ export function announceHttp(
 
 		const outgoing = client.get(
 			url,
-			{timeout: timeoutMs, headers: {'user-agent': 'torrent-rx/0.1'}},
+			// No keep-alive: announces are minutes apart, and an idle pooled socket would hold the
+			// process open for seconds after the last one.
+			{timeout: timeoutMs, agent: false, headers: {'user-agent': 'torrent-rx/0.1'}},
 			(response) => {
 				if (response.statusCode !== 200) {
 					response.resume();
