@@ -1,5 +1,4 @@
 import {
-	asapScheduler,
 	auditTime,
 	catchError,
 	concat,
@@ -12,23 +11,17 @@ import {
 	map,
 	merge,
 	mergeMap,
-	NEVER,
 	type Observable,
-	observeOn,
 	of,
 	pairwise,
 	ReplaySubject,
-	race,
 	type SchedulerLike,
 	Subject,
 	share,
 	shareReplay,
-	switchMap,
-	take,
 	takeUntil,
 	takeWhile,
 	tap,
-	timer,
 } from 'rxjs';
 import type {Bitfield} from '../codec/bitfield.js';
 import type {PeerAddress} from '../codec/compact-peers.js';
@@ -48,10 +41,13 @@ import {choker} from './choker.js';
 import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
 import {PiecePicker} from './piece-picker.js';
+import {type SeedOptions, seedingDone} from './seeding-done.js';
 import {swarm} from './swarm.js';
 
 /** How often, at most, the resume file is rewritten while pieces arrive. */
 const resumeSaveMs = 2000;
+
+export type {SeedOptions} from './seeding-done.js';
 
 export type DownloadPorts = {
 	announce: AnnouncePort;
@@ -65,14 +61,6 @@ export type DownloadPorts = {
 	incoming$: Observable<IncomingPeer>;
 	/** Where verified pieces are remembered across runs; without it every start checks the files. */
 	openResume?: (layout: StorageLayout) => ResumeStore;
-};
-
-/** When to stop once every piece is in; absent: stop at once. */
-export type SeedOptions = {
-	/** Stop after uploading this many times the torrent's size. */
-	ratio?: number;
-	/** Stop after seeding this long. */
-	timeMs?: number;
 };
 
 export type DownloadOptions = {
@@ -294,27 +282,4 @@ export function download(
 			);
 		});
 	}
-}
-
-/** Emits when seeding should stop: once complete, the ratio reached or the time up, whichever comes first. */
-function seedingDone(
-	seed: SeedOptions,
-	completed$: Observable<void>,
-	ratioReached$: Observable<void>,
-): Observable<unknown> {
-	const limits: Array<Observable<unknown>> = [];
-	if (seed.timeMs !== undefined) {
-		limits.push(timer(seed.timeMs));
-	}
-
-	if (seed.ratio !== undefined) {
-		// A turn later, so that the event which crossed the ratio still reaches the subscribers.
-		limits.push(ratioReached$.pipe(observeOn(asapScheduler)));
-	}
-
-	// A ratio reached while still downloading counts from the moment the download completes.
-	return completed$.pipe(
-		take(1),
-		switchMap(() => (limits.length > 0 ? race(limits) : NEVER)),
-	);
 }
