@@ -378,12 +378,30 @@ export function spawnTorrentRx(
 	args: string[],
 	{timeoutMs}: {timeoutMs: number},
 ): RunningTorrentRx {
-	const child = track(
-		spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'source', 'cli.ts'), ...args], {
+	return spawnTracked(
+		t,
+		process.execPath,
+		['--import', 'tsx', path.join(repoRoot, 'source', 'cli.ts'), ...args],
+		{
+			timeoutMs,
 			cwd: repoRoot,
-			stdio: ['ignore', 'pipe', 'pipe'],
 			env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
-		}),
+		},
+	);
+}
+
+/**
+ * Spawns a process that is killed after `timeoutMs` or when the test ends, collecting its
+ * output; `result` resolves on `close`, which waits for stdout and stderr to be fully read.
+ */
+function spawnTracked(
+	t: Teardown,
+	command: string,
+	args: string[],
+	{timeoutMs, cwd, env}: {timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv},
+): RunningTorrentRx {
+	const child = track(
+		spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? {cwd} : {}), ...(env ? {env} : {})}),
 	);
 	t.teardown(() => killProcess(child));
 	let stdout = '';
@@ -404,7 +422,6 @@ export function spawnTorrentRx(
 			clearTimeout(timer);
 			reject(error);
 		});
-		// `close` rather than `exit`: it waits for stdout and stderr to be fully read.
 		child.once('close', (code, signal) => {
 			clearTimeout(timer);
 			resolve({code, signal, stdout, stderr, timedOut});
@@ -527,38 +544,19 @@ export type ProcessResult = RunResult & {
 };
 
 /** Runs `command` to its end, killed after `timeoutMs` or when the test ends. */
-function runTracked(
+async function runTracked(
 	t: Teardown,
 	command: string,
 	args: string[],
 	{timeoutMs, cwd}: {timeoutMs: number; cwd?: string},
 ): Promise<ProcessResult> {
 	const startedAt = Date.now();
-	const child = track(spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? {cwd} : {})}));
-	t.teardown(() => killProcess(child));
-	let stdout = '';
-	let stderr = '';
-	child.stdout?.on('data', (chunk: Buffer) => {
-		stdout += chunk.toString();
-	});
-	child.stderr?.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	let timedOut = false;
-	const timer = setTimeout(() => {
-		timedOut = true;
-		child.kill('SIGKILL');
-	}, timeoutMs);
-	return new Promise((resolve, reject) => {
-		child.once('error', (error) => {
-			clearTimeout(timer);
-			reject(new Error(`cannot run ${command}: ${error.message}`));
-		});
-		child.once('close', (code, signal) => {
-			clearTimeout(timer);
-			resolve({code, signal, stdout, stderr, timedOut, elapsedMs: Date.now() - startedAt});
-		});
-	});
+	try {
+		const result = await spawnTracked(t, command, args, {timeoutMs, ...(cwd ? {cwd} : {})}).result;
+		return {...result, elapsedMs: Date.now() - startedAt};
+	} catch (error) {
+		throw new Error(`cannot run ${command}: ${(error as Error).message}`);
+	}
 }
 
 /**
