@@ -459,6 +459,17 @@ export async function startSwarm(
 	payload: Payload,
 	pieceLength: number,
 ): Promise<{tracker: Opentracker; seeder: Seeder; torrentPath: string; infoHash: string}> {
+	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, pieceLength);
+	const seeder = await startLibtorrentSeeder(t, torrentPath, path.dirname(payload.path));
+	return {tracker, seeder, torrentPath, infoHash};
+}
+
+/** A libtorrent-made torrent of `payload` and an opentracker that serves it. */
+export async function trackedTorrent(
+	t: Teardown,
+	payload: Payload,
+	pieceLength: number,
+): Promise<{tracker: Opentracker; torrentPath: string; infoHash: string}> {
 	// The torrent names the tracker's URL and the tracker needs the torrent's hash to start: pick the port first.
 	const trackerPort = await freePort();
 	const {torrentPath, infoHash} = await createTorrent(
@@ -467,8 +478,7 @@ export async function startSwarm(
 		pieceLength,
 	);
 	const tracker = await startOpentracker(t, [infoHash], {port: trackerPort});
-	const seeder = await startLibtorrentSeeder(t, torrentPath, path.dirname(payload.path));
-	return {tracker, seeder, torrentPath, infoHash};
+	return {tracker, torrentPath, infoHash};
 }
 
 /** One event `--debug` printed. */

@@ -25,6 +25,7 @@ import {
 	startSwarm,
 	startThrottledProxy,
 	tempDir,
+	trackedTorrent,
 	trackerPeers,
 	waitForDebugEvent,
 } from '../helpers/swarm-fixture.js';
@@ -137,13 +138,7 @@ async function startTorrentRxSeeder(
 ): Promise<TorrentRxSeeder> {
 	const seedDir = await tempDir(t);
 	const payload = await makePayload(seedDir, spec);
-	const trackerPort = await freePort();
-	const {torrentPath, infoHash} = await createTorrent(
-		payload.path,
-		`http://127.0.0.1:${trackerPort}/announce`,
-		pieceLength,
-	);
-	const tracker = await startOpentracker(t, [infoHash], {port: trackerPort});
+	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, pieceLength);
 	const seedPort = port ?? (await freePort());
 	const run = spawnTorrentRx(
 		t,
