@@ -58,21 +58,28 @@ export async function tempDir(t: Teardown, prefix = 'torrent-rx-test-'): Promise
 	return dir;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close). */
+/** A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range. */
 export async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
+	// Below the kernel's ephemeral range (32768-60999 here): a port the kernel handed out and we
+	// closed can be taken at once as the source port of some outgoing connection, and a tracker
+	// started on it a moment later fails to bind. Pick at random below it, and check it binds.
+	for (let attempt = 0; attempt < 50; attempt++) {
+		const port = 20_000 + Math.floor(Math.random() * 12_000);
+		if (await canListen(port)) {
+			return port;
+		}
+	}
+
+	throw new Error('no free port between 20000 and 32000');
+}
+
+function canListen(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
 		const server = net.createServer();
 		server.unref();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			server.close(() => {
-				if (address && typeof address === 'object') {
-					resolve(address.port);
-				} else {
-					reject(new Error('no port from the kernel'));
-				}
-			});
+		server.once('error', () => resolve(false));
+		server.listen(port, '127.0.0.1', () => {
+			server.close(() => resolve(true));
 		});
 	});
 }
