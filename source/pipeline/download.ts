@@ -140,7 +140,7 @@ export function download(
 			const completed$ = new Subject<void>();
 			const nudgeChoker$ = new Subject<void>();
 			const peers = new Map<string, PeerStats>();
-			const uploaded = {uploaded: 0};
+			const totals = {uploaded: 0};
 			const optionalScheduler = options.scheduler ? {scheduler: options.scheduler} : {};
 			const unchoked$ = choker({
 				candidates: () =>
@@ -173,7 +173,7 @@ export function download(
 				unchoked$,
 				interestChanged: () => nudgeChoker$.next(),
 				maxQueuedRequests: options.maxQueuedRequests,
-				uploaded,
+				totals,
 				...optionalScheduler,
 			};
 			const cache = new PieceCache(store, pieceSize, options.readCacheBytes);
@@ -185,7 +185,7 @@ export function download(
 					infoHash: metainfo.infoHash,
 					peerId: options.peerId,
 					port: options.port,
-					uploaded: uploaded.uploaded,
+					uploaded: totals.uploaded,
 					downloaded: picker.doneBytes - bytesAtStart,
 					left: layout.totalLength - picker.doneBytes,
 					numwant: options.numwant,
@@ -240,7 +240,7 @@ export function download(
 					}
 
 					const ratio = options.seed?.ratio;
-					if (ratio !== undefined && uploaded.uploaded >= ratio * layout.totalLength) {
+					if (ratio !== undefined && totals.uploaded >= ratio * layout.totalLength) {
 						seedRatioReached$.next();
 					}
 				}),

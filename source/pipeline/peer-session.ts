@@ -71,7 +71,7 @@ export type SwarmContext = {
 	interestChanged: () => void;
 	maxQueuedRequests: number;
 	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
-	uploaded: {uploaded: number};
+	totals: {uploaded: number};
 	scheduler?: SchedulerLike;
 };
 
@@ -218,7 +218,7 @@ export function peerSession(
 							drained$: wire.drained$,
 							unchoked$: context.unchoked$.pipe(map((unchoked) => unchoked.has(peer))),
 							stats,
-							totals: context.uploaded,
+							totals: context.totals,
 							interestChanged: context.interestChanged,
 							maxQueuedRequests: context.maxQueuedRequests,
 							reportMs: context.tickMs,

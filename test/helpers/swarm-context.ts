@@ -26,7 +26,7 @@ export function swarmContext(
 		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 		interestChanged: () => undefined,
 		maxQueuedRequests: 100,
-		uploaded: {uploaded: 0},
+		totals: {uploaded: 0},
 		...overrides,
 	};
 }
