@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import path from 'node:path';
 import process from 'node:process';
 import meow from 'meow';
 import {createTorrentFile} from './commands/create.js';
 import {demoCommand} from './commands/demo.js';
-import {downloadCommand} from './commands/download.js';
+import {downloadCommand, replayCommand} from './commands/download.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
 
 const cli = meow(
@@ -20,6 +21,12 @@ const cli = meow(
 	  --seed                Keep seeding after the download (until Ctrl-C or a limit below)
 	  --seed-ratio R        Stop seeding after uploading R times the torrent's size (implies --seed)
 	  --seed-time MIN       Stop seeding after MIN minutes (implies --seed)
+	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
+	  --no-history          Record no history
+
+	Replay options
+	  --replay [FILE]       Replay the last run of a history log (default: DIR/history.log)
+	  --replay-speed X      Replay X times faster (default: 1)
 
 	Create options
 	  -o, --output FILE     Where to write the torrent (default: <name>.torrent)
@@ -51,6 +58,9 @@ const cli = meow(
 			seed: {type: 'boolean', default: false},
 			seedRatio: {type: 'number'},
 			seedTime: {type: 'number'},
+			history: {type: 'string'},
+			replay: {type: 'string'},
+			replaySpeed: {type: 'number', default: 1},
 			tracker: {type: 'string', isMultiple: true},
 			pieceLength: {type: 'number'},
 			private: {type: 'boolean', default: false},
@@ -108,6 +118,21 @@ async function demo(): Promise<void> {
 	process.exitCode = completed ? 0 : exitCodes.interrupted;
 }
 
+async function replay(file: string): Promise<void> {
+	const {replaySpeed, output, debug} = cli.flags;
+	check([!(replaySpeed > 0) && '--replay-speed must be a positive number']);
+	await replayCommand(
+		{file: file || path.join(output ?? '.', 'history.log'), speed: replaySpeed, debug},
+		exitCodes.interrupted,
+	);
+}
+
+/** `--history FILE`, `--no-history` (meow gives false), or the default beside the download. */
+function historyFile(outputDir: string): string | undefined {
+	const {history} = cli.flags as {history?: string | false};
+	return history === false ? undefined : history || path.join(outputDir, 'history.log');
+}
+
 async function download(): Promise<void> {
 	const {maxPeers, port, seed, seedRatio, seedTime, output, debug} = cli.flags;
 	check([
@@ -119,10 +144,12 @@ async function download(): Promise<void> {
 		seedTime !== undefined && !(seedTime > 0) && '--seed-time must be a positive number of minutes',
 	]);
 	const seeding = seed || seedRatio !== undefined || seedTime !== undefined;
+	const history = historyFile(output ?? '.');
 	const outcome = await downloadCommand(
 		{
 			torrentFile: cli.input[0] ?? '',
 			outputDir: output ?? '.',
+			...(history ? {historyFile: history} : {}),
 			port,
 			maxPeers,
 			debug,
@@ -143,7 +170,9 @@ async function download(): Promise<void> {
 
 try {
 	const [command, ...rest] = cli.input;
-	if (command === 'create') {
+	if (cli.flags.replay !== undefined) {
+		await replay(cli.flags.replay);
+	} else if (command === 'create') {
 		await create(rest[0]);
 	} else if (command === 'demo') {
 		await demo();

@@ -20,6 +20,7 @@ import {
 } from 'rxjs';
 import {parseMetainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
+import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import {useResource} from '../rx/use-resource.js';
 import {serveTracker} from '../tracker/server.js';
@@ -107,7 +108,9 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 				}),
 			),
 		);
-		return await showRun(run$.pipe(takeUntil(interruptSignal(interruptedExitCode))), {debug: command.debug});
+		return await showRun(run$.pipe(takeUntil(interruptSignal(interruptedExitCode)), stampEvents()), {
+			debug: command.debug,
+		});
 	} finally {
 		await hashers.close();
 		if (command.keep) {

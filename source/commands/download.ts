@@ -4,6 +4,9 @@ import process from 'node:process';
 import {fromEvent, merge, share, take, takeUntil} from 'rxjs';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
 import {MetainfoError} from '../errors.js';
+import {readLastRun, recordHistory} from '../events/history-log.js';
+import {replayEvents} from '../events/replay.js';
+import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import type {SeedOptions} from '../pipeline/download.js';
 import {runTorrent} from './run-torrent.js';
@@ -15,6 +18,8 @@ export type DownloadCommand = {
 	port: number;
 	maxPeers: number;
 	seed?: SeedOptions;
+	/** The history log to append the run's events to; none when absent. */
+	historyFile?: string;
 	debug: boolean;
 };
 
@@ -78,11 +83,24 @@ export async function downloadCommand(
 				maxPeers: command.maxPeers,
 				hashStoredPiece: hashers.hashPiece,
 				...(command.seed ? {seed: command.seed} : {}),
-			}).pipe(takeUntil(interrupt$)),
+			}).pipe(
+				takeUntil(interrupt$),
+				stampEvents(),
+				command.historyFile ? recordHistory(command.historyFile) : (events$) => events$,
+			),
 			{debug: command.debug},
 		);
 		return completed ? 'completed' : interrupted ? 'interrupted' : 'stopped';
 	} finally {
 		await hashers.close();
 	}
+}
+
+/** `torrent-rx --replay FILE`: the last run recorded in a history log, into the status view, with no network. */
+export async function replayCommand(
+	{file, speed, debug}: {file: string; speed: number; debug: boolean},
+	interruptedExitCode: number,
+): Promise<void> {
+	const events = await readLastRun(file);
+	await showRun(replayEvents(events, {speed}).pipe(takeUntil(interruptSignal(interruptedExitCode))), {debug});
 }

@@ -1,6 +1,6 @@
 import process from 'node:process';
-import {map, type Observable, scan, tap} from 'rxjs';
-import type {RunEvent, TimedEvent} from '../events/events.js';
+import {type Observable, scan, tap} from 'rxjs';
+import type {TimedEvent} from '../events/events.js';
 import {initialRunState, reduceRunState} from '../events/run-state.js';
 import {minimalView} from '../ui/minimal.js';
 
@@ -8,10 +8,9 @@ import {minimalView} from '../ui/minimal.js';
  * Subscribes the status view (and, with `debug`, a JSON line per event on stderr) to a run and
  * resolves when the run ends: true when it completed the download.
  */
-export async function showRun(events$: Observable<RunEvent>, {debug}: {debug: boolean}): Promise<boolean> {
+export async function showRun(events$: Observable<TimedEvent>, {debug}: {debug: boolean}): Promise<boolean> {
 	let completed = false;
 	const state$ = events$.pipe(
-		map((event): TimedEvent => ({...event, at: Date.now()})),
 		tap((event) => {
 			completed ||= event.type === 'completed';
 			if (debug) {

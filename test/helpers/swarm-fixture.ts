@@ -5,7 +5,7 @@
  * which ava runs whether the test passed, failed or timed out.
  */
 import {type ChildProcess, execFile, spawn} from 'node:child_process';
-import {chmod, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -777,4 +777,18 @@ export async function startThrottledProxy(
 	}
 
 	return {port: address.port, stop};
+}
+
+/** Every regular file below `dir` (relative, sorted), leaving out torrent-rx's own resume folder and history log. */
+export async function listPayloadFiles(dir: string): Promise<string[]> {
+	const entries = await readdir(dir, {recursive: true});
+	const files: string[] = [];
+	for (const entry of entries) {
+		const ours = entry.startsWith(`.torrent-rx${path.sep}`) || entry === 'history.log';
+		if (!ours && (await stat(path.join(dir, entry))).isFile()) {
+			files.push(entry);
+		}
+	}
+
+	return files.sort();
 }

@@ -2,7 +2,7 @@
  * Interop: torrent-rx downloads from a real libtorrent seeder found through a real opentracker,
  * all on 127.0.0.1, and the files it writes must be byte-identical to the seeder's.
  */
-import {readdir, readFile, stat} from 'node:fs/promises';
+import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {parseMetainfo} from '../../source/codec/metainfo.js';
@@ -11,6 +11,7 @@ import {
 	debugEvents,
 	freePort,
 	libtorrentInfoHash,
+	listPayloadFiles,
 	makePayload,
 	type Payload,
 	type PayloadSpec,
@@ -24,23 +25,11 @@ import {
 const kib = 1024;
 const mib = 1024 * kib;
 
-/** Every regular file below `dir`, relative to it. */
-async function listFiles(dir: string): Promise<string[]> {
-	const entries = await readdir(dir, {recursive: true});
-	const files: string[] = [];
-	for (const entry of entries) {
-		if ((await stat(path.join(dir, entry))).isFile()) {
-			files.push(entry);
-		}
-	}
-
-	return files.sort();
-}
-
 async function assertSameFiles(t: ExecutionContext, outputDir: string, payload: Payload) {
 	t.deepEqual(
-		// torrent-rx keeps its resume file in `.torrent-rx/`; everything else must be the payload.
-		(await listFiles(outputDir)).filter((file) => !file.startsWith(`.torrent-rx${path.sep}`)),
+		(await listPayloadFiles(outputDir)).filter(
+			(file) => !file.startsWith(`.torrent-rx${path.sep}`) && file !== 'history.log',
+		),
 		payload.files.map((file) => file.relativePath).sort(),
 		'torrent-rx wrote exactly the payload files',
 	);

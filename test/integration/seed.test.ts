@@ -3,7 +3,7 @@
  * download that was killed, and stops seeding at its limits. Real opentracker, real peers, all
  * on 127.0.0.1 on ports the kernel picked.
  */
-import {readdir, readFile, stat} from 'node:fs/promises';
+import {readFile} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
@@ -13,6 +13,7 @@ import {
 	type DebugEvent,
 	debugEvents,
 	freePort,
+	listPayloadFiles,
 	makePayload,
 	type Payload,
 	type PayloadSpec,
@@ -45,19 +46,6 @@ const album: PayloadSpec = {
 	],
 };
 
-/** Every regular file below `dir`, relative to it, but for torrent-rx's own state folder. */
-async function listFiles(dir: string): Promise<string[]> {
-	const entries = await readdir(dir, {recursive: true});
-	const files: string[] = [];
-	for (const entry of entries) {
-		if (!entry.startsWith(`.torrent-rx${path.sep}`) && (await stat(path.join(dir, entry))).isFile()) {
-			files.push(entry);
-		}
-	}
-
-	return files.sort();
-}
-
 /** The payload's files in `dir` are byte-identical to the originals, and (`exact`) nothing else is there. */
 async function assertSameFiles(
 	t: ExecutionContext,
@@ -68,7 +56,7 @@ async function assertSameFiles(
 ) {
 	if (exact) {
 		t.deepEqual(
-			await listFiles(dir),
+			await listPayloadFiles(dir),
 			payload.files.map((file) => file.relativePath).sort(),
 			`${who} wrote exactly the payload files`,
 		);
