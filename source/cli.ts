@@ -40,6 +40,8 @@ const cli = meow(
 	  --seeders N           Seeders in the swarm (default: 3)
 	  --keep                Keep the temporary folder with payload, torrent and download
 
+	  --metrics-port N      Serve Prometheus metrics on 127.0.0.1:N/metrics (default: 5000)
+	  --no-metrics          Serve no metrics
 	  --debug               Show stack traces and every event (JSON lines on stderr)
 	  --help, --version
 
@@ -61,6 +63,8 @@ const cli = meow(
 			history: {type: 'string'},
 			replay: {type: 'string'},
 			replaySpeed: {type: 'number', default: 1},
+			metrics: {type: 'boolean', default: true},
+			metricsPort: {type: 'number', default: 5000},
 			tracker: {type: 'string', isMultiple: true},
 			pieceLength: {type: 'number'},
 			private: {type: 'boolean', default: false},
@@ -112,7 +116,7 @@ async function demo(): Promise<void> {
 		!isWhole(seeders, 1, 20) && '--seeders must be a whole number from 1 to 20',
 	]);
 	const completed = await demoCommand(
-		{sizeBytes: Math.round(size * 1e6), seeders, keep, debug},
+		{sizeBytes: Math.round(size * 1e6), seeders, keep, debug, ...metricsAddress()},
 		exitCodes.interrupted,
 	);
 	process.exitCode = completed ? 0 : exitCodes.interrupted;
@@ -122,9 +126,16 @@ async function replay(file: string): Promise<void> {
 	const {replaySpeed, output, debug} = cli.flags;
 	check([!(replaySpeed > 0) && '--replay-speed must be a positive number']);
 	await replayCommand(
-		{file: file || path.join(output ?? '.', 'history.log'), speed: replaySpeed, debug},
+		{file: file || path.join(output ?? '.', 'history.log'), speed: replaySpeed, debug, ...metricsAddress()},
 		exitCodes.interrupted,
 	);
+}
+
+/** Where to serve metrics, unless `--no-metrics`. */
+function metricsAddress() {
+	const {metrics, metricsPort} = cli.flags;
+	check([!isWhole(metricsPort, 1, 65_535) && '--metrics-port must be between 1 and 65535']);
+	return metrics ? {metrics: {host: '127.0.0.1', port: metricsPort}} : {};
 }
 
 /** `--history FILE`, `--no-history` (meow gives false), or the default beside the download. */
@@ -153,6 +164,7 @@ async function download(): Promise<void> {
 			port,
 			maxPeers,
 			debug,
+			...metricsAddress(),
 			...(seeding
 				? {
 						seed: {

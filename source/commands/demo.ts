@@ -27,13 +27,14 @@ import {serveTracker} from '../tracker/server.js';
 import {createTorrentFile} from './create.js';
 import {interruptSignal} from './download.js';
 import {runTorrent} from './run-torrent.js';
-import {showRun} from './show-run.js';
+import {type ShowOptions, showRun} from './show-run.js';
 
 export type DemoCommand = {
 	sizeBytes: number;
 	seeders: number;
 	keep: boolean;
 	debug: boolean;
+	metrics?: ShowOptions['metrics'];
 };
 
 /** Random bytes, written a mebibyte at a time: incompressible, like a real payload. */
@@ -110,6 +111,7 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 		);
 		return await showRun(run$.pipe(takeUntil(interruptSignal(interruptedExitCode)), stampEvents()), {
 			debug: command.debug,
+			...(command.metrics ? {metrics: command.metrics} : {}),
 		});
 	} finally {
 		await hashers.close();

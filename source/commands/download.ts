@@ -10,7 +10,7 @@ import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import type {SeedOptions} from '../pipeline/download.js';
 import {runTorrent} from './run-torrent.js';
-import {showRun} from './show-run.js';
+import {type ShowOptions, showRun} from './show-run.js';
 
 export type DownloadCommand = {
 	torrentFile: string;
@@ -21,6 +21,7 @@ export type DownloadCommand = {
 	/** The history log to append the run's events to; none when absent. */
 	historyFile?: string;
 	debug: boolean;
+	metrics?: ShowOptions['metrics'];
 };
 
 /** The outcome the CLI turns into an exit code. */
@@ -88,7 +89,7 @@ export async function downloadCommand(
 				stampEvents(),
 				command.historyFile ? recordHistory(command.historyFile) : (events$) => events$,
 			),
-			{debug: command.debug},
+			{debug: command.debug, ...(command.metrics ? {metrics: command.metrics} : {})},
 		);
 		return completed ? 'completed' : interrupted ? 'interrupted' : 'stopped';
 	} finally {
@@ -98,9 +99,9 @@ export async function downloadCommand(
 
 /** `torrent-rx --replay FILE`: the last run recorded in a history log, into the status view, with no network. */
 export async function replayCommand(
-	{file, speed, debug}: {file: string; speed: number; debug: boolean},
+	{file, speed, ...show}: {file: string; speed: number} & ShowOptions,
 	interruptedExitCode: number,
 ): Promise<void> {
 	const events = await readLastRun(file);
-	await showRun(replayEvents(events, {speed}).pipe(takeUntil(interruptSignal(interruptedExitCode))), {debug});
+	await showRun(replayEvents(events, {speed}).pipe(takeUntil(interruptSignal(interruptedExitCode))), show);
 }

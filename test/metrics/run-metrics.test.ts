@@ -1,0 +1,48 @@
+import test from 'ava';
+import type {TimedEvent} from '../../source/events/events.js';
+import {createRunMetrics} from '../../source/metrics/run-metrics.js';
+import {parsePrometheusText} from '../helpers/prometheus-text.js';
+
+const events: TimedEvent[] = [
+	{type: 'started', name: 'x', infoHash: 'ab', pieceCount: 4, pieceLength: 100, totalLength: 400, at: 0},
+	{type: 'checked', pieces: 1, total: 4, at: 1},
+	{type: 'announce-failed', tracker: 't', event: 'started', reason: 'refused', at: 2},
+	{type: 'announce-answered', tracker: 't', event: 'started', peers: [], interval: 60, at: 3},
+	{type: 'peer-connecting', peer: 'a', at: 4},
+	{type: 'peer-connecting', peer: 'b', at: 4},
+	{type: 'peer-connected', peer: 'a', peerId: 'x', at: 5},
+	{type: 'peer-disconnected', peer: 'b', reason: 'refused', at: 6},
+	{type: 'piece-started', peer: 'a', index: 1, at: 10},
+	{type: 'piece-verified', peer: 'a', index: 1, bytes: 100, at: 310},
+	{type: 'piece-failed', peer: 'a', index: 2, strikes: 1, at: 320},
+	{type: 'uploaded', peer: 'a', bytes: 1234, at: 400},
+];
+
+test('the metrics follow the events: bytes, pieces, peers by state, announces, completion, durations', async (t) => {
+	const metrics = createRunMetrics();
+	for (const event of events) {
+		metrics.observe(event);
+	}
+
+	const samples = parsePrometheusText(await metrics.registry.metrics());
+	t.is(samples.get('torrent_rx_downloaded_bytes_total'), 100);
+	t.is(samples.get('torrent_rx_uploaded_bytes_total'), 1234);
+	t.is(samples.get('torrent_rx_pieces_verified_total'), 1);
+	t.is(samples.get('torrent_rx_pieces_failed_total'), 1);
+	t.is(samples.get('torrent_rx_peers{state="connected"}'), 1);
+	t.is(samples.get('torrent_rx_peers{state="connecting"}'), 0);
+	t.is(samples.get('torrent_rx_announces_total{result="answered"}'), 1);
+	t.is(samples.get('torrent_rx_announces_total{result="failed"}'), 1);
+	// One piece found on disk and one downloaded, of four.
+	t.is(samples.get('torrent_rx_completion_ratio'), 0.5);
+	t.is(samples.get('torrent_rx_piece_download_seconds_count'), 1);
+	t.is(samples.get('torrent_rx_piece_download_seconds_sum'), 0.3);
+	t.true((samples.get('torrent_rx_process_cpu_seconds_total') ?? -1) >= 0, 'default process metrics too');
+});
+
+test('each run has a registry of its own, not the global one', (t) => {
+	const first = createRunMetrics();
+	const second = createRunMetrics();
+	first.observe({type: 'uploaded', peer: 'a', bytes: 5, at: 0});
+	t.not(first.registry, second.registry);
+});
