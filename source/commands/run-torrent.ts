@@ -6,7 +6,7 @@ import {type HashPort, hashOnMainThread} from '../hashing/sha1.js';
 import {listenForPeers} from '../peer/listener.js';
 import {connectTcp} from '../peer/socket.js';
 import {download, type SeedOptions} from '../pipeline/download.js';
-import {defaultWindowOptions} from '../pipeline/peer-downloader.js';
+import {defaultWindowOptions} from '../pipeline/request-window.js';
 import {useResource} from '../rx/use-resource.js';
 import {openPieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';

@@ -1,7 +1,8 @@
 import {asyncScheduler, interval, Observable, type OperatorFunction, type SchedulerLike} from 'rxjs';
 import type {PeerMessage} from '../codec/messages.js';
-import {type PeerActivity, PeerDownloader, type RequestWindowOptions} from './peer-downloader.js';
+import {type PeerActivity, PeerDownloader} from './peer-downloader.js';
 import type {PiecePicker} from './piece-picker.js';
+import type {RequestWindowOptions} from './request-window.js';
 
 export type DownloadFromPeerOptions = {
 	peer: string;

@@ -38,9 +38,9 @@ import type {ResumeStore} from '../storage/resume-file.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
 import {piecesOnDisk} from './check-existing.js';
 import {choker} from './choker.js';
-import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
 import {PiecePicker} from './piece-picker.js';
+import type {RequestWindowOptions} from './request-window.js';
 import {type SeedOptions, seedingDone} from './seeding-done.js';
 import {swarm} from './swarm.js';
 

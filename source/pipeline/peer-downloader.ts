@@ -4,38 +4,13 @@ import {PeerProtocolError, TorrentRxError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
+import type {RequestWindowOptions} from './request-window.js';
 
 /** What the downloader asks of the world after each input: messages to send, finished pieces, events. */
 export type PeerActivity =
 	| {type: 'send'; messages: PeerMessage[]}
 	| {type: 'piece-complete'; piece: PieceProgress}
 	| Extract<RunEvent, {type: 'peer-choked' | 'peer-unchoked' | 'piece-started'}>;
-
-export type RequestWindowOptions = {
-	/** Requests in flight before the first rate measurement. */
-	initialWindow: number;
-	minWindow: number;
-	maxWindow: number;
-	/** Keep this many seconds of the measured rate in flight: the bandwidth-delay product with slack. */
-	queueSeconds: number;
-	/** No block for this long while requests are out: the peer is stalled and dropped. */
-	requestTimeoutMs: number;
-	/** Send a keep-alive when we have said nothing for this long (BEP 3 suggests 2 minutes). */
-	keepAliveMs: number;
-	/** Drop a peer that has said nothing for this long. */
-	idleTimeoutMs: number;
-};
-
-export const defaultWindowOptions: RequestWindowOptions = {
-	initialWindow: 32,
-	minWindow: 8,
-	// libtorrent queues up to 500 requests from a peer by default; more would be dropped.
-	maxWindow: 500,
-	queueSeconds: 2,
-	requestTimeoutMs: 30_000,
-	keepAliveMs: 90_000,
-	idleTimeoutMs: 180_000,
-};
 
 /** BEP 3's mainline client: a peer that sent nothing for a minute while asked is snubbed. */
 const snubbedAfterMs = 60_000;

@@ -31,9 +31,9 @@ import type {ConnectPort, PeerWire} from '../peer/socket.js';
 import {useResource} from '../rx/use-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {downloadFromPeer} from './download-from-peer.js';
-import type {RequestWindowOptions} from './peer-downloader.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
+import type {RequestWindowOptions} from './request-window.js';
 import {serveToPeer, type UploadStats} from './serve-to-peer.js';
 
 export type SwarmPorts = {

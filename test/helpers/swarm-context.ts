@@ -1,7 +1,7 @@
 import {BehaviorSubject} from 'rxjs';
-import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
 import type {SwarmContext} from '../../source/pipeline/peer-session.js';
 import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
 import type {makeTorrent} from './fake-peer.js';
 
 /** A swarm context for one small torrent, with every peer unchoked unless a test says otherwise. */

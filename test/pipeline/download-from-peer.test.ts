@@ -4,8 +4,8 @@ import {Bitfield} from '../../source/codec/bitfield.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {downloadFromPeer} from '../../source/pipeline/download-from-peer.js';
-import {defaultWindowOptions} from '../../source/pipeline/peer-downloader.js';
 import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
 import {testScheduler} from '../helpers/marbles.js';
 
 const kib16 = 16 * 1024;
