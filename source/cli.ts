@@ -5,6 +5,7 @@ import meow from 'meow';
 import {createTorrentFile} from './commands/create.js';
 import {demoCommand} from './commands/demo.js';
 import {downloadCommand, replayCommand} from './commands/download.js';
+import {type ShowOptions, type ViewMode, viewModes} from './commands/show-run.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
 
 const cli = meow(
@@ -40,6 +41,11 @@ const cli = meow(
 	  --seeders N           Seeders in the swarm (default: 3)
 	  --keep                Keep the temporary folder with payload, torrent and download
 
+	View options (download, replay and demo)
+	  -m, --mode MODE       ink: a live table of peers (the default on a terminal; ncurses is an alias)
+	                        minimal: one status line (the default when output is not a terminal)
+	                        web: a live page on 127.0.0.1 (and the status line)
+	  --web-port N          Port for --mode web (default: 3000)
 	  --metrics-port N      Serve Prometheus metrics on 127.0.0.1:N/metrics (default: 5000)
 	  --no-metrics          Serve no metrics
 	  --debug               Show stack traces and every event (JSON lines on stderr)
@@ -63,6 +69,8 @@ const cli = meow(
 			history: {type: 'string'},
 			replay: {type: 'string'},
 			replaySpeed: {type: 'number', default: 1},
+			mode: {type: 'string', shortFlag: 'm', choices: [...viewModes]},
+			webPort: {type: 'number', default: 3000},
 			metrics: {type: 'boolean', default: true},
 			metricsPort: {type: 'number', default: 5000},
 			tracker: {type: 'string', isMultiple: true},
@@ -110,32 +118,47 @@ async function create(target: string | undefined): Promise<void> {
 }
 
 async function demo(): Promise<void> {
-	const {size, seeders, keep, debug} = cli.flags;
+	const {size, seeders, keep} = cli.flags;
+	const {history} = cli.flags as {history?: string | false};
 	check([
 		!(size > 0 && size <= 1_000_000) && '--size must be a positive number of megabytes',
 		!isWhole(seeders, 1, 20) && '--seeders must be a whole number from 1 to 20',
 	]);
-	const completed = await demoCommand(
-		{sizeBytes: Math.round(size * 1e6), seeders, keep, debug, ...metricsAddress()},
+	const {completed} = await demoCommand(
+		{
+			sizeBytes: Math.round(size * 1e6),
+			seeders,
+			keep,
+			...(history === undefined ? {} : {historyFile: history}),
+			show: showOptions(),
+		},
 		exitCodes.interrupted,
 	);
 	process.exitCode = completed ? 0 : exitCodes.interrupted;
 }
 
 async function replay(file: string): Promise<void> {
-	const {replaySpeed, output, debug} = cli.flags;
+	const {replaySpeed, output} = cli.flags;
 	check([!(replaySpeed > 0) && '--replay-speed must be a positive number']);
 	await replayCommand(
-		{file: file || path.join(output ?? '.', 'history.log'), speed: replaySpeed, debug, ...metricsAddress()},
+		{file: file || path.join(output ?? '.', 'history.log'), speed: replaySpeed, show: showOptions()},
 		exitCodes.interrupted,
 	);
 }
 
-/** Where to serve metrics, unless `--no-metrics`. */
-function metricsAddress() {
-	const {metrics, metricsPort} = cli.flags;
-	check([!isWhole(metricsPort, 1, 65_535) && '--metrics-port must be between 1 and 65535']);
-	return metrics ? {metrics: {host: '127.0.0.1', port: metricsPort}} : {};
+/** The view (`--mode`, by default the Ink table on a terminal), the web port and the metrics address. */
+function showOptions(): ShowOptions {
+	const {mode, webPort, metrics, metricsPort, debug} = cli.flags;
+	check([
+		!isWhole(metricsPort, 1, 65_535) && '--metrics-port must be between 1 and 65535',
+		!isWhole(webPort, 1, 65_535) && '--web-port must be between 1 and 65535',
+	]);
+	return {
+		debug,
+		mode: (mode as ViewMode | undefined) ?? (process.stdout.isTTY ? 'ink' : 'minimal'),
+		web: {host: '127.0.0.1', port: webPort},
+		...(metrics ? {metrics: {host: '127.0.0.1', port: metricsPort}} : {}),
+	};
 }
 
 /** `--history FILE`, `--no-history` (meow gives false), or the default beside the download. */
@@ -145,7 +168,7 @@ function historyFile(outputDir: string): string | undefined {
 }
 
 async function download(): Promise<void> {
-	const {maxPeers, port, seed, seedRatio, seedTime, output, debug} = cli.flags;
+	const {maxPeers, port, seed, seedRatio, seedTime, output} = cli.flags;
 	check([
 		cli.input.length !== 1 &&
 			(cli.input.length === 0 ? 'give a .torrent file' : 'give exactly one .torrent file'),
@@ -163,8 +186,7 @@ async function download(): Promise<void> {
 			...(history ? {historyFile: history} : {}),
 			port,
 			maxPeers,
-			debug,
-			...metricsAddress(),
+			show: showOptions(),
 			...(seeding
 				? {
 						seed: {

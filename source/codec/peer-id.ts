@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto';
 
-/** Azureus-style client prefix: `-RX` + version digits + `-`, then 12 random bytes. */
-export const clientPrefix = '-RX0001-';
+/** Azureus-style client prefix, `-RX` and the version (0.1.0, and a zero build tag), then 12 random bytes. */
+export const clientPrefix = '-RX0100-';
 
 export function generatePeerId(): Buffer {
 	return Buffer.concat([Buffer.from(clientPrefix, 'latin1'), randomBytes(12)]);

@@ -5,7 +5,7 @@ import {automaticPieceLength, buildMetainfo} from '../codec/build-metainfo.js';
 import {UsageError} from '../errors.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import {hashPayload} from '../pipeline/hash-payload.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
 import {openPieceReader} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
 import {scanPayload} from '../storage/scan.js';
@@ -39,7 +39,7 @@ export async function createTorrentFile(options: CreateOptions): Promise<string>
 	const hashers = createHashWorkerPool();
 	try {
 		const result = await lastValueFrom(
-			useResource(openPieceReader(layout, payload.parent), (reader) =>
+			withResource(openPieceReader(layout, payload.parent), (reader) =>
 				hashPayload(reader, layout.pieceCount, hashers.hashPiece, {
 					concurrency: 8,
 					progressMs: 500,

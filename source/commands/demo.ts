@@ -20,21 +20,24 @@ import {
 } from 'rxjs';
 import {parseMetainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
+import {recordHistory} from '../events/history-log.js';
 import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
 import {serveTracker} from '../tracker/server.js';
 import {createTorrentFile} from './create.js';
 import {interruptSignal} from './download.js';
 import {runTorrent} from './run-torrent.js';
-import {type ShowOptions, showRun} from './show-run.js';
+import {type ShowOptions, type ShowOutcome, showRun} from './show-run.js';
 
 export type DemoCommand = {
 	sizeBytes: number;
 	seeders: number;
 	keep: boolean;
-	debug: boolean;
-	metrics?: ShowOptions['metrics'];
+	/** The history log of the demo's download: by default in its (temporary) folder; `false` for none. */
+	historyFile?: string | false;
+	/** How the demo's download is shown. */
+	show: ShowOptions;
 };
 
 /** Random bytes, written a mebibyte at a time: incompressible, like a real payload. */
@@ -57,7 +60,7 @@ async function writePayload(file: string, size: number): Promise<void> {
  * own tracker, several torrent-rx seeders in this process, and a download of it through the
  * normal pipeline and status view. Everything temporary is removed afterwards unless `keep`.
  */
-export async function demoCommand(command: DemoCommand, interruptedExitCode: number): Promise<boolean> {
+export async function demoCommand(command: DemoCommand, interruptedExitCode: number): Promise<ShowOutcome> {
 	const folder = await mkdtemp(path.join(tmpdir(), 'torrent-rx-demo-'));
 	const seedFolder = path.join(folder, 'seed');
 	const downloadFolder = path.join(folder, 'download');
@@ -69,7 +72,7 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 			`Demo: writing ${Math.round(command.sizeBytes / 1e6)} MB of random data to ${folder}\n`,
 		);
 		await writePayload(payload, command.sizeBytes);
-		const run$ = useResource(serveTracker({host: '127.0.0.1', port: 0, intervalSeconds: 30}), (tracker) =>
+		const run$ = withResource(serveTracker({host: '127.0.0.1', port: 0, intervalSeconds: 30}), (tracker) =>
 			defer(() =>
 				from(
 					createTorrentFile({
@@ -109,10 +112,15 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 				}),
 			),
 		);
-		return await showRun(run$.pipe(takeUntil(interruptSignal(interruptedExitCode)), stampEvents()), {
-			debug: command.debug,
-			...(command.metrics ? {metrics: command.metrics} : {}),
-		});
+		const historyFile = command.historyFile ?? path.join(downloadFolder, 'history.log');
+		return await showRun(
+			run$.pipe(
+				takeUntil(interruptSignal(interruptedExitCode)),
+				stampEvents(),
+				historyFile ? recordHistory(historyFile) : (events$) => events$,
+			),
+			command.show,
+		);
 	} finally {
 		await hashers.close();
 		if (command.keep) {

@@ -20,8 +20,8 @@ export type DownloadCommand = {
 	seed?: SeedOptions;
 	/** The history log to append the run's events to; none when absent. */
 	historyFile?: string;
-	debug: boolean;
-	metrics?: ShowOptions['metrics'];
+	/** How the run is shown: view, metrics, debug output. */
+	show: ShowOptions;
 };
 
 /** The outcome the CLI turns into an exit code. */
@@ -76,7 +76,7 @@ export async function downloadCommand(
 	});
 	const hashers = createHashWorkerPool();
 	try {
-		const completed = await showRun(
+		const {completed, quit} = await showRun(
 			runTorrent(metainfo, {
 				outputDir: path.resolve(command.outputDir),
 				port: command.port,
@@ -89,9 +89,9 @@ export async function downloadCommand(
 				stampEvents(),
 				command.historyFile ? recordHistory(command.historyFile) : (events$) => events$,
 			),
-			{debug: command.debug, ...(command.metrics ? {metrics: command.metrics} : {})},
+			command.show,
 		);
-		return completed ? 'completed' : interrupted ? 'interrupted' : 'stopped';
+		return completed ? 'completed' : interrupted || quit ? 'interrupted' : 'stopped';
 	} finally {
 		await hashers.close();
 	}
@@ -99,7 +99,7 @@ export async function downloadCommand(
 
 /** `torrent-rx --replay FILE`: the last run recorded in a history log, into the status view, with no network. */
 export async function replayCommand(
-	{file, speed, ...show}: {file: string; speed: number} & ShowOptions,
+	{file, speed, show}: {file: string; speed: number; show: ShowOptions},
 	interruptedExitCode: number,
 ): Promise<void> {
 	const events = await readLastRun(file);

@@ -7,7 +7,7 @@ import {listenForPeers} from '../peer/listener.js';
 import {connectTcp} from '../peer/socket.js';
 import {download, type SeedOptions} from '../pipeline/download.js';
 import {defaultWindowOptions} from '../pipeline/request-window.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
 import {openPieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import {resumeFile} from '../storage/resume-file.js';
@@ -32,7 +32,7 @@ export type RunConfig = {
  * the tuning a user gets. The CLI and the demo's seeders and downloader all run through here.
  */
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
-	return useResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
+	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
 			metainfo,
 			{

@@ -1,54 +1,115 @@
 import process from 'node:process';
-import {catchError, type Observable, of, scan, tap} from 'rxjs';
+import {
+	catchError,
+	connect,
+	finalize,
+	ignoreElements,
+	map,
+	merge,
+	type Observable,
+	of,
+	Subject,
+	scan,
+	takeUntil,
+	tap,
+} from 'rxjs';
 import {describeError} from '../errors.js';
 import type {TimedEvent} from '../events/events.js';
-import {initialRunState, reduceRunState} from '../events/run-state.js';
+import {initialRunState, type RunState, reduceRunState} from '../events/run-state.js';
+import {sampleState} from '../events/sample-state.js';
 import {serveMetrics} from '../metrics/metrics-server.js';
 import {createRunMetrics} from '../metrics/run-metrics.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
+import {inkView} from '../ui/ink/ink-view.js';
 import {minimalView} from '../ui/minimal.js';
+import {snapshot} from '../ui/snapshot.js';
+import {serveWebView} from '../ui/web/web-server.js';
+
+/** `ncurses` is the original client's name for the terminal table. */
+export const viewModes = ['ink', 'ncurses', 'minimal', 'web'] as const;
+export type ViewMode = (typeof viewModes)[number];
+
+export type Address = {host: string; port: number};
 
 export type ShowOptions = {
 	debug: boolean;
+	/** How the run is shown; `minimal` when absent. */
+	mode?: ViewMode;
 	/** Where the metrics are served: 127.0.0.1:5000 by default; none when absent. */
-	metrics?: {host: string; port: number};
+	metrics?: Address;
+	/** Where `--mode web` serves its page. */
+	web?: Address;
+};
+
+/** How a shown run ended: whether it completed the download, and whether the user quit the view. */
+export type ShowOutcome = {completed: boolean; quit: boolean};
+
+const warn = (what: string) => (error: unknown) => {
+	process.stderr.write(`torrent-rx: ${what}: ${describeError(error)}\n`);
+	return of(undefined);
 };
 
 /**
  * Serves the metrics for as long as the run goes; a port already taken is a warning, not the
  * end of the download.
  */
-function withMetrics(
-	events$: Observable<TimedEvent>,
-	address: ShowOptions['metrics'],
-): Observable<TimedEvent> {
+function withMetrics(events$: Observable<TimedEvent>, address: Address | undefined): Observable<TimedEvent> {
 	if (!address) {
 		return events$;
 	}
 
 	const metrics = createRunMetrics();
 	const observed$ = events$.pipe(tap((event) => metrics.observe(event)));
-	return useResource(
-		serveMetrics(metrics.registry, address).pipe(
-			catchError((error: unknown) => {
-				process.stderr.write(`torrent-rx: no metrics: ${describeError(error)}\n`);
-				return of('');
-			}),
-		),
+	return withResource(
+		serveMetrics(metrics.registry, address).pipe(catchError(warn('no metrics'))),
 		() => observed$,
 	);
 }
 
+/** The status line on stdout: rewritten in place on a terminal, a line every few seconds in a pipe. */
+function printStatus(state$: Observable<RunState>): Observable<never> {
+	return minimalView(state$, {interactive: process.stdout.isTTY === true}).pipe(
+		tap((line) => process.stdout.write(line)),
+		ignoreElements(),
+	);
+}
+
+/** The web page (and the status line beside it); without a port to serve on, the status line alone. */
+function webView(state$: Observable<RunState>, address: Address): Observable<never> {
+	return withResource(serveWebView(address).pipe(catchError(warn('no web view'))), (web) => {
+		if (!web) {
+			return printStatus(state$);
+		}
+
+		process.stdout.write(`Web view at ${web.url}\n`);
+		return state$.pipe(
+			connect((shared$) =>
+				merge(
+					shared$.pipe(
+						tap((state) => web.show(snapshot(state))),
+						finalize(() => web.end()),
+						ignoreElements(),
+					),
+					printStatus(shared$),
+				),
+			),
+		);
+	});
+}
+
 /**
- * Subscribes the status view, the metrics and (with `debug`) a JSON line per event on stderr
- * to a run, and resolves when the run ends: true when it completed the download.
+ * Shows a run in the chosen view and serves its metrics, with (under `debug`) a JSON line per
+ * event on stderr, and resolves when the run ends. Views see a state sampled ten times a
+ * second, so drawing never slows the download; quitting the view stops the run.
  */
 export async function showRun(
 	events$: Observable<TimedEvent>,
-	{debug, metrics}: ShowOptions,
-): Promise<boolean> {
+	{debug, mode = 'minimal', metrics, web}: ShowOptions,
+): Promise<ShowOutcome> {
 	let completed = false;
-	const state$ = withMetrics(events$, metrics).pipe(
+	const quit$ = new Subject<void>();
+	let quit = false;
+	const state$ = withMetrics(events$.pipe(takeUntil(quit$)), metrics).pipe(
 		tap((event) => {
 			completed ||= event.type === 'completed';
 			if (debug) {
@@ -56,13 +117,21 @@ export async function showRun(
 			}
 		}),
 		scan(reduceRunState, initialRunState),
+		sampleState(),
 	);
+	const onQuit = () => {
+		quit = true;
+		quit$.next();
+	};
+
+	const view$ =
+		mode === 'ink' || mode === 'ncurses'
+			? inkView(state$.pipe(map(snapshot)), onQuit)
+			: mode === 'web'
+				? webView(state$, web ?? {host: '127.0.0.1', port: 3000})
+				: printStatus(state$);
 	await new Promise<void>((resolve, reject) => {
-		minimalView(state$, {interactive: process.stdout.isTTY === true}).subscribe({
-			next: (line) => process.stdout.write(line),
-			error: reject,
-			complete: resolve,
-		});
+		view$.subscribe({error: reject, complete: resolve});
 	});
-	return completed;
+	return {completed, quit};
 }

@@ -30,7 +30,7 @@ import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {IncomingPeer} from '../peer/listener.js';
 import type {ConnectPort} from '../peer/socket.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
 import {PieceCache} from '../storage/piece-cache.js';
@@ -114,7 +114,7 @@ export function download(
 		pieceLength: metainfo.pieceLength,
 		totalLength: layout.totalLength,
 	};
-	return useResource(ports.openStore(layout), (store) => {
+	return withResource(ports.openStore(layout), (store) => {
 		const resume = ports.openResume?.(layout);
 		const check$ = piecesOnDisk(store, resume, ports.hashStoredPiece, layout, metainfo.pieceHashes);
 		return concat(

@@ -28,7 +28,7 @@ import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import {frameWire} from '../peer/framer.js';
 import type {ConnectPort, PeerWire} from '../peer/socket.js';
-import {useResource} from '../rx/use-resource.js';
+import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {downloadFromPeer} from './download-from-peer.js';
 import type {PiecePicker} from './piece-picker.js';
@@ -163,7 +163,7 @@ export function peerSession(
 	context: SwarmContext,
 ): Observable<RunEvent> {
 	const stats: PeerStats = {interested: false, uploaded: 0, unreported: 0, downloaded: 0, snubbed: false};
-	const session$ = useResource(wire$, (wire) =>
+	const session$ = withResource(wire$, (wire) =>
 		defer(() => {
 			const scheduler = context.scheduler ?? asyncScheduler;
 			const {picker} = context;

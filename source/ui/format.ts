@@ -15,3 +15,12 @@ export function formatBytes(bytes: number): string {
 export function formatRate(bytesPerSecond: number): string {
 	return `${formatBytes(bytesPerSecond)}/s`;
 }
+
+/** `0:42`, `12:05`, `3:02:09`: how long until the download is done. */
+export function formatDuration(seconds: number): string {
+	const whole = Math.max(0, Math.round(seconds));
+	const hours = Math.floor(whole / 3600);
+	const minutes = Math.floor((whole % 3600) / 60);
+	const secs = String(whole % 60).padStart(2, '0');
+	return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${secs}` : `${minutes}:${secs}`;
+}

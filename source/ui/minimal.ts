@@ -25,11 +25,11 @@ export function statusLine(state: RunState): string {
 		case 'checking':
 			return `Checking ${state.name}: ${state.checked} of ${state.toCheck} pieces on disk checked`;
 		case 'seeding':
-			return `Seeding ${state.name}: uploaded ${formatBytes(state.bytesUploaded)} (${state.peers.size} peers) ${formatRate(state.uploadRate)}`;
+			return `Seeding ${state.name}: uploaded ${formatBytes(state.bytesUploaded)} (${state.connectedPeers} peers) ${formatRate(state.uploadRate)}`;
 		case 'starving':
 			return `Waiting for peers for ${state.name}: ${progress} (re-announcing)`;
 		default:
-			return `Downloading ${state.name}: ${progress} (${state.peers.size} peers) ${formatRate(state.downloadRate)}`;
+			return `Downloading ${state.name}: ${progress} (${state.connectedPeers} peers) ${formatRate(state.downloadRate)}`;
 	}
 }
 

@@ -43,17 +43,120 @@ test('the rate covers a sliding window of event times, not the wall clock', (t) 
 	t.is(later.downloadRate, 0, 'nothing arrived in the last window');
 });
 
-test('tracks connected peers by address, ignoring peers that never connected', (t) => {
+test('tracks peers by address from connecting to gone, counting only those past the handshake', (t) => {
 	const state = fold([
 		started,
 		{type: 'peer-connecting', peer: 'a', at: 1},
-		{type: 'peer-connected', peer: 'a', peerId: 'x', at: 2},
+		{type: 'peer-connected', peer: 'a', peerId: '-LT2080-abcdefghijkl', at: 2},
 		{type: 'peer-connecting', peer: 'b', at: 3},
-		{type: 'peer-disconnected', peer: 'b', reason: 'refused', at: 4},
-		{type: 'peer-connected', peer: 'c', peerId: 'y', at: 5},
-		{type: 'peer-disconnected', peer: 'c', reason: 'closed', at: 6},
+		{type: 'peer-connecting', peer: 'c', at: 4},
+		{type: 'peer-disconnected', peer: 'b', reason: 'refused', at: 5},
 	]);
-	t.deepEqual([...state.peers], ['a']);
+	t.deepEqual([...state.peers.keys()], ['a', 'c']);
+	t.is(state.connectedPeers, 1);
+	t.is(state.peers.get('a')?.client, 'libtorrent 2.0.8');
+	t.is(state.peers.get('a')?.status, 'choked');
+	t.is(state.peers.get('c')?.status, 'connecting');
+	t.is(state.peers.get('c')?.client, '');
+});
+
+test("a peer's status follows choke, unchoke and the pieces in flight from it", (t) => {
+	const connected = fold([
+		started,
+		{type: 'peer-connecting', peer: 'a', at: 1},
+		{type: 'peer-connected', peer: 'a', peerId: '-RX0001-abcdefghijkl', at: 2},
+	]);
+	const unchoked = reduceRunState(connected, {type: 'peer-unchoked', peer: 'a', at: 3});
+	t.is(unchoked.peers.get('a')?.status, 'unchoked');
+	const sending = [
+		{type: 'piece-started', peer: 'a', index: 4, at: 4},
+		{type: 'piece-started', peer: 'a', index: 7, at: 5},
+	].reduce<RunState>((state, event) => reduceRunState(state, event as TimedEvent), unchoked);
+	t.is(sending.peers.get('a')?.status, 'downloading');
+	t.deepEqual(sending.peers.get('a')?.pieces, [4, 7]);
+	const oneLeft = reduceRunState(sending, {type: 'piece-verified', peer: 'a', index: 4, bytes: 10, at: 6});
+	t.deepEqual(oneLeft.peers.get('a')?.pieces, [7]);
+	t.is(oneLeft.peers.get('a')?.piecesDownloaded, 1);
+	const failed = reduceRunState(oneLeft, {type: 'piece-failed', peer: 'a', index: 7, strikes: 1, at: 7});
+	t.is(failed.peers.get('a')?.status, 'unchoked');
+	t.deepEqual(failed.peers.get('a')?.pieces, []);
+	const choked = reduceRunState(sending, {type: 'peer-choked', peer: 'a', at: 8});
+	t.is(choked.peers.get('a')?.status, 'choked');
+	t.deepEqual(choked.peers.get('a')?.pieces, [], 'a choke cancels what was in flight');
+	t.is(
+		reduceRunState(choked, {type: 'piece-started', peer: 'a', index: 9, at: 9}).peers.get('a')?.status,
+		'choked',
+	);
+});
+
+test('per-peer rates slide with event time: a peer that stops sending drops to zero', (t) => {
+	const connected = fold([
+		started,
+		{type: 'peer-connected', peer: 'a', peerId: 'x', at: 0},
+		{type: 'peer-connected', peer: 'b', peerId: 'y', at: 0},
+	]);
+	const pieces = Array.from(
+		{length: 10},
+		(_, index): TimedEvent => ({
+			type: 'piece-verified',
+			peer: 'a',
+			index,
+			bytes: 100_000,
+			at: 1000 * (index + 1),
+		}),
+	);
+	const uploads = Array.from(
+		{length: 10},
+		(_, index): TimedEvent => ({type: 'uploaded', peer: 'b', bytes: 20_000, at: 1000 * (index + 1)}),
+	);
+	const busy = [...pieces, ...uploads].sort((a, b) => a.at - b.at).reduce(reduceRunState, connected);
+	// Five pieces of the last five seconds (6 s to 10 s): 500 kB over 5 s.
+	t.is(Math.round(busy.peers.get('a')?.downloadRate ?? -1), 100_000);
+	t.is(busy.peers.get('a')?.bytesDownloaded, 1_000_000);
+	t.is(Math.round(busy.peers.get('b')?.uploadRate ?? -1), 20_000);
+	t.is(busy.peers.get('b')?.bytesUploaded, 200_000);
+	t.is(busy.peers.get('b')?.downloadRate, 0);
+	const quiet = reduceRunState(busy, {type: 'no-peers', at: 20_000});
+	t.is(quiet.peers.get('a')?.downloadRate, 0);
+	t.is(quiet.peers.get('b')?.uploadRate, 0);
+});
+
+test('the ETA is what is left over the current rate, and gone when complete', (t) => {
+	const state = fold([
+		started,
+		{type: 'piece-verified', peer: 'a', index: 0, bytes: 1_000_000, at: 1000},
+		{type: 'piece-verified', peer: 'a', index: 1, bytes: 1_000_000, at: 2000},
+	]);
+	// 2 MB in 2 s is 1 MB/s; 8 MB left.
+	t.is(state.etaSeconds, 8);
+	t.is(fold([started]).etaSeconds, undefined, 'no rate yet, no ETA');
+	t.is(reduceRunState(state, {type: 'completed', bytes: 10_000_000, at: 3000}).etaSeconds, undefined);
+});
+
+test('the header shows the last tracker answer or failure', (t) => {
+	const answered = reduceRunState(fold([started]), {
+		type: 'announce-answered',
+		tracker: 'http://127.0.0.1:6969/announce',
+		event: 'started',
+		peers: [{host: '127.0.0.1', port: 1}],
+		interval: 1800,
+		at: 1,
+	});
+	t.is(answered.tracker, '1 peers from 127.0.0.1:6969');
+	const failed = reduceRunState(answered, {
+		type: 'announce-failed',
+		tracker: 'http://tracker.example/announce',
+		event: 'regular',
+		reason: 'timed out',
+		at: 2,
+	});
+	t.is(failed.tracker, 'tracker.example: timed out');
+});
+
+test('pieces found on disk count as done bytes', (t) => {
+	const state = reduceRunState(fold([started]), {type: 'checked', pieces: 3, total: 10, at: 1});
+	t.is(state.piecesDone, 3);
+	t.is(state.bytesDone, 3_000_000);
 });
 
 test('phases: starving when every peer is gone, completed at the end', (t) => {
@@ -68,7 +171,9 @@ test('phases: starving when every peer is gone, completed at the end', (t) => {
 
 test('the reducer does not mutate the state it is given', (t) => {
 	const before = fold([started, {type: 'peer-connected', peer: 'a', peerId: 'x', at: 1}]);
-	const snapshot = {...before, peers: [...before.peers]};
+	const snapshot = structuredClone(before);
 	reduceRunState(before, {type: 'peer-disconnected', peer: 'a', reason: 'closed', at: 2});
-	t.deepEqual({...before, peers: [...before.peers]}, snapshot);
+	reduceRunState(before, {type: 'piece-started', peer: 'a', index: 1, at: 3});
+	reduceRunState(before, {type: 'piece-verified', peer: 'a', index: 1, bytes: 5, at: 4});
+	t.deepEqual(before, snapshot);
 });

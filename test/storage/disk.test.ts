@@ -16,7 +16,7 @@ import test, {type ExecutionContext} from 'ava';
 import {concat, defer, firstValueFrom, forkJoin, lastValueFrom, type Observable, toArray} from 'rxjs';
 import type {FileEntry} from '../../source/codec/metainfo.js';
 import {StorageError} from '../../source/errors.js';
-import {useResource} from '../../source/rx/use-resource.js';
+import {withResource} from '../../source/rx/with-resource.js';
 import {openPieceStore, type PieceStore} from '../../source/storage/disk.js';
 import {StorageLayout} from '../../source/storage/layout.js';
 
@@ -57,7 +57,7 @@ function pieceOf(layout: StorageLayout, payload: Buffer, index: number): Buffer 
 
 /** Opens the store, runs `use`, and releases the files when `use` completes. */
 function withStore<T>(layout: StorageLayout, root: string, use: (store: PieceStore) => Observable<T>) {
-	return lastValueFrom(useResource(openPieceStore(layout, root), use).pipe(toArray()));
+	return lastValueFrom(withResource(openPieceStore(layout, root), use).pipe(toArray()));
 }
 
 /** The files of this process's open descriptors that lie under `folder` (Linux /proc). */

@@ -8,7 +8,7 @@ const downloading: RunState = {
 	name: 'NAME',
 	pieceCount: 1340,
 	piecesDone: 12,
-	peers: new Set(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']),
+	connectedPeers: 8,
 	downloadRate: 41_200_000,
 	phase: 'downloading',
 };

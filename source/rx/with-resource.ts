@@ -6,7 +6,7 @@ import {dematerialize, materialize, type Observable, switchMap} from 'rxjs';
  * emit the resource and release it on unsubscribe. Completion travels as a notification so
  * that the resource is released exactly when its user is done, or fails, or is cancelled.
  */
-export function useResource<R, T>(
+export function withResource<R, T>(
 	resource$: Observable<R>,
 	use: (resource: R) => Observable<T>,
 ): Observable<T> {

@@ -1,0 +1,105 @@
+import {Box, Text} from 'ink';
+import {peerColumns, type RunSnapshot} from '../snapshot.js';
+
+/** Column widths that fit 80 terminal columns; the Peer column takes whatever is wider. */
+const columnWidths: Record<(typeof peerColumns)[number], number> = {
+	Peer: 16,
+	Client: 17,
+	Status: 12,
+	Piece: 6,
+	Downloaded: 11,
+	'Down rate': 10,
+	'Up rate': 8,
+};
+
+/** Lines the view uses besides the peer rows: header (3), gap, table head, "+N more", key help. */
+const chromeLines = 7;
+
+const phaseColors: Record<RunSnapshot['phase'], string> = {
+	starting: 'gray',
+	checking: 'yellow',
+	downloading: 'cyan',
+	starving: 'yellow',
+	completed: 'green',
+	seeding: 'green',
+};
+
+function ProgressBar({progress, width}: {progress: number; width: number}) {
+	const filled = Math.round(progress * width);
+	return (
+		<Text>
+			<Text color="green">{'█'.repeat(filled)}</Text>
+			<Text dimColor>{'░'.repeat(width - filled)}</Text>
+		</Text>
+	);
+}
+
+function Row({cells, bold}: {cells: readonly string[]; bold?: boolean}) {
+	return (
+		<Box>
+			{peerColumns.map((column, index) => (
+				<Box
+					key={column}
+					width={column === 'Peer' ? undefined : columnWidths[column]}
+					minWidth={columnWidths[column]}
+					flexGrow={column === 'Peer' ? 1 : 0}
+					flexShrink={0}
+				>
+					<Text bold={bold} wrap="truncate-end">
+						{cells[index] ?? ''}
+					</Text>
+				</Box>
+			))}
+		</Box>
+	);
+}
+
+export type RunViewProps = {
+	view: RunSnapshot;
+	columns: number;
+	rows: number;
+};
+
+/**
+ * The terminal view of a run: a header with progress and rates, then the peer table cut to the
+ * terminal's height. Pure: it shows the snapshot it is given and nothing else.
+ */
+export function RunView({view, columns, rows}: RunViewProps) {
+	const room = Math.max(1, rows - chromeLines);
+	// With one row too few, the "+N more" line would hide just one peer: show it instead.
+	const shown = view.rows.length <= room + 1 ? view.rows : view.rows.slice(0, room);
+	const hidden = view.rows.length - shown.length;
+	const {percent} = view;
+	const barWidth = Math.max(10, columns - percent.length - view.pieces.length - 4);
+	return (
+		<Box flexDirection="column" width={columns}>
+			<Box>
+				<Box flexGrow={1} flexShrink={1}>
+					<Text bold wrap="truncate-end">
+						{view.name || 'torrent-rx'}
+					</Text>
+				</Box>
+				<Text color={phaseColors[view.phase]}> {view.activity}</Text>
+			</Box>
+			<Box>
+				<ProgressBar progress={view.progress} width={barWidth} />
+				<Text>
+					{' '}
+					{percent} {view.pieces}
+				</Text>
+			</Box>
+			<Text wrap="truncate-end">
+				↓ {view.downloadRate} ↑ {view.uploadRate} ETA {view.eta} {view.peers}
+				{view.tracker ? <Text dimColor> {view.tracker}</Text> : null}
+			</Text>
+			<Text> </Text>
+			<Row cells={peerColumns} bold />
+			{shown.map((row) => (
+				<Row key={row.address} cells={row.cells} />
+			))}
+			{hidden > 0 ? <Text dimColor>+{hidden} more</Text> : null}
+			{view.rows.length === 0 ? <Text dimColor>no peers yet</Text> : null}
+			<Text dimColor>q to quit</Text>
+		</Box>
+	);
+}

@@ -1,0 +1,105 @@
+import type {PeerState, RunState} from '../events/run-state.js';
+import {formatBytes, formatDuration, formatRate} from './format.js';
+
+/** The peer table's columns, as the terminal and the web page both show them. */
+export const peerColumns = [
+	'Peer',
+	'Client',
+	'Status',
+	'Piece',
+	'Downloaded',
+	'Down rate',
+	'Up rate',
+] as const;
+
+/** One row of the peer table, already formatted: the views only lay it out. */
+export type PeerRow = {
+	address: string;
+	cells: readonly string[];
+};
+
+/**
+ * What every view shows, formatted once: plain JSON, so the web view can send it to browsers
+ * as it is and the terminal view can lay it out without doing any arithmetic of its own.
+ */
+export type RunSnapshot = {
+	name: string;
+	phase: RunState['phase'];
+	/** What the run is doing, in a few words: `downloading`, `checking 12 of 100 pieces`… */
+	activity: string;
+	/** Verified share of the torrent, 0 to 1, and as the views print it. */
+	progress: number;
+	percent: string;
+	pieces: string;
+	downloadRate: string;
+	uploadRate: string;
+	eta: string;
+	peers: string;
+	tracker: string;
+	/** The peer table's column titles, and every peer, fastest first. */
+	columns: readonly string[];
+	rows: readonly PeerRow[];
+};
+
+function activity(state: RunState): string {
+	switch (state.phase) {
+		case 'checking':
+			return `checking ${state.checked} of ${state.toCheck} pieces`;
+		case 'starving':
+			return 'waiting for peers';
+		default:
+			return state.phase;
+	}
+}
+
+const fastestFirst = (a: PeerState, b: PeerState) =>
+	b.downloadRate + b.uploadRate - (a.downloadRate + a.uploadRate) ||
+	b.bytesDownloaded - a.bytesDownloaded ||
+	a.since - b.since;
+
+function peerRow(peer: PeerState): PeerRow {
+	const piece = peer.pieces.at(-1);
+	return {
+		address: peer.address,
+		cells: [
+			peer.address,
+			peer.client || '…',
+			peer.status,
+			piece === undefined ? '' : String(piece),
+			String(peer.piecesDownloaded),
+			// The column says it is a rate: `41.2 MB` keeps the table inside 80 columns.
+			peer.downloadRate > 0 ? formatBytes(peer.downloadRate) : '',
+			peer.uploadRate > 0 ? formatBytes(peer.uploadRate) : '',
+		],
+	};
+}
+
+export function snapshot(state: RunState): RunSnapshot {
+	const progress =
+		state.totalLength > 0
+			? state.bytesDone / state.totalLength
+			: state.pieceCount > 0
+				? state.piecesDone / state.pieceCount
+				: 0;
+	return {
+		name: state.name,
+		phase: state.phase,
+		activity: activity(state),
+		progress: Math.min(1, progress),
+		percent: formatProgress(Math.min(1, progress)),
+		pieces: `${state.piecesDone} of ${state.pieceCount} pieces`,
+		downloadRate: formatRate(state.downloadRate),
+		uploadRate: formatRate(state.uploadRate),
+		eta: state.etaSeconds === undefined ? '–' : formatDuration(state.etaSeconds),
+		peers: `${state.connectedPeers} peers`,
+		tracker: state.tracker,
+		columns: peerColumns,
+		rows: [...state.peers.values()].sort(fastestFirst).map(peerRow),
+	};
+}
+
+/** `42.1%`, never `100.0%` before the last piece is in. */
+export function formatProgress(progress: number): string {
+	const percent = Math.floor(progress * 1000) / 10;
+	return `${percent.toFixed(1)}%`;
+}

@@ -1,0 +1,145 @@
+import {readFile} from 'node:fs/promises';
+import http from 'node:http';
+import {Observable} from 'rxjs';
+import {TorrentRxError} from '../../errors.js';
+import type {RunSnapshot} from '../snapshot.js';
+
+/** The page's own files, and nothing else: no path from a request ever reaches the file system. */
+const assets: Record<string, {file: string; type: string}> = {
+	'/': {file: 'index.html', type: 'text/html; charset=utf-8'},
+	'/app.js': {file: 'app.js', type: 'text/javascript; charset=utf-8'},
+	'/style.css': {file: 'style.css', type: 'text/css; charset=utf-8'},
+};
+
+const securityHeaders = {
+	'content-security-policy': "default-src 'self'",
+	'x-content-type-options': 'nosniff',
+	'cache-control': 'no-store',
+};
+
+/** A browser tab on the event stream; `behind` while its socket buffer is full. */
+type Tab = {response: http.ServerResponse; behind: boolean};
+
+async function loadAssets(): Promise<Map<string, {body: Buffer; type: string}>> {
+	const folder = new URL('public/', import.meta.url);
+	const loaded = new Map<string, {body: Buffer; type: string}>();
+	for (const [route, {file, type}] of Object.entries(assets)) {
+		loaded.set(route, {body: await readFile(new URL(file, folder)), type});
+	}
+
+	return loaded;
+}
+
+/** A web view being served: the page at `url` shows what `show` is given, live, in every open tab. */
+export type WebView = {
+	url: string;
+	show(snapshot: RunSnapshot): void;
+	/** The run is over: tabs keep the last snapshot and stop listening. */
+	end(): void;
+};
+
+/**
+ * Serves the web view at `http://HOST:PORT/` while subscribed, and emits it once listening.
+ * Every open tab gets each snapshot as a Server-Sent Event; a tab that cannot keep up skips to
+ * the latest one instead of holding snapshots in memory, so the run never waits for a browser.
+ */
+export function serveWebView({host, port}: {host: string; port: number}): Observable<WebView> {
+	return new Observable<WebView>((subscriber) => {
+		const tabs = new Set<Tab>();
+		let latest: string | undefined;
+		let ended = false;
+		let files: Map<string, {body: Buffer; type: string}> | undefined;
+
+		const send = (tab: Tab, event: string, data: string) => {
+			tab.behind = !tab.response.write(`event: ${event}\ndata: ${data}\n\n`);
+		};
+
+		const openStream = (response: http.ServerResponse) => {
+			response.writeHead(200, {
+				...securityHeaders,
+				'content-type': 'text/event-stream; charset=utf-8',
+				connection: 'keep-alive',
+			});
+			const tab: Tab = {response, behind: false};
+			if (latest) {
+				send(tab, 'snapshot', latest);
+			}
+
+			if (ended) {
+				response.end('event: end\ndata: {}\n\n');
+				return;
+			}
+
+			tabs.add(tab);
+			response.on('drain', () => {
+				tab.behind = false;
+				if (latest) {
+					send(tab, 'snapshot', latest);
+				}
+			});
+			response.on('close', () => tabs.delete(tab));
+		};
+
+		const server = http.createServer((request, response) => {
+			if (request.method !== 'GET' && request.method !== 'HEAD') {
+				response.writeHead(405, {allow: 'GET, HEAD'}).end();
+				return;
+			}
+
+			const route = new URL(request.url ?? '/', 'http://localhost').pathname;
+			if (route === '/events') {
+				openStream(response);
+				return;
+			}
+
+			const asset = files?.get(route);
+			if (!asset) {
+				response.writeHead(404, securityHeaders).end('not found');
+				return;
+			}
+
+			response.writeHead(200, {...securityHeaders, 'content-type': asset.type});
+			response.end(request.method === 'HEAD' ? undefined : asset.body);
+		});
+
+		const view = (url: string): WebView => ({
+			url,
+			show(snapshot) {
+				latest = JSON.stringify(snapshot);
+				for (const tab of tabs) {
+					if (!tab.behind) {
+						send(tab, 'snapshot', latest);
+					}
+				}
+			},
+			end() {
+				ended = true;
+				for (const tab of tabs) {
+					tab.response.end('event: end\ndata: {}\n\n');
+				}
+
+				tabs.clear();
+			},
+		});
+
+		server.once('error', (error) =>
+			subscriber.error(new TorrentRxError(`cannot serve the web view on ${host}:${port}`, {cause: error})),
+		);
+		loadAssets().then(
+			(loaded) => {
+				files = loaded;
+				server.listen(port, host, () => {
+					const address = server.address();
+					const bound = typeof address === 'object' && address ? address.port : port;
+					subscriber.next(view(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/`));
+				});
+			},
+			(error: unknown) =>
+				subscriber.error(new TorrentRxError('cannot read the web view files', {cause: error})),
+		);
+		return () => {
+			server.closeAllConnections();
+			server.close();
+		};
+	});
+}
