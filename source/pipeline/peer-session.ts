@@ -15,7 +15,6 @@ import {
 	type Observable,
 	of,
 	type SchedulerLike,
-	skip,
 	take,
 	takeUntil,
 	tap,
@@ -179,9 +178,6 @@ export function peerSession(
 			wire.send(
 				encodeHandshake({reserved: Buffer.alloc(8), infoHash: context.infoHash, peerId: context.peerId}),
 			);
-			if (picker.have.count > 0) {
-				send([{type: 'bitfield', bitfield: picker.have.bytes}]);
-			}
 
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
@@ -236,7 +232,7 @@ export function peerSession(
 			return frames$.pipe(
 				// One subscription to the socket, shared by the handshake check and the exchange.
 				connect((frames) =>
-					merge(
+					concat(
 						frames.pipe(
 							take(1),
 							map((frame): RunEvent => {
@@ -249,11 +245,19 @@ export function peerSession(
 								return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
 							}),
 						),
-						frames.pipe(
-							skip(1),
-							filter((frame): frame is PeerMessage => frame.type !== 'handshake'),
-							connect(exchange),
-						),
+						// Subscribed while the handshake is being emitted, so no later frame is missed. Nothing
+						// but our handshake goes out before the peer's: BEP 3 puts the bitfield after both,
+						// and aria2 drops a connection that sends more before its handshake.
+						defer(() => {
+							if (picker.have.count > 0) {
+								send([{type: 'bitfield', bitfield: picker.have.bytes}]);
+							}
+
+							return frames.pipe(
+								filter((frame): frame is PeerMessage => frame.type !== 'handshake'),
+								connect(exchange),
+							);
+						}),
 					),
 				),
 				finalize(() => {

@@ -360,6 +360,66 @@ export async function startLibtorrentSeeder(
 	}
 }
 
+/**
+ * Seeds `torrentPath` from `saveDir` with aria2c (it checks the file first, then seeds without a
+ * ratio limit), resolving once the tracker at `trackerUrl` lists it. aria2c reads a handshake
+ * strictly on its own, so it catches a client that sends anything before the handshake is done.
+ */
+export async function startAria2Seeder(
+	t: Teardown,
+	{
+		torrentPath,
+		saveDir,
+		trackerUrl,
+		infoHash,
+	}: {torrentPath: string; saveDir: string; trackerUrl: string; infoHash: string},
+	{readyTimeoutMs = 20_000}: {readyTimeoutMs?: number} = {},
+): Promise<Seeder> {
+	const port = await freePort();
+	const child = track(
+		spawn(
+			'aria2c',
+			[
+				`--dir=${saveDir}`,
+				'--check-integrity=true',
+				'--seed-ratio=0.0',
+				'--enable-dht=false',
+				'--enable-dht6=false',
+				'--bt-enable-lpd=false',
+				'--enable-peer-exchange=false',
+				'--bt-require-crypto=false',
+				`--listen-port=${port}`,
+				'--summary-interval=0',
+				'--console-log-level=warn',
+				torrentPath,
+			],
+			{stdio: ['ignore', 'ignore', 'pipe']},
+		),
+	);
+	const stop = () => killProcess(child);
+	t.teardown(stop);
+	let stderr = '';
+	child.stderr?.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
+	const deadline = Date.now() + readyTimeoutMs;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) {
+			throw new Error(`aria2c seeder exited (${child.exitCode}) before ready; stderr: ${stderr}`);
+		}
+
+		const peers = await trackerPeers(trackerUrl, infoHash).catch(() => []);
+		if (peers.some((peer) => peer.port === port)) {
+			return {port, stop};
+		}
+
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+
+	await stop();
+	throw new Error(`aria2c seeder not announced within ${readyTimeoutMs} ms; stderr: ${stderr}`);
+}
+
 export type RunResult = {
 	code: number | null;
 	signal: NodeJS.Signals | null;

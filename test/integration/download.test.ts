@@ -17,9 +17,11 @@ import {
 	type PayloadSpec,
 	runTorrentRx,
 	spawnTorrentRx,
+	startAria2Seeder,
 	startOpentracker,
 	startSwarm,
 	tempDir,
+	trackedTorrent,
 } from '../helpers/swarm-fixture.js';
 
 const kib = 1024;
@@ -176,4 +178,24 @@ test('waits for peers when the tracker knows no seeder, and stops on SIGINT with
 	t.true(elapsedMs < 3000, `exited ${elapsedMs} ms after SIGINT`);
 	t.regex(result.stderr, /torrent-rx: stopping/);
 	t.false(result.stderr.includes('    at '), 'no stack trace');
+});
+
+test('downloads from an aria2c seeder', async (t) => {
+	t.timeout(90_000);
+	const seedDir = await tempDir(t);
+	const outputDir = await tempDir(t);
+	const payload = await makePayload(seedDir, {name: 'from-aria2.bin', length: 2 * mib + 5});
+	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, 64 * kib);
+	await startAria2Seeder(t, {torrentPath, saveDir: seedDir, trackerUrl: tracker.url, infoHash});
+
+	const run = await runTorrentRx(
+		t,
+		[torrentPath, '--output', outputDir, '--debug', '--port', String(await freePort()), '--no-metrics'],
+		{timeoutMs: 60_000},
+	);
+	t.is(run.code, 0, run.stderr.slice(-4000));
+	const events = debugEvents(run.stderr);
+	const connected = events.find((event) => event.type === 'peer-connected');
+	t.regex(String(connected?.peerId), /^A2-1-/, 'the pieces came from aria2c');
+	await assertSameFiles(t, outputDir, payload);
 });
