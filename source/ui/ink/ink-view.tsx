@@ -18,7 +18,8 @@ function useTerminalSize() {
 	return size;
 }
 
-function LiveRunView({view, onQuit}: {view: RunSnapshot; onQuit: () => void}) {
+/** The view sized to the terminal; `q` or Ctrl-C quits. */
+export function LiveRunView({view, onQuit}: {view: RunSnapshot; onQuit: () => void}) {
 	const {columns, rows} = useTerminalSize();
 	const {isRawModeSupported} = useStdin();
 	// Raw mode swallows Ctrl-C's signal, so it quits the same way `q` does: the run stops cleanly.

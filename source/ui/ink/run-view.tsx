@@ -40,10 +40,11 @@ function Row({cells, bold}: {cells: readonly string[]; bold?: boolean}) {
 			{peerColumns.map((column, index) => (
 				<Box
 					key={column}
-					width={column === 'Peer' ? undefined : columnWidths[column]}
-					minWidth={columnWidths[column]}
+					// The Peer column starts at its width and takes whatever room the terminal has beyond 80 columns.
+					flexBasis={columnWidths[column]}
 					flexGrow={column === 'Peer' ? 1 : 0}
 					flexShrink={0}
+					paddingRight={index < peerColumns.length - 1 ? 1 : 0}
 				>
 					<Text bold={bold} wrap="truncate-end">
 						{cells[index] ?? ''}

@@ -1,0 +1,154 @@
+import test from 'ava';
+import {render} from 'ink-testing-library';
+import type {TimedEvent} from '../../../source/events/events.js';
+import {initialRunState, type RunState, reduceRunState} from '../../../source/events/run-state.js';
+import {LiveRunView} from '../../../source/ui/ink/ink-view.js';
+import {RunView} from '../../../source/ui/ink/run-view.js';
+import {snapshot} from '../../../source/ui/snapshot.js';
+
+const fold = (events: TimedEvent[], from: RunState = initialRunState): RunState =>
+	events.reduce(reduceRunState, from);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the escape is what colours start with.
+const plain = (frame: string | undefined) => (frame ?? '').replace(/\u001B\[[0-9;]*m/g, '');
+
+function frameOf(state: RunState, {columns = 80, rows = 24} = {}): string[] {
+	const {lastFrame, unmount} = render(<RunView view={snapshot(state)} columns={columns} rows={rows} />);
+	const lines = plain(lastFrame()).split('\n');
+	unmount();
+	return lines;
+}
+
+const started = fold([
+	{
+		type: 'started',
+		name: 'debian-13.iso',
+		infoHash: 'ab'.repeat(20),
+		pieceCount: 100,
+		pieceLength: 1_000_000,
+		totalLength: 100_000_000,
+		at: 0,
+	},
+]);
+
+/** Peer `n` at 127.0.0.1:(6881+n), connected and unchoked, sending `pieces` pieces a second for 4 s. */
+function withPeers(count: number, from: RunState = started, firstPiece = 0): RunState {
+	const events: TimedEvent[] = [];
+	let index = firstPiece;
+	for (let n = 0; n < count; n++) {
+		const peer = `127.0.0.1:${6881 + n}`;
+		events.push(
+			{type: 'peer-connecting', peer, at: 1},
+			{type: 'peer-connected', peer, peerId: `-LT2080-${String(n).padStart(12, '0')}`, at: 2},
+			{type: 'peer-unchoked', peer, at: 3},
+		);
+		for (let piece = 0; piece < n % 4; piece++) {
+			events.push(
+				{type: 'piece-started', peer, index, at: 4},
+				{type: 'piece-verified', peer, index, bytes: 1_000_000, at: 1000 + n},
+			);
+			index++;
+		}
+	}
+
+	return fold(
+		events.sort((a, b) => a.at - b.at),
+		from,
+	);
+}
+
+test('before anything happens: the name, no progress, and no peers yet', (t) => {
+	const lines = frameOf(initialRunState);
+	t.regex(lines[0] ?? '', /^torrent-rx +starting$/);
+	t.regex(lines[1] ?? '', / 0\.0% 0 of 0 pieces$/);
+	t.true(lines.some((line) => line === 'no peers yet'));
+	t.regex(lines.at(-1) ?? '', /^q to quit/);
+});
+
+test('a few peers: one row each, fastest first, with client, status, piece and rates', (t) => {
+	const state = fold(
+		[
+			{type: 'piece-started', peer: '127.0.0.1:6884', index: 42, at: 1500},
+			{type: 'peer-connecting', peer: '[::1]:51413', at: 1600},
+		],
+		withPeers(4),
+	);
+	const lines = frameOf(state);
+	t.regex(lines[0] ?? '', /^debian-13\.iso +downloading$/);
+	t.regex(lines[1] ?? '', /█+░+ 6\.0% 6 of 100 pieces$/);
+	t.regex(lines[2] ?? '', /^↓ 3\.8 MB\/s ↑ 0 B\/s ETA 0:25 4 peers$/);
+	const head = lines.findIndex((line) => line.startsWith('Peer '));
+	t.deepEqual(lines[head]?.split(/ {2,}|(?<=\S) (?=[A-Z])/), [
+		'Peer',
+		'Client',
+		'Status',
+		'Piece',
+		'Downloaded',
+		'Down rate',
+		'Up rate',
+	]);
+	const rows = lines.slice(head + 1, head + 6);
+	t.deepEqual(
+		rows.map((row) => row.split(/\s+/)[0]),
+		['127.0.0.1:6884', '127.0.0.1:6883', '127.0.0.1:6882', '127.0.0.1:6881', '[::1]:51413'],
+	);
+	t.regex(rows[0] ?? '', /^127\.0\.0\.1:6884 +libtorrent 2\.0\.8 +downloading +42 +3 +1\.9 MB$/);
+	t.regex(rows[3] ?? '', /^127\.0\.0\.1:6881 +libtorrent 2\.0\.8 +unchoked +0 *$/);
+	t.regex(rows[4] ?? '', /^\[::1\]:51413 +… +connecting +0 *$/);
+	for (const line of lines) {
+		t.true(line.length <= 80, `fits 80 columns: ${line}`);
+	}
+});
+
+test('more peers than rows: the fastest fill the screen and a line counts the rest', (t) => {
+	const lines = frameOf(withPeers(30), {rows: 20});
+	t.true(lines.length <= 20, `${lines.length} lines`);
+	t.is(lines.filter((line) => line.startsWith('127.0.0.1:')).length, 13);
+	t.true(lines.includes('+17 more'));
+});
+
+test('one peer too many for the screen is shown rather than counted', (t) => {
+	const lines = frameOf(withPeers(14), {rows: 20});
+	t.is(lines.filter((line) => line.startsWith('127.0.0.1:')).length, 14);
+	t.false(lines.some((line) => line.startsWith('+')));
+});
+
+test('a finished download: full bar, completed, no ETA', (t) => {
+	const pieces = Array.from(
+		{length: 100},
+		(_, index): TimedEvent => ({
+			type: 'piece-verified',
+			peer: '127.0.0.1:6881',
+			index,
+			bytes: 1_000_000,
+			at: 2000 + index * 10,
+		}),
+	);
+	const state = fold([...pieces, {type: 'completed', bytes: 100_000_000, at: 3000}], withPeers(1));
+	const lines = frameOf(state);
+	t.regex(lines[0] ?? '', /completed$/);
+	t.regex(lines[1] ?? '', /^█+ 100\.0% 100 of 100 pieces$/);
+	t.regex(lines[2] ?? '', /ETA – 1 peers/);
+	t.regex(lines.find((line) => line.startsWith('127.0.0.1:6881')) ?? '', / 100 +\d/);
+});
+
+test('wider terminals give the room to the peer column', (t) => {
+	const state = fold([{type: 'peer-connecting', peer: '[2001:db8::1234:5678]:51413', at: 5}], started);
+	const narrow = frameOf(state).find((line) => line.startsWith('[2001'));
+	const wide = frameOf(state, {columns: 120}).find((line) => line.startsWith('[2001'));
+	t.regex(narrow ?? '', /^\[2001:db8::123…/);
+	t.regex(wide ?? '', /^\[2001:db8::1234:5678\]:51413 /);
+});
+
+test('q quits the live view; other keys do not', async (t) => {
+	let quits = 0;
+	const {stdin, unmount} = render(<LiveRunView view={snapshot(started)} onQuit={() => quits++} />);
+	await new Promise((resolve) => setTimeout(resolve, 50));
+	stdin.write('x');
+	await new Promise((resolve) => setTimeout(resolve, 20));
+	t.is(quits, 0);
+	stdin.write('q');
+	await new Promise((resolve) => setTimeout(resolve, 20));
+	t.is(quits, 1);
+	unmount();
+});
