@@ -36,7 +36,8 @@ export type RunEvent =
 	| {type: 'peer-unchoked'; peer: string}
 	| {type: 'peer-disconnected'; peer: string; reason: string}
 	| {type: 'piece-started'; peer: string; index: number}
-	| {type: 'piece-verified'; peer: string; index: number; bytes: number}
+	/** `durationMs`: from the first request for the piece to its hash checked and written. */
+	| {type: 'piece-verified'; peer: string; index: number; bytes: number; durationMs?: number}
 	| {type: 'piece-failed'; peer: string; index: number; strikes: number}
 	/** Payload bytes sent to a peer since its previous `uploaded` event (about one a second). */
 	| {type: 'uploaded'; peer: string; bytes: number}

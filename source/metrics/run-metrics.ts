@@ -99,8 +99,10 @@ export function createRunMetrics(): RunMetrics {
 					completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
 					const startedAt = pieceStarted.get(event.index);
 					pieceStarted.delete(event.index);
-					if (startedAt !== undefined) {
-						pieceDuration.observe((event.at - startedAt) / 1000);
+					// Logs from before durationMs was recorded: from the piece-started event instead.
+					const durationMs = event.durationMs ?? (startedAt === undefined ? undefined : event.at - startedAt);
+					if (durationMs !== undefined) {
+						pieceDuration.observe(durationMs / 1000);
 					}
 
 					break;

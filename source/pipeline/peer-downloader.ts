@@ -288,6 +288,7 @@ export class PeerDownloader {
 		}
 
 		this.#pieces.set(piece.index, piece);
+		piece.startedAt ??= this.#now;
 		activity.push({type: 'piece-started', peer: this.peer, index: piece.index});
 		const block = piece.claimBlock();
 		if (block < 0) {

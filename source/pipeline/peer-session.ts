@@ -105,7 +105,14 @@ function verifyAndStore(
 					map((): RunEvent => {
 						settled = true;
 						picker.markDone(piece.index);
-						return {type: 'piece-verified', peer, index: piece.index, bytes: piece.length};
+						const now = (context.scheduler ?? asyncScheduler).now();
+						return {
+							type: 'piece-verified',
+							peer,
+							index: piece.index,
+							bytes: piece.length,
+							durationMs: now - (piece.startedAt ?? now),
+						};
 					}),
 					mergeMap((verified) =>
 						picker.complete

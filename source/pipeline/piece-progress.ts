@@ -8,6 +8,8 @@ export class PieceProgress {
 	readonly blockCount: number;
 	/** Peers that sent blocks of this piece: on a hash failure, each gets a strike. */
 	readonly contributors = new Set<string>();
+	/** When a peer first picked it (scheduler time): its download time runs from here, across hand-overs. */
+	startedAt: number | undefined;
 	readonly #received: Uint8Array;
 	readonly #requested: Uint8Array;
 	#receivedCount = 0;
