@@ -17,8 +17,13 @@ const securityHeaders = {
 	'cache-control': 'no-store',
 };
 
-/** A browser tab on the event stream; `behind` while its socket buffer is full. */
-type Tab = {response: http.ServerResponse; behind: boolean};
+/**
+ * A browser tab on the event stream: `behind` while its socket buffer is full, `missed` when a
+ * snapshot came meanwhile (it gets the latest on drain; one big snapshot is not sent twice).
+ */
+type Tab = {response: http.ServerResponse; behind: boolean; missed: boolean};
+
+const endEvent = 'event: end\ndata: {}\n\n';
 
 async function loadAssets(): Promise<Map<string, {body: Buffer; type: string}>> {
 	const folder = new URL('public/', import.meta.url);
@@ -60,20 +65,23 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 				'content-type': 'text/event-stream; charset=utf-8',
 				connection: 'keep-alive',
 			});
-			const tab: Tab = {response, behind: false};
+			// The browser sees the stream open now, not with the first snapshot.
+			response.flushHeaders();
+			const tab: Tab = {response, behind: false, missed: false};
 			if (latest) {
 				send(tab, 'snapshot', latest);
 			}
 
 			if (ended) {
-				response.end('event: end\ndata: {}\n\n');
+				response.end(endEvent);
 				return;
 			}
 
 			tabs.add(tab);
 			response.on('drain', () => {
 				tab.behind = false;
-				if (latest) {
+				if (tab.missed && latest) {
+					tab.missed = false;
 					send(tab, 'snapshot', latest);
 				}
 			});
@@ -82,13 +90,26 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 
 		const server = http.createServer((request, response) => {
 			if (request.method !== 'GET' && request.method !== 'HEAD') {
-				response.writeHead(405, {allow: 'GET, HEAD'}).end();
+				response.writeHead(405, {...securityHeaders, allow: 'GET, HEAD'}).end();
 				return;
 			}
 
-			const route = new URL(request.url ?? '/', 'http://localhost').pathname;
+			// Any local program can connect: a target the URL parser refuses is a 400, not a crash.
+			const target = request.url ?? '/';
+			if (!URL.canParse(target, 'http://localhost')) {
+				response.writeHead(400, securityHeaders).end();
+				return;
+			}
+
+			const route = new URL(target, 'http://localhost').pathname;
 			if (route === '/events') {
-				openStream(response);
+				if (request.method === 'HEAD') {
+					response.writeHead(200, {...securityHeaders, 'content-type': 'text/event-stream; charset=utf-8'});
+					response.end();
+				} else {
+					openStream(response);
+				}
+
 				return;
 			}
 
@@ -107,7 +128,9 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 			show(snapshot) {
 				latest = JSON.stringify(snapshot);
 				for (const tab of tabs) {
-					if (!tab.behind) {
+					if (tab.behind) {
+						tab.missed = true;
+					} else {
 						send(tab, 'snapshot', latest);
 					}
 				}
@@ -115,7 +138,7 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 			end() {
 				ended = true;
 				for (const tab of tabs) {
-					tab.response.end('event: end\ndata: {}\n\n');
+					tab.response.end(endEvent);
 				}
 
 				tabs.clear();
@@ -127,6 +150,11 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 		);
 		loadAssets().then(
 			(loaded) => {
+				// Unsubscribed while the files were read: nothing may start listening now.
+				if (subscriber.closed) {
+					return;
+				}
+
 				files = loaded;
 				server.listen(port, host, () => {
 					const address = server.address();
@@ -138,8 +166,16 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 				subscriber.error(new TorrentRxError('cannot read the web view files', {cause: error})),
 		);
 		return () => {
-			server.closeAllConnections();
+			// Open tabs get their end event before the connection goes; one that does not read
+			// is cut off a second later, without holding the process open.
 			server.close();
+			server.closeIdleConnections();
+			for (const tab of tabs) {
+				tab.response.end(endEvent);
+			}
+
+			tabs.clear();
+			setTimeout(() => server.closeAllConnections(), 1000).unref();
 		};
 	});
 }
