@@ -15,8 +15,8 @@ export type RunEvent =
 	  }
 	/** Checking the data already on disk (resume): pieces checked so far of those to check. */
 	| {type: 'checking'; checked: number; total: number}
-	/** The check is done: `pieces` of `total` were verified and will not be downloaded again. */
-	| {type: 'checked'; pieces: number; total: number; fromResumeFile?: boolean}
+	/** The check is done: `pieces` of `total` (`bytes` in all) were verified and will not be downloaded again. */
+	| {type: 'checked'; pieces: number; total: number; bytes?: number; fromResumeFile?: boolean}
 	| {type: 'announce-sent'; tracker: string; event: AnnounceEvent | 'regular'}
 	| {
 			type: 'announce-answered';

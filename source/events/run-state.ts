@@ -52,8 +52,8 @@ export type RunState = {
 	recentUploads: readonly Sample[];
 	uploadRate: number;
 	phase: 'starting' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
-	/** The last tracker answer or failure, for the views' header. */
-	tracker: string;
+	/** The last tracker answer (how many peers it gave) or failure (why), for the views' header. */
+	tracker: {host: string; peers: number} | {host: string; failure: string} | undefined;
 	/** When the run started: until a whole rate window has passed, rates divide by the time since. */
 	startedAt: number;
 	/** The time of the last event folded in. */
@@ -80,7 +80,7 @@ export const initialRunState: RunState = {
 	recentUploads: [],
 	uploadRate: 0,
 	phase: 'starting',
-	tracker: '',
+	tracker: undefined,
 	startedAt: 0,
 	now: 0,
 };
@@ -308,8 +308,7 @@ function reduceOverall(state: RunState, event: TimedEvent): RunState {
 			return {
 				...next,
 				piecesDone: event.pieces,
-				bytesDone:
-					state.pieceCount > 0 ? Math.round((state.totalLength * event.pieces) / state.pieceCount) : 0,
+				bytesDone: event.bytes ?? estimatedBytes(state, event.pieces),
 				phase: 'downloading',
 			};
 		case 'uploaded': {
@@ -323,18 +322,23 @@ function reduceOverall(state: RunState, event: TimedEvent): RunState {
 		}
 
 		case 'announce-answered':
-			return {...next, tracker: `${event.peers.length} peers from ${hostOf(event.tracker)}`};
+			return {...next, tracker: {host: hostOf(event.tracker), peers: event.peers.length}};
 		case 'announce-failed':
-			return {...next, tracker: `${hostOf(event.tracker)}: ${event.reason}`};
+			return {...next, tracker: {host: hostOf(event.tracker), failure: event.reason}};
 		case 'seeding':
 			return {...next, phase: 'seeding'};
 		case 'no-peers':
 			return {...next, phase: 'starving'};
 		case 'completed':
-			return {...next, phase: 'completed'};
+			return {...next, phase: 'completed', bytesDone: state.totalLength || state.bytesDone};
 		default:
 			return next;
 	}
+}
+
+/** Logs recorded before `checked` carried its bytes: as many average pieces. */
+function estimatedBytes(state: RunState, pieces: number): number {
+	return state.pieceCount > 0 ? Math.round((state.totalLength * pieces) / state.pieceCount) : 0;
 }
 
 function hostOf(url: string): string {

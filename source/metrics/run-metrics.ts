@@ -56,6 +56,9 @@ export function createRunMetrics(): RunMetrics {
 	});
 	const connecting = peers.labels('connecting');
 	const connected = peers.labels('connected');
+	// Both series from the first scrape, not from the first peer.
+	connecting.set(0);
+	connected.set(0);
 	const pieceStarted = new Map<number, number>();
 	const connectedPeers = new Set<string>();
 	let totalLength = 0;
@@ -69,9 +72,15 @@ export function createRunMetrics(): RunMetrics {
 					break;
 				case 'checked':
 					// Pieces found on disk count towards completion but were not downloaded.
+					// Logs from before `checked` carried its bytes: as many average pieces.
 					doneBytes =
-						totalLength > 0 && event.total > 0 ? Math.round((totalLength * event.pieces) / event.total) : 0;
+						event.bytes ??
+						(totalLength > 0 && event.total > 0 ? Math.round((totalLength * event.pieces) / event.total) : 0);
 					completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
+					break;
+				case 'completed':
+					doneBytes = totalLength;
+					completion.set(1);
 					break;
 				case 'peer-connecting':
 					connecting.inc();

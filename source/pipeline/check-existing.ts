@@ -9,8 +9,22 @@ import {hashStoredPieces, type StoredPieceHashing} from './hash-stored-pieces.js
 
 export type CheckResult = {type: 'check-result'; have: Bitfield};
 
+/** The payload bytes in the pieces `have` holds, exactly: the last piece may be short. */
+function bytesIn(have: Bitfield, pieceSize: (index: number) => number): number {
+	let bytes = 0;
+	for (let index = 0; index < have.length; index++) {
+		if (have.has(index)) {
+			bytes += pieceSize(index);
+		}
+	}
+
+	return bytes;
+}
+
 export type CheckOptions = StoredPieceHashing & {
 	pieceCount: number;
+	/** Piece lengths: all `pieceLength` but a shorter last one. */
+	pieceSize: (index: number) => number;
 	pieceHashes: readonly Buffer[];
 	/** Which pieces to read and hash; the others are taken as missing. */
 	candidates: (index: number) => boolean;
@@ -46,7 +60,12 @@ export function checkExistingPieces(
 			progress$,
 			defer(() =>
 				from<Array<RunEvent | CheckResult>>([
-					{type: 'checked', pieces: have.count, total: options.pieceCount},
+					{
+						type: 'checked',
+						pieces: have.count,
+						total: options.pieceCount,
+						bytes: bytesIn(have, options.pieceSize),
+					},
 					{type: 'check-result', have},
 				]),
 			),
@@ -70,6 +89,7 @@ export function piecesOnDisk(
 		? checkExistingPieces(store, hashPiece, {
 				pieceCount: layout.pieceCount,
 				pieceLength: layout.pieceLength,
+				pieceSize: (index) => layout.pieceSize(index),
 				pieceHashes,
 				// A piece with no byte in a file that was there before cannot hold verified data.
 				candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
@@ -82,7 +102,13 @@ export function piecesOnDisk(
 			(have): Observable<RunEvent | CheckResult> =>
 				have
 					? from<Array<RunEvent | CheckResult>>([
-							{type: 'checked', pieces: have.count, total: layout.pieceCount, fromResumeFile: true},
+							{
+								type: 'checked',
+								pieces: have.count,
+								total: layout.pieceCount,
+								bytes: bytesIn(have, (index) => layout.pieceSize(index)),
+								fromResumeFile: true,
+							},
 							{type: 'check-result', have},
 						])
 					: fullCheck$,

@@ -24,3 +24,8 @@ export function formatDuration(seconds: number): string {
 	const secs = String(whole % 60).padStart(2, '0');
 	return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${secs}` : `${minutes}:${secs}`;
 }
+
+/** `1 peer`, `3 peers`. */
+export function countOf(count: number, noun: string): string {
+	return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -12,7 +12,7 @@ import {
 	takeWhile,
 } from 'rxjs';
 import type {RunState} from '../events/run-state.js';
-import {formatBytes, formatRate} from './format.js';
+import {countOf, formatBytes, formatRate} from './format.js';
 
 /** The original client's one status line, e.g. `Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s`. */
 export function statusLine(state: RunState): string {
@@ -25,11 +25,11 @@ export function statusLine(state: RunState): string {
 		case 'checking':
 			return `Checking ${state.name}: ${state.checked} of ${state.toCheck} pieces on disk checked`;
 		case 'seeding':
-			return `Seeding ${state.name}: uploaded ${formatBytes(state.bytesUploaded)} (${state.connectedPeers} peers) ${formatRate(state.uploadRate)}`;
+			return `Seeding ${state.name}: uploaded ${formatBytes(state.bytesUploaded)} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.uploadRate)}`;
 		case 'starving':
 			return `Waiting for peers for ${state.name}: ${progress} (re-announcing)`;
 		default:
-			return `Downloading ${state.name}: ${progress} (${state.connectedPeers} peers) ${formatRate(state.downloadRate)}`;
+			return `Downloading ${state.name}: ${progress} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.downloadRate)}`;
 	}
 }
 

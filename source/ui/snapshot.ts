@@ -1,5 +1,5 @@
 import type {PeerState, RunState} from '../events/run-state.js';
-import {formatBytes, formatDuration, formatRate} from './format.js';
+import {countOf, formatBytes, formatDuration, formatRate} from './format.js';
 
 /** The peer table's columns, as the terminal and the web page both show them. */
 export const peerColumns = [
@@ -40,6 +40,16 @@ export type RunSnapshot = {
 	columns: readonly string[];
 	rows: readonly PeerRow[];
 };
+
+function trackerText(tracker: RunState['tracker']): string {
+	if (!tracker) {
+		return '';
+	}
+
+	return 'failure' in tracker
+		? `${tracker.host}: ${tracker.failure}`
+		: `${countOf(tracker.peers, 'peer')} from ${tracker.host}`;
+}
 
 function activity(state: RunState): string {
 	switch (state.phase) {
@@ -91,8 +101,8 @@ export function snapshot(state: RunState): RunSnapshot {
 		downloadRate: formatRate(state.downloadRate),
 		uploadRate: formatRate(state.uploadRate),
 		eta: state.etaSeconds === undefined ? '–' : formatDuration(state.etaSeconds),
-		peers: `${state.connectedPeers} peers`,
-		tracker: state.tracker,
+		peers: countOf(state.connectedPeers, 'peer'),
+		tracker: trackerText(state.tracker),
 		columns: peerColumns,
 		rows: [...state.peers.values()].sort(fastestFirst).map(peerRow),
 	};

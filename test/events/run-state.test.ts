@@ -1,6 +1,7 @@
 import test from 'ava';
 import type {TimedEvent} from '../../source/events/events.js';
 import {initialRunState, type RunState, reduceRunState} from '../../source/events/run-state.js';
+import {snapshot} from '../../source/ui/snapshot.js';
 
 const fold = (events: TimedEvent[]): RunState => events.reduce(reduceRunState, initialRunState);
 const started: TimedEvent = {
@@ -142,7 +143,7 @@ test('the header shows the last tracker answer or failure', (t) => {
 		interval: 1800,
 		at: 1,
 	});
-	t.is(answered.tracker, '1 peers from 127.0.0.1:6969');
+	t.deepEqual(answered.tracker, {host: '127.0.0.1:6969', peers: 1});
 	const failed = reduceRunState(answered, {
 		type: 'announce-failed',
 		tracker: 'http://tracker.example/announce',
@@ -150,13 +151,25 @@ test('the header shows the last tracker answer or failure', (t) => {
 		reason: 'timed out',
 		at: 2,
 	});
-	t.is(failed.tracker, 'tracker.example: timed out');
+	t.deepEqual(failed.tracker, {host: 'tracker.example', failure: 'timed out'});
+	t.is(snapshot(failed).tracker, 'tracker.example: timed out');
+	t.is(snapshot(answered).tracker, '1 peer from 127.0.0.1:6969');
 });
 
-test('pieces found on disk count as done bytes', (t) => {
-	const state = reduceRunState(fold([started]), {type: 'checked', pieces: 3, total: 10, at: 1});
+test('pieces found on disk count as done bytes, exactly when the event says how many', (t) => {
+	const state = reduceRunState(fold([started]), {
+		type: 'checked',
+		pieces: 3,
+		total: 10,
+		bytes: 2_500_000,
+		at: 1,
+	});
 	t.is(state.piecesDone, 3);
-	t.is(state.bytesDone, 3_000_000);
+	t.is(state.bytesDone, 2_500_000);
+	const oldLog = reduceRunState(fold([started]), {type: 'checked', pieces: 3, total: 10, at: 1});
+	t.is(oldLog.bytesDone, 3_000_000, 'an older log: average pieces');
+	const done = reduceRunState(state, {type: 'completed', bytes: 10_000_000, at: 2});
+	t.is(snapshot(done).progress, 1, 'complete is 100%, whatever was estimated');
 });
 
 test('phases: starving when every peer is gone, completed at the end', (t) => {

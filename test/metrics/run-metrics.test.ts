@@ -46,3 +46,26 @@ test('each run has a registry of its own, not the global one', (t) => {
 	first.observe({type: 'uploaded', peer: 'a', bytes: 5, at: 0});
 	t.not(first.registry, second.registry);
 });
+
+test('completion counts the exact bytes found on disk, short last piece included, and ends at 1', async (t) => {
+	const metrics = createRunMetrics();
+	const ratio = async () =>
+		parsePrometheusText(await metrics.registry.metrics()).get('torrent_rx_completion_ratio');
+	t.is(parsePrometheusText(await metrics.registry.metrics()).get('torrent_rx_peers{state="connected"}'), 0);
+	// Three pieces of 100 and a last one of 10; the last one and one other are on disk.
+	metrics.observe({
+		type: 'started',
+		name: 'x',
+		infoHash: 'ab',
+		pieceCount: 4,
+		pieceLength: 100,
+		totalLength: 310,
+		at: 0,
+	});
+	metrics.observe({type: 'checked', pieces: 2, total: 4, bytes: 110, at: 1});
+	t.is(await ratio(), 110 / 310);
+	metrics.observe({type: 'piece-verified', peer: 'a', index: 0, bytes: 100, at: 2});
+	metrics.observe({type: 'piece-verified', peer: 'a', index: 1, bytes: 100, at: 3});
+	metrics.observe({type: 'completed', bytes: 310, at: 3});
+	t.is(await ratio(), 1);
+});

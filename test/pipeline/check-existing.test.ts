@@ -44,6 +44,8 @@ function diskWithDamage(readMs: number) {
 	return {store, reads, mostAtOnce: () => mostAtOnce};
 }
 
+const pieceSize = (index: number) => torrent.pieces[index]?.length ?? 0;
+
 /** Piece 4 is intact but not a candidate: it must count as missing, unread. */
 const candidates = (index: number) => index !== 4;
 
@@ -71,17 +73,18 @@ test('keeps exactly the intact candidate pieces, and never reads the others', (t
 		const events$ = checkExistingPieces(store, hashOnMainThread, {
 			pieceCount: 6,
 			pieceLength,
+			pieceSize,
 			pieceHashes: torrent.pieceHashes,
 			candidates,
 			concurrency: 2,
 			progressMs: 100,
 		});
 		// Every read answers at once: the leading progress at 0, the trailing one when the
-		// throttle period ends, then the summary and the result.
+		// throttle period ends, then the summary (the short last piece counted at its size) and the result.
 		expectObservable(readable(events$)).toBe('a 99ms (bcd|)', {
 			a: checking(1),
 			b: checking(5),
-			c: {type: 'checked', pieces: 3, total: 6},
+			c: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
 			d: {type: 'check-result', have: [0, 2, 5]},
 		});
 	});
@@ -94,6 +97,7 @@ test('reads `concurrency` pieces at once and throttles progress; the last progre
 		const events$ = checkExistingPieces(store, hashOnMainThread, {
 			pieceCount: 6,
 			pieceLength,
+			pieceSize,
 			pieceHashes: torrent.pieceHashes,
 			candidates,
 			concurrency: 2,
@@ -105,7 +109,7 @@ test('reads `concurrency` pieces at once and throttles progress; the last progre
 			a: checking(1),
 			b: checking(4),
 			c: checking(5),
-			d: {type: 'checked', pieces: 3, total: 6},
+			d: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
 			e: {type: 'check-result', have: [0, 2, 5]},
 		});
 	});
@@ -119,13 +123,14 @@ test('with no candidates nothing is read and the result is empty at once', (t) =
 		const events$ = checkExistingPieces(store, hashOnMainThread, {
 			pieceCount: 6,
 			pieceLength,
+			pieceSize,
 			pieceHashes: torrent.pieceHashes,
 			candidates: () => false,
 			concurrency: 2,
 			progressMs: 100,
 		});
 		expectObservable(readable(events$)).toBe('(ab|)', {
-			a: {type: 'checked', pieces: 0, total: 6},
+			a: {type: 'checked', pieces: 0, total: 6, bytes: 0},
 			b: {type: 'check-result', have: []},
 		});
 	});

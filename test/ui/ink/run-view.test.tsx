@@ -128,7 +128,7 @@ test('a finished download: full bar, completed, no ETA', (t) => {
 	const lines = frameOf(state);
 	t.regex(lines[0] ?? '', /completed$/);
 	t.regex(lines[1] ?? '', /^█+ 100\.0% 100 of 100 pieces$/);
-	t.regex(lines[2] ?? '', /ETA – 1 peers/);
+	t.regex(lines[2] ?? '', /ETA – 1 peer$/);
 	t.regex(lines.find((line) => line.startsWith('127.0.0.1:6881')) ?? '', / 100 +\d/);
 });
 
