@@ -20,7 +20,6 @@ import {sampleState} from '../events/sample-state.js';
 import {serveMetrics} from '../metrics/metrics-server.js';
 import {createRunMetrics} from '../metrics/run-metrics.js';
 import {withResource} from '../rx/with-resource.js';
-import {inkView} from '../ui/ink/ink-view.js';
 import {minimalView} from '../ui/minimal.js';
 import {snapshot} from '../ui/snapshot.js';
 import {serveWebView} from '../ui/web/web-server.js';
@@ -124,12 +123,13 @@ export async function showRun(
 		quit$.next();
 	};
 
-	const view$ =
-		mode === 'ink' || mode === 'ncurses'
-			? inkView(state$.pipe(map(snapshot)), onQuit)
-			: mode === 'web'
-				? webView(state$, web ?? {host: '127.0.0.1', port: 3000})
-				: printStatus(state$);
+	// Ink and React take half a second to load: only for the view that needs them.
+	const {inkView} = mode === 'ink' || mode === 'ncurses' ? await import('../ui/ink/ink-view.js') : {};
+	const view$ = inkView
+		? inkView(state$.pipe(map(snapshot)), onQuit)
+		: mode === 'web'
+			? webView(state$, web ?? {host: '127.0.0.1', port: 3000})
+			: printStatus(state$);
 	await new Promise<void>((resolve, reject) => {
 		view$.subscribe({error: reject, complete: resolve});
 	});
