@@ -11,7 +11,7 @@ import {withResource} from '../rx/with-resource.js';
 import {openPieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import {resumeFile} from '../storage/resume-file.js';
-import {announceHttp} from '../tracker/http.js';
+import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
 
 export type RunConfig = {
@@ -36,7 +36,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 		download(
 			metainfo,
 			{
-				announce: (url, request) => announceHttp(url, request, {timeoutMs: 15_000}),
+				announce: announceByScheme({httpTimeoutMs: 15_000}),
 				connect: connectTcp({connectTimeoutMs: 10_000}),
 				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
 				hashPiece: hashOnMainThread,
@@ -59,7 +59,8 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				tickMs: 1000,
 				handshakeTimeoutMs: 10_000,
 				maxStrikes: 3,
-				announceTimeoutMs: 15_000,
+				// A backstop only: HTTP announces time out at 15 s, UDP ones after BEP 15's retransmissions.
+				announceTimeoutMs: 120_000,
 				announceRetryMs: 15_000,
 				starvingReannounceMs: 30_000,
 				uploadSlots: 4,
