@@ -11,7 +11,7 @@ import {describeError, MetainfoError, UsageError} from './errors.js';
 const cli = meow(
 	`
 	Usage
-	  $ torrent-rx <file.torrent> [options]       download (and seed) a torrent
+	  $ torrent-rx <file.torrent or magnet link> [options]  download (and seed) a torrent
 	  $ torrent-rx create <file or folder> [options]  make a .torrent
 	  $ torrent-rx demo [options]                  a whole swarm on this machine, offline
 
@@ -171,7 +171,9 @@ async function download(): Promise<void> {
 	const {maxPeers, port, seed, seedRatio, seedTime, output} = cli.flags;
 	check([
 		cli.input.length !== 1 &&
-			(cli.input.length === 0 ? 'give a .torrent file' : 'give exactly one .torrent file'),
+			(cli.input.length === 0
+				? 'give a .torrent file or a magnet link'
+				: 'give exactly one .torrent file or magnet link'),
 		!isWhole(maxPeers, 1) && '--max-peers must be a whole number of at least 1',
 		!isWhole(port, 0, 65_535) && '--port must be between 0 and 65535',
 		seedRatio !== undefined && !(seedRatio > 0) && '--seed-ratio must be a positive number',
@@ -181,7 +183,7 @@ async function download(): Promise<void> {
 	const history = historyFile(output ?? '.');
 	const outcome = await downloadCommand(
 		{
-			torrentFile: cli.input[0] ?? '',
+			torrent: cli.input[0] ?? '',
 			outputDir: output ?? '.',
 			...(history ? {historyFile: history} : {}),
 			port,

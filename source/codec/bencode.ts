@@ -116,6 +116,16 @@ export function decodeBencode(data: Uint8Array): BencodeValue {
 	}
 }
 
+/**
+ * Decodes the one bencoded value `data` starts with and says where it ends: BEP 9's data
+ * messages carry raw bytes after their dictionary.
+ */
+export function decodeBencodePrefix(data: Uint8Array): {value: BencodeValue; length: number} {
+	const cursor = new Cursor(data);
+	skipValue(cursor, 0);
+	return {value: decodeBencode(data.subarray(0, cursor.position)), length: cursor.position};
+}
+
 /** The raw bytes of `key`'s value in the top-level dictionary of `data`, if present. */
 export function rawDictionaryValue(data: Uint8Array, key: string): Uint8Array | undefined {
 	const cursor = new Cursor(data);

@@ -71,3 +71,16 @@ export function automaticPieceLength(totalLength: number): number {
 
 	return pieceLength;
 }
+
+/**
+ * A .torrent around an info dictionary fetched by BEP 9: the dictionary byte for byte (so the
+ * info hash stays the same), after the trackers (`announce`, and `announce-list` with a tier
+ * each when there are several); the keys sort before `info`, as bencode requires.
+ */
+export function torrentFileFromInfo(infoBytes: Buffer, trackers: readonly string[]): Buffer {
+	const head = encodeBencode({
+		...(trackers[0] ? {announce: trackers[0]} : {}),
+		...(trackers.length > 1 ? {'announce-list': trackers.map((tracker) => [tracker])} : {}),
+	});
+	return Buffer.concat([head.subarray(0, -1), Buffer.from('4:info', 'latin1'), infoBytes, Buffer.from('e')]);
+}

@@ -12,6 +12,20 @@ export type Handshake = {
 	peerId: Buffer;
 };
 
+/** BEP 10's bit (reserved byte 5, 0x10): we speak the extension protocol. */
+export const extensionProtocolBit = {byte: 5, mask: 0x10} as const;
+
+/** The reserved bytes torrent-rx sends: the extension protocol. */
+export function ourReservedBytes(): Buffer {
+	const reserved = Buffer.alloc(8);
+	reserved.writeUInt8(extensionProtocolBit.mask, extensionProtocolBit.byte);
+	return reserved;
+}
+
+export function supportsExtensionProtocol(reserved: Buffer): boolean {
+	return ((reserved[extensionProtocolBit.byte] ?? 0) & extensionProtocolBit.mask) !== 0;
+}
+
 export function encodeHandshake({reserved, infoHash, peerId}: Handshake): Buffer {
 	const buffer = Buffer.alloc(handshakeLength);
 	buffer.writeUInt8(protocol.length, 0);

@@ -15,6 +15,8 @@ export const MessageId = {
 	piece: 7,
 	cancel: 8,
 	port: 9,
+	/** BEP 10: every extension message, its own id in the first payload byte. */
+	extended: 20,
 } as const;
 
 export type PeerMessage =
@@ -29,6 +31,8 @@ export type PeerMessage =
 	| {type: 'piece'; index: number; begin: number; block: Buffer}
 	| {type: 'cancel'; index: number; begin: number; length: number}
 	| {type: 'port'; port: number}
+	/** BEP 10: `extension` 0 is the extended handshake; others are the ids we announced in ours. */
+	| {type: 'extended'; extension: number; payload: Buffer}
 	| {type: 'unknown'; id: number; payload: Buffer};
 
 function expectLength(payload: Buffer, length: number, name: string): void {
@@ -89,6 +93,12 @@ export function decodeMessage(body: Buffer): PeerMessage {
 		case MessageId.port:
 			expectLength(payload, 2, 'port');
 			return {type: 'port', port: payload.readUInt16BE(0)};
+		case MessageId.extended:
+			if (payload.length < 1) {
+				throw new PeerProtocolError('extended message without its extension id');
+			}
+
+			return {type: 'extended', extension: payload.readUInt8(0), payload: payload.subarray(1)};
 		default:
 			// Extensions we do not speak (yet) are skipped, never fatal.
 			return {type: 'unknown', id, payload};
@@ -153,6 +163,13 @@ export function encodeMessage(message: PeerMessage): Buffer {
 			const buffer = header(2, MessageId.port, 2);
 			buffer.writeUInt16BE(message.port, 5);
 			return buffer;
+		}
+
+		case 'extended': {
+			// <len=0002+X><id=20><extension id><payload>
+			const buffer = header(1 + message.payload.length, MessageId.extended, 1);
+			buffer.writeUInt8(message.extension, 5);
+			return Buffer.concat([buffer, message.payload]);
 		}
 
 		case 'unknown':

@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import {fromEvent, merge, share, take, takeUntil} from 'rxjs';
+import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
 import {MetainfoError} from '../errors.js';
 import {readLastRun, recordHistory} from '../events/history-log.js';
@@ -9,11 +10,13 @@ import {replayEvents} from '../events/replay.js';
 import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import type {SeedOptions} from '../pipeline/download.js';
-import {runTorrent} from './run-torrent.js';
+import {runMagnet} from './run-magnet.js';
+import {type RunConfig, runTorrent} from './run-torrent.js';
 import {type ShowOptions, showRun} from './show-run.js';
 
 export type DownloadCommand = {
-	torrentFile: string;
+	/** A .torrent file's path, or a magnet link. */
+	torrent: string;
 	outputDir: string;
 	port: number;
 	maxPeers: number;
@@ -57,17 +60,33 @@ export function interruptSignal(exitCode: number) {
 	return interrupt$;
 }
 
-/** `torrent-rx file.torrent`: download (and maybe seed) one torrent with the status view. */
+/** A .torrent file read and checked, or a magnet link parsed; either must lead to some peers. */
+async function openTorrent(torrent: string): Promise<{metainfo: Metainfo} | {magnet: MagnetLink}> {
+	if (isMagnetLink(torrent)) {
+		const magnet = parseMagnetLink(torrent);
+		if (magnet.trackers.length === 0 && magnet.peers.length === 0) {
+			throw new MetainfoError(
+				'the magnet link names no tracker and no peer (tr, x.pe; DHT is not supported yet)',
+			);
+		}
+
+		return {magnet};
+	}
+
+	const metainfo = await readTorrentFile(torrent);
+	if (metainfo.announceTiers.length === 0) {
+		throw new MetainfoError(`${torrent} names no tracker (trackerless torrents need DHT, not supported yet)`);
+	}
+
+	return {metainfo};
+}
+
+/** `torrent-rx file.torrent` or `torrent-rx 'magnet:?…'`: download (and maybe seed) one torrent with the view. */
 export async function downloadCommand(
 	command: DownloadCommand,
 	interruptedExitCode: number,
 ): Promise<RunOutcome> {
-	const metainfo = await readTorrentFile(command.torrentFile);
-	if (metainfo.announceTiers.length === 0) {
-		throw new MetainfoError(
-			`${command.torrentFile} names no tracker (trackerless torrents need DHT, not supported yet)`,
-		);
-	}
+	const source = await openTorrent(command.torrent);
 
 	let interrupted = false;
 	const interrupt$ = interruptSignal(interruptedExitCode);
@@ -76,15 +95,16 @@ export async function downloadCommand(
 	});
 	const hashers = createHashWorkerPool();
 	try {
+		const config: RunConfig = {
+			outputDir: path.resolve(command.outputDir),
+			port: command.port,
+			listenHost: '0.0.0.0',
+			maxPeers: command.maxPeers,
+			hashStoredPiece: hashers.hashPiece,
+			...(command.seed ? {seed: command.seed} : {}),
+		};
 		const {completed, quit} = await showRun(
-			runTorrent(metainfo, {
-				outputDir: path.resolve(command.outputDir),
-				port: command.port,
-				listenHost: '0.0.0.0',
-				maxPeers: command.maxPeers,
-				hashStoredPiece: hashers.hashPiece,
-				...(command.seed ? {seed: command.seed} : {}),
-			}).pipe(
+			('magnet' in source ? runMagnet(source.magnet, config) : runTorrent(source.metainfo, config)).pipe(
 				takeUntil(interrupt$),
 				stampEvents(),
 				command.historyFile ? recordHistory(command.historyFile) : (events$) => events$,

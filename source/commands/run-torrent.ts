@@ -1,4 +1,5 @@
-import type {Observable} from 'rxjs';
+import {type Observable, of} from 'rxjs';
+import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {generatePeerId} from '../codec/peer-id.js';
 import type {RunEvent} from '../events/events.js';
@@ -25,6 +26,8 @@ export type RunConfig = {
 	hashStoredPiece: HashPort;
 	/** Keep a resume file in `outputDir/.torrent-rx/` (default: yes). */
 	resumeFile?: boolean;
+	/** Peers to call besides the trackers' (a magnet link's `x.pe`). */
+	peers?: PeerAddress[];
 };
 
 /**
@@ -38,6 +41,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 			{
 				announce: announceByScheme({httpTimeoutMs: 15_000}),
 				connect: connectTcp({connectTimeoutMs: 10_000}),
+				...(config.peers?.length ? {morePeers$: of(config.peers)} : {}),
 				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: config.hashStoredPiece,

@@ -32,6 +32,12 @@ export type RunEvent =
 	| {type: 'no-peers'}
 	| {type: 'peer-connecting'; peer: string}
 	| {type: 'peer-connected'; peer: string; peerId: string}
+	/** The client name a peer gave in its extended handshake (BEP 10 `v`). */
+	| {type: 'peer-identified'; peer: string; client: string}
+	/** A magnet link's run: looking for the info dictionary (BEP 9) before anything else. */
+	| {type: 'metadata-fetching'; infoHash: string; name?: string}
+	/** The info dictionary is in and verified, saved as `torrentFile`. */
+	| {type: 'metadata-fetched'; name: string; bytes: number; torrentFile: string}
 	| {type: 'peer-choked'; peer: string}
 	| {type: 'peer-unchoked'; peer: string}
 	| {type: 'peer-disconnected'; peer: string; reason: string}

@@ -51,7 +51,7 @@ export type RunState = {
 	bytesUploaded: number;
 	recentUploads: readonly Sample[];
 	uploadRate: number;
-	phase: 'starting' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
+	phase: 'starting' | 'fetching-metadata' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
 	/** The last tracker answer (how many peers it gave) or failure (why), for the views' header. */
 	tracker: {host: string; peers: number} | {host: string; failure: string} | undefined;
 	/** When the run started: until a whole rate window has passed, rates divide by the time since. */
@@ -184,6 +184,14 @@ function reducePeers(
 				client: clientName(event.peerId),
 				status: 'choked',
 			}));
+		case 'peer-identified':
+			return peers.has(event.peer)
+				? updatePeers(peers, now, event.peer, (peer) => ({...peer, client: event.client}))
+				: updatePeers(peers, now);
+		case 'metadata-fetched':
+		case 'started':
+			// A new phase of the run opens its own connections; the old ones are gone.
+			return new Map();
 		case 'peer-disconnected':
 			return updatePeers(peers, now, event.peer, () => undefined);
 		case 'peer-choked':
@@ -278,6 +286,8 @@ function reduceOverall(state: RunState, event: TimedEvent): RunState {
 		uploadRate: rate(recentUploads, state.startedAt, now),
 	};
 	switch (event.type) {
+		case 'metadata-fetching':
+			return {...next, name: event.name ?? event.infoHash, phase: 'fetching-metadata', startedAt: now};
 		case 'started':
 			return {
 				...next,

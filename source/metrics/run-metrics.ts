@@ -82,6 +82,12 @@ export function createRunMetrics(): RunMetrics {
 					doneBytes = totalLength;
 					completion.set(1);
 					break;
+				case 'metadata-fetched':
+					// The metadata phase's connections end with it, without an event each.
+					connecting.set(0);
+					connected.set(0);
+					connectedPeers.clear();
+					break;
 				case 'peer-connecting':
 					connecting.inc();
 					break;

@@ -26,6 +26,7 @@ import {
 import type {Bitfield} from '../codec/bitfield.js';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
+import {ourClientName} from '../codec/peer-id.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {IncomingPeer} from '../peer/listener.js';
@@ -51,6 +52,8 @@ export type {SeedOptions} from './seeding-done.js';
 
 export type DownloadPorts = {
 	announce: AnnouncePort;
+	/** Peers found other than by the trackers: a magnet link's `x.pe`, later DHT, PEX, LSD. */
+	morePeers$?: Observable<PeerAddress[]>;
 	connect: ConnectPort;
 	/** Verifies each downloaded piece. */
 	hashPiece: HashPort;
@@ -173,6 +176,9 @@ export function download(
 				unchoked$,
 				interestChanged: () => nudgeChoker$.next(),
 				maxQueuedRequests: options.maxQueuedRequests,
+				infoBytes: metainfo.infoBytes,
+				listenPort: options.port,
+				clientName: ourClientName,
 				totals,
 				...optionalScheduler,
 			};
@@ -199,9 +205,12 @@ export function download(
 				...optionalScheduler,
 			}).pipe(share());
 
-			const addresses$: Observable<PeerAddress[]> = tracker$.pipe(
-				filter((event) => event.type === 'announce-answered'),
-				map((event) => event.peers),
+			const addresses$: Observable<PeerAddress[]> = merge(
+				tracker$.pipe(
+					filter((event) => event.type === 'announce-answered'),
+					map((event) => event.peers),
+				),
+				ports.morePeers$ ?? EMPTY,
 			);
 			const peerSwarm = swarm(
 				addresses$,

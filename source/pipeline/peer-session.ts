@@ -20,7 +20,13 @@ import {
 	tap,
 	timeout,
 } from 'rxjs';
-import {encodeHandshake, type Handshake} from '../codec/handshake.js';
+import {encodeExtendedHandshake} from '../codec/extension-protocol.js';
+import {
+	encodeHandshake,
+	type Handshake,
+	ourReservedBytes,
+	supportsExtensionProtocol,
+} from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {describeError, PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
@@ -30,6 +36,7 @@ import type {ConnectPort, PeerWire} from '../peer/socket.js';
 import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {downloadFromPeer} from './download-from-peer.js';
+import {answerExtensions} from './extension-messages.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
 import type {RequestWindowOptions} from './request-window.js';
@@ -69,6 +76,11 @@ export type SwarmContext = {
 	/** Tells the choker that a peer's interest changed. */
 	interestChanged: () => void;
 	maxQueuedRequests: number;
+	/** The info dictionary, for peers that fetch it by BEP 9 (none: we do not offer it). */
+	infoBytes?: Buffer;
+	/** Our port and name in the extended handshake (BEP 10). */
+	listenPort: number;
+	clientName: string;
 	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
 	totals: {uploaded: number};
 	scheduler?: SchedulerLike;
@@ -183,7 +195,7 @@ export function peerSession(
 
 			// Both sides send their handshake at once: we serve one torrent, so there is nothing to wait for.
 			wire.send(
-				encodeHandshake({reserved: Buffer.alloc(8), infoHash: context.infoHash, peerId: context.peerId}),
+				encodeHandshake({reserved: ourReservedBytes(), infoHash: context.infoHash, peerId: context.peerId}),
 			);
 
 			const frames$ = wire.incoming$.pipe(
@@ -191,6 +203,7 @@ export function peerSession(
 				timeout({first: context.handshakeTimeoutMs, scheduler}),
 			);
 			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
+			let extended = false;
 			const exchange = (messages$: Observable<PeerMessage>) =>
 				merge(
 					messages$.pipe(
@@ -228,6 +241,14 @@ export function peerSession(
 							...optionalScheduler,
 						}),
 					),
+					messages$.pipe(
+						answerExtensions({
+							peer,
+							send: (message) => send([message]),
+							...(context.infoBytes ? {infoBytes: context.infoBytes} : {}),
+							maxMetadataRequests: 1000,
+						}),
+					),
 					// Tell the peer about every piece we verify from now on, for as long as it listens.
 					picker.verified$.pipe(
 						tap((index) => send([{type: 'have', index}])),
@@ -248,6 +269,7 @@ export function peerSession(
 								}
 
 								checkHandshake(frame.handshake, context);
+								extended = supportsExtensionProtocol(frame.handshake.reserved);
 								context.peers.set(peer, stats);
 								return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
 							}),
@@ -258,6 +280,21 @@ export function peerSession(
 						defer(() => {
 							if (picker.have.count > 0) {
 								send([{type: 'bitfield', bitfield: picker.have.bytes}]);
+							}
+
+							if (extended) {
+								send([
+									{
+										type: 'extended',
+										extension: 0,
+										payload: encodeExtendedHandshake({
+											client: context.clientName,
+											port: context.listenPort,
+											requestQueue: context.maxQueuedRequests,
+											...(context.infoBytes ? {metadataSize: context.infoBytes.length} : {}),
+										}),
+									},
+								]);
 							}
 
 							return frames.pipe(

@@ -22,6 +22,8 @@ export function statusLine(state: RunState): string {
 			return 'Starting…';
 		case 'completed':
 			return `Downloaded ${state.name}: ${progress}`;
+		case 'fetching-metadata':
+			return `Fetching the torrent of ${state.name} from peers (${countOf(state.connectedPeers, 'peer')})`;
 		case 'checking':
 			return `Checking ${state.name}: ${state.checked} of ${state.toCheck} pieces on disk checked`;
 		case 'seeding':

@@ -57,6 +57,8 @@ function activity(state: RunState): string {
 			return `checking ${state.checked} of ${state.toCheck} pieces`;
 		case 'starving':
 			return 'waiting for peers';
+		case 'fetching-metadata':
+			return 'fetching metadata';
 		default:
 			return state.phase;
 	}

@@ -49,8 +49,8 @@ for (const [layout, message, bytes] of layouts) {
 	});
 }
 
-test('message ids are the ones of BEP 3', (t) => {
-	t.deepEqual(Object.values(MessageId), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+test('message ids are the ones of BEP 3, and BEP 10 extended', (t) => {
+	t.deepEqual(Object.values(MessageId), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20]);
 	t.is(blockLength, 16_384);
 });
 
@@ -81,12 +81,14 @@ test('a full 16 KiB block keeps every byte', (t) => {
 	}
 });
 
+test('extended messages (BEP 10) carry their extension id and payload; round-trip', (t) => {
+	const handshake: PeerMessage = {type: 'extended', extension: 0, payload: hex('64 31 3a 61 69 31 65 65')};
+	t.deepEqual(encodeMessage(handshake), hex('0000000a 14 00 64 31 3a 61 69 31 65 65'));
+	t.deepEqual(decodeMessage(body(encodeMessage(handshake))), handshake);
+	t.throws(() => decodeMessage(hex('14')), {instanceOf: PeerProtocolError});
+});
+
 test('unknown ids decode as "unknown" with their payload, not as an error', (t) => {
-	t.deepEqual(decodeMessage(hex('14 00 64 31 3a 61')), {
-		type: 'unknown',
-		id: 20,
-		payload: hex('00 64 31 3a 61'),
-	});
 	t.deepEqual(decodeMessage(hex('0d')), {type: 'unknown', id: 13, payload: Buffer.alloc(0)});
 	t.deepEqual(decodeMessage(hex('ff 01 02')), {type: 'unknown', id: 255, payload: hex('0102')});
 });

@@ -59,9 +59,15 @@ def seed(torrent_path, save_dir):
 
 
 def download(torrent_path, save_dir, timeout="120"):
+    """Downloads a .torrent, or a magnet link (its metadata fetched from the peers, BEP 9)."""
     session = make_session()
     started = time.time()
-    handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
+    if torrent_path.startswith("magnet:"):
+        params = lt.parse_magnet_uri(torrent_path)
+        params.save_path = save_dir
+        handle = session.add_torrent(params)
+    else:
+        handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
     while time.time() - started < float(timeout):
         session.wait_for_alert(200)
         for alert in session.pop_alerts():

@@ -26,6 +26,8 @@ export function swarmContext(
 		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 		interestChanged: () => undefined,
 		maxQueuedRequests: 100,
+		listenPort: 6881,
+		clientName: 'torrent-rx test',
 		totals: {uploaded: 0},
 		...overrides,
 	};

@@ -17,6 +17,7 @@ const chromeLines = 7;
 
 const phaseColors: Record<RunSnapshot['phase'], string> = {
 	starting: 'gray',
+	'fetching-metadata': 'yellow',
 	checking: 'yellow',
 	downloading: 'cyan',
 	starving: 'yellow',

@@ -1,0 +1,123 @@
+import {randomBytes} from 'node:crypto';
+import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {
+	concat,
+	concatMap,
+	defer,
+	from,
+	merge,
+	mergeMap,
+	NEVER,
+	type Observable,
+	of,
+	share,
+	switchMap,
+	takeWhile,
+} from 'rxjs';
+import {torrentFileFromInfo} from '../codec/build-metainfo.js';
+import type {MagnetLink} from '../codec/magnet.js';
+import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
+import {generatePeerId, ourClientName} from '../codec/peer-id.js';
+import type {RunEvent} from '../events/events.js';
+import {connectTcp} from '../peer/socket.js';
+import {fetchMetadata} from '../pipeline/fetch-metadata.js';
+import {announceByScheme} from '../tracker/announce-port.js';
+import {announcer} from '../tracker/announcer.js';
+import {shuffleTiers} from '../tracker/tiers.js';
+import {type RunConfig, runTorrent} from './run-torrent.js';
+
+/**
+ * Saves the fetched torrent as `<name>.torrent` in the output folder. A different file of that
+ * name is never overwritten: ours then gets the info hash in its name.
+ */
+async function saveTorrent(outputDir: string, metainfo: Metainfo, bytes: Buffer): Promise<string> {
+	await mkdir(outputDir, {recursive: true});
+	const plain = path.join(outputDir, `${metainfo.name}.torrent`);
+	const existing = await readFile(plain).catch(() => undefined);
+	const file =
+		existing === undefined || existing.equals(bytes)
+			? plain
+			: path.join(outputDir, `${metainfo.name}.${metainfo.infoHash.toString('hex').slice(0, 8)}.torrent`);
+	const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+	await writeFile(temporary, bytes);
+	await rename(temporary, file);
+	return file;
+}
+
+/**
+ * A magnet link's whole run: find peers through its trackers and `x.pe` addresses, fetch the
+ * info dictionary from them (BEP 9), save it as a .torrent beside the download, then go on as
+ * a download of that torrent, announcing to the link's trackers.
+ */
+export function runMagnet(link: MagnetLink, config: RunConfig): Observable<RunEvent> {
+	const infoHash = link.infoHash.toString('hex');
+	const metadata$ = defer(() => {
+		const peerId = generatePeerId();
+		const announces$ = announcer(announceByScheme({httpTimeoutMs: 15_000}), {
+			tiers: shuffleTiers(link.trackers.map((tracker) => [tracker])),
+			request: () => ({
+				infoHash: link.infoHash,
+				peerId,
+				port: config.port,
+				uploaded: 0,
+				downloaded: 0,
+				// The size is not known yet; anything but 0 says we are not a seed.
+				left: 1,
+				numwant: 80,
+			}),
+			completed$: NEVER,
+			keepAnnouncing: true,
+			hungry$: of(false),
+			timeoutMs: 120_000,
+			retryDelayMs: 15_000,
+			defaultMinIntervalMs: 30_000,
+		}).pipe(share());
+		const peers$ = merge(
+			from(link.peers),
+			announces$.pipe(mergeMap((event) => (event.type === 'announce-answered' ? event.peers : []))),
+		);
+		return merge(
+			announces$,
+			fetchMetadata(peers$, connectTcp({connectTimeoutMs: 10_000}), {
+				infoHash: link.infoHash,
+				peerId,
+				client: ourClientName,
+				maxPeers: config.maxPeers,
+				handshakeTimeoutMs: 10_000,
+				pieceTimeoutMs: 30_000,
+			}),
+		).pipe(takeWhile((event) => event.type !== 'metadata', true));
+	});
+
+	return concat(
+		of<RunEvent>({
+			type: 'metadata-fetching',
+			infoHash,
+			...(link.displayName ? {name: link.displayName} : {}),
+		}),
+		metadata$.pipe(
+			concatMap((event) => {
+				if (event.type !== 'metadata') {
+					return of(event);
+				}
+
+				const bytes = torrentFileFromInfo(event.infoBytes, link.trackers);
+				const metainfo = parseMetainfo(bytes);
+				return from(saveTorrent(config.outputDir, metainfo, bytes)).pipe(
+					switchMap((torrentFile) =>
+						concat(
+							of<RunEvent>({
+								type: 'metadata-fetched',
+								name: metainfo.name,
+								bytes: event.infoBytes.length,
+								torrentFile,
+							}),
+							runTorrent(metainfo, {...config, peers: [...(config.peers ?? []), ...link.peers]}),
+						),
+					),
+				);
+			}),
+		),
+	);
+}

@@ -1,0 +1,200 @@
+import {
+	asyncScheduler,
+	catchError,
+	concat,
+	defer,
+	distinct,
+	EMPTY,
+	finalize,
+	mergeMap,
+	type Observable,
+	of,
+	type SchedulerLike,
+	takeWhile,
+	timeout,
+} from 'rxjs';
+import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
+import {
+	decodeExtendedHandshake,
+	decodeMetadataMessage,
+	encodeExtendedHandshake,
+	encodeMetadataMessage,
+	ourExtensions,
+} from '../codec/extension-protocol.js';
+import {encodeHandshake, ourReservedBytes, supportsExtensionProtocol} from '../codec/handshake.js';
+import {encodeMessage, type PeerMessage} from '../codec/messages.js';
+import {describeError, PeerProtocolError} from '../errors.js';
+import type {RunEvent} from '../events/events.js';
+import {frameWire} from '../peer/framer.js';
+import type {ConnectPort} from '../peer/socket.js';
+import {withResource} from '../rx/with-resource.js';
+import {MetadataAssembly} from './metadata-assembly.js';
+
+export type MetadataFetchOptions = {
+	infoHash: Buffer;
+	peerId: Buffer;
+	/** Our client name for the extended handshake's `v`. */
+	client: string;
+	maxPeers: number;
+	handshakeTimeoutMs: number;
+	/** A peer that sends no metadata piece for this long is left for others. */
+	pieceTimeoutMs: number;
+	scheduler?: SchedulerLike;
+};
+
+/** The verified info dictionary, once some peers have handed over all of it. */
+export type MetadataFetched = {type: 'metadata'; infoBytes: Buffer};
+
+/** Metadata pieces asked of one peer at once: small enough to share the work, enough to fill the pipe. */
+const piecesInFlightPerPeer = 4;
+
+/**
+ * One peer's part in a magnet link's metadata fetch (BEP 9 over BEP 10): the handshake with the
+ * extension bit, the extended handshake both ways, then requests for pieces of the info
+ * dictionary until the assembly is whole. Ends with a `peer-disconnected` event, however it ends.
+ */
+function metadataSession(
+	address: PeerAddress,
+	connect: ConnectPort,
+	assembly: MetadataAssembly,
+	options: MetadataFetchOptions,
+): Observable<RunEvent | MetadataFetched> {
+	const peer = peerKey(address);
+	const scheduler = options.scheduler ?? asyncScheduler;
+	const session$ = withResource(
+		connect(address),
+		(wire): Observable<RunEvent | MetadataFetched> =>
+			defer(() => {
+				const send = (message: PeerMessage) => wire.send(encodeMessage(message));
+				wire.send(
+					encodeHandshake({reserved: ourReservedBytes(), infoHash: options.infoHash, peerId: options.peerId}),
+				);
+				let theirMetadataId = 0;
+				let asked = 0;
+				const askMore = () => {
+					while (asked < piecesInFlightPerPeer) {
+						const piece = assembly.claim(peer);
+						if (piece === undefined) {
+							return;
+						}
+
+						asked++;
+						send({
+							type: 'extended',
+							extension: theirMetadataId,
+							payload: encodeMetadataMessage({kind: 'request', piece}),
+						});
+					}
+				};
+
+				return wire.incoming$.pipe(
+					frameWire(64 * 1024),
+					timeout({first: options.handshakeTimeoutMs, each: options.pieceTimeoutMs, scheduler}),
+					mergeMap((frame): Observable<RunEvent | MetadataFetched> => {
+						if (frame.type === 'handshake') {
+							if (!frame.handshake.infoHash.equals(options.infoHash)) {
+								throw new PeerProtocolError('handshake for another torrent');
+							}
+
+							if (!supportsExtensionProtocol(frame.handshake.reserved)) {
+								throw new PeerProtocolError('no extension protocol, so no metadata');
+							}
+
+							send({
+								type: 'extended',
+								extension: 0,
+								payload: encodeExtendedHandshake({client: options.client, port: 0, requestQueue: 250}),
+							});
+							return of({type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')});
+						}
+
+						if (frame.type !== 'extended') {
+							return EMPTY;
+						}
+
+						if (frame.extension === 0) {
+							const theirs = decodeExtendedHandshake(frame.payload);
+							theirMetadataId = theirs.extensions.get('ut_metadata') ?? 0;
+							if (theirMetadataId === 0 || theirs.metadataSize === undefined) {
+								throw new PeerProtocolError('peer has no metadata to give');
+							}
+
+							if (!assembly.offerSize(theirs.metadataSize)) {
+								throw new PeerProtocolError(`metadata_size ${theirs.metadataSize} disagrees`);
+							}
+
+							askMore();
+							return theirs.client
+								? of<RunEvent>({type: 'peer-identified', peer, client: theirs.client})
+								: EMPTY;
+						}
+
+						if (frame.extension !== ourExtensions.ut_metadata) {
+							return EMPTY;
+						}
+
+						const message = decodeMetadataMessage(frame.payload);
+						if (message.kind === 'request') {
+							// We have nothing to give yet.
+							send({
+								type: 'extended',
+								extension: theirMetadataId,
+								payload: encodeMetadataMessage({kind: 'reject', piece: message.piece}),
+							});
+							return EMPTY;
+						}
+
+						asked = Math.max(0, asked - 1);
+						if (message.kind === 'reject') {
+							assembly.release(peer, message.piece);
+							throw new PeerProtocolError(`rejected metadata piece ${message.piece}`);
+						}
+
+						const whole = assembly.receive(peer, message.piece, message.data);
+						if (whole === false) {
+							throw new PeerProtocolError(
+								`metadata piece ${message.piece} was not asked for or is the wrong size`,
+							);
+						}
+
+						if (whole) {
+							return of<MetadataFetched>({type: 'metadata', infoBytes: whole});
+						}
+
+						askMore();
+						return EMPTY;
+					}),
+				);
+			}),
+	);
+	const ended = (reason: string) => of<RunEvent>({type: 'peer-disconnected', peer, reason});
+	return concat(
+		of<RunEvent>({type: 'peer-connecting', peer}),
+		concat<Array<RunEvent | MetadataFetched>>(session$, ended('connection closed')).pipe(
+			catchError((error: unknown) => ended(describeError(error))),
+			finalize(() => assembly.release(peer)),
+		),
+	);
+}
+
+/**
+ * Fetches a torrent's info dictionary from the peers `peers$` names, at most `maxPeers` at
+ * once, each peer once. Emits the peers' events and then, once the pieces hash to the info
+ * hash, the metadata, and completes (closing every connection). Completes without it if the
+ * peers run out first.
+ */
+export function fetchMetadata(
+	peers$: Observable<PeerAddress>,
+	connect: ConnectPort,
+	options: MetadataFetchOptions,
+): Observable<RunEvent | MetadataFetched> {
+	return defer(() => {
+		const assembly = new MetadataAssembly(options.infoHash);
+		return peers$.pipe(
+			distinct(peerKey),
+			mergeMap((address) => metadataSession(address, connect, assembly, options), options.maxPeers),
+			// The metadata is the last thing emitted: every session is closed with it.
+			takeWhile((event) => event.type !== 'metadata', true),
+		);
+	});
+}
