@@ -8,10 +8,11 @@ import {
 	isDictionary,
 	isInteger,
 } from './bencode.js';
+import {decodeCompactPeers, encodeCompactPeer, type PeerAddress} from './compact-peers.js';
 import {printable} from './printable.js';
 
 /** The extensions torrent-rx speaks, with the message ids it asks peers to use for them (BEP 10 `m`). */
-export const ourExtensions = {ut_metadata: 1} as const;
+export const ourExtensions = {ut_metadata: 1, ut_pex: 2} as const;
 
 export type ExtensionName = keyof typeof ourExtensions;
 
@@ -41,14 +42,17 @@ export function encodeExtendedHandshake({
 	port,
 	requestQueue,
 	metadataSize,
+	withPex = true,
 }: {
 	client: string;
 	port: number;
 	requestQueue: number;
 	metadataSize?: number;
+	/** BEP 27: a private torrent finds its peers through its trackers only. */
+	withPex?: boolean;
 }): Buffer {
 	return encodeBencode({
-		m: ourExtensions,
+		m: withPex ? ourExtensions : {ut_metadata: ourExtensions.ut_metadata},
 		v: client,
 		...(port > 0 ? {p: port} : {}),
 		reqq: requestQueue,
@@ -148,4 +152,35 @@ export function decodeMetadataMessage(payload: Buffer): MetadataMessage {
 		default:
 			throw new PeerProtocolError(`ut_metadata message of unknown type ${String(kind)}`);
 	}
+}
+
+/** A PEX message (BEP 11): peers that joined the sender's swarm since its last message, and peers that left. */
+export type PexMessage = {added: PeerAddress[]; dropped: PeerAddress[]};
+
+/** Peers a PEX message may name: BEP 11 asks for at most 50 added and 50 dropped. */
+export const maxPexPeers = 50;
+
+/** `{added, added.f, dropped}` with compact IPv4 peers; IPv6 peers are not sent (yet). */
+export function encodePex({added, dropped}: PexMessage): Buffer {
+	const ipv4 = (peers: PeerAddress[]) =>
+		peers.filter((peer) => /^\d+\.\d+\.\d+\.\d+$/.test(peer.host)).slice(0, maxPexPeers);
+	const addedV4 = ipv4(added);
+	return encodeBencode({
+		added: Buffer.concat(addedV4.map(encodeCompactPeer)),
+		'added.f': Buffer.alloc(addedV4.length),
+		dropped: Buffer.concat(ipv4(dropped).map(encodeCompactPeer)),
+	});
+}
+
+export function decodePex(payload: Buffer): PexMessage {
+	const dictionary = decodeDictionary(payload, 'ut_pex message');
+	const peers = (key: string, family: 4 | 6) => {
+		const bytes = dictionary[key];
+		return isBytes(bytes) ? decodeCompactPeers(bytes, family) : [];
+	};
+
+	return {
+		added: [...peers('added', 4), ...peers('added6', 6)].slice(0, 2 * maxPexPeers),
+		dropped: [...peers('dropped', 4), ...peers('dropped6', 6)].slice(0, 2 * maxPexPeers),
+	};
 }

@@ -41,7 +41,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 			{
 				announce: announceByScheme({httpTimeoutMs: 15_000}),
 				connect: connectTcp({connectTimeoutMs: 10_000}),
-				...(config.peers?.length ? {morePeers$: of(config.peers)} : {}),
+				...(config.peers?.length ? {morePeers$: of({source: 'magnet' as const, peers: config.peers})} : {}),
 				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: config.hashStoredPiece,

@@ -30,7 +30,10 @@ export type RunEvent =
 	  }
 	| {type: 'announce-failed'; tracker: string; event: AnnounceEvent | 'regular'; reason: string}
 	| {type: 'no-peers'}
-	| {type: 'peer-connecting'; peer: string}
+	/** `source`: where we learnt of the peer; absent in logs from before it was recorded. */
+	| {type: 'peer-connecting'; peer: string; source?: PeerSource}
+	/** Addresses a peer told us about (BEP 11 PEX); the swarm calls them. */
+	| {type: 'peers-found'; source: PeerSource; from: string; peers: Array<{host: string; port: number}>}
 	| {type: 'peer-connected'; peer: string; peerId: string}
 	/** The client name a peer gave in its extended handshake (BEP 10 `v`). */
 	| {type: 'peer-identified'; peer: string; client: string}
@@ -53,6 +56,9 @@ export type RunEvent =
 	| {type: 'error'; message: string};
 
 export type RunEventType = RunEvent['type'];
+
+/** How we learnt of a peer: a tracker, a magnet link's `x.pe`, peer exchange, or it called us. */
+export type PeerSource = 'tracker' | 'magnet' | 'pex' | 'incoming';
 
 /** An event with the time it happened, in milliseconds since the epoch (or virtual time in tests). */
 export type TimedEvent = RunEvent & {at: number};

@@ -1,5 +1,5 @@
 import {clientName} from '../codec/client-name.js';
-import type {TimedEvent} from './events.js';
+import type {PeerSource, TimedEvent} from './events.js';
 
 /** Bytes that arrived at a time: the samples a rate is averaged over. */
 type Sample = {at: number; bytes: number};
@@ -12,8 +12,10 @@ export type PeerStatus = 'connecting' | 'choked' | 'unchoked' | 'downloading';
 
 export type PeerState = {
 	address: string;
-	/** From the peer id, once the handshake is in; empty while connecting. */
+	/** From the peer id, once the handshake is in, or its own word (BEP 10 `v`); empty while connecting. */
 	client: string;
+	/** How we learnt of it; undefined in logs from before it was recorded. */
+	source: PeerSource | undefined;
 	status: PeerStatus;
 	/** Pieces requested from this peer and not yet verified, oldest first. */
 	pieces: readonly number[];
@@ -99,10 +101,11 @@ function rate(samples: readonly Sample[], since: number, now: number): number {
 	return (total * 1000) / Math.max(1000, Math.min(rateWindowMs, now - since));
 }
 
-function newPeer(address: string, now: number): PeerState {
+function newPeer(address: string, now: number, source?: PeerSource): PeerState {
 	return {
 		address,
 		client: '',
+		source,
 		status: 'connecting',
 		pieces: [],
 		piecesDownloaded: 0,
@@ -177,7 +180,7 @@ function reducePeers(
 	const now = event.at;
 	switch (event.type) {
 		case 'peer-connecting':
-			return updatePeers(peers, now, event.peer, () => newPeer(event.peer, now));
+			return updatePeers(peers, now, event.peer, () => newPeer(event.peer, now, event.source));
 		case 'peer-connected':
 			return updatePeers(peers, now, event.peer, (peer) => ({
 				...peer,

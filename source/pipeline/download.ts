@@ -24,7 +24,6 @@ import {
 	tap,
 } from 'rxjs';
 import type {Bitfield} from '../codec/bitfield.js';
-import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {ourClientName} from '../codec/peer-id.js';
 import type {RunEvent} from '../events/events.js';
@@ -43,7 +42,7 @@ import type {PeerStats, SwarmContext} from './peer-session.js';
 import {PiecePicker} from './piece-picker.js';
 import type {RequestWindowOptions} from './request-window.js';
 import {type SeedOptions, seedingDone} from './seeding-done.js';
-import {swarm} from './swarm.js';
+import {type PeerBatch, swarm} from './swarm.js';
 
 /** How often, at most, the resume file is rewritten while pieces arrive. */
 const resumeSaveMs = 2000;
@@ -52,8 +51,8 @@ export type {SeedOptions} from './seeding-done.js';
 
 export type DownloadPorts = {
 	announce: AnnouncePort;
-	/** Peers found other than by the trackers: a magnet link's `x.pe`, later DHT, PEX, LSD. */
-	morePeers$?: Observable<PeerAddress[]>;
+	/** Peers found other than by the trackers and PEX: a magnet link's `x.pe`, later DHT and LSD. */
+	morePeers$?: Observable<PeerBatch>;
 	connect: ConnectPort;
 	/** Verifies each downloaded piece. */
 	hashPiece: HashPort;
@@ -179,6 +178,8 @@ export function download(
 				infoBytes: metainfo.infoBytes,
 				listenPort: options.port,
 				clientName: ourClientName,
+				// BEP 27: a private torrent's peers come from its trackers alone.
+				...(metainfo.private ? {} : {pex: {dialable: () => peerSwarm.dialable(), intervalMs: 60_000}}),
 				totals,
 				...optionalScheduler,
 			};
@@ -205,10 +206,10 @@ export function download(
 				...optionalScheduler,
 			}).pipe(share());
 
-			const addresses$: Observable<PeerAddress[]> = merge(
+			const addresses$: Observable<PeerBatch> = merge(
 				tracker$.pipe(
 					filter((event) => event.type === 'announce-answered'),
-					map((event) => event.peers),
+					map((event): PeerBatch => ({source: 'tracker', peers: event.peers})),
 				),
 				ports.morePeers$ ?? EMPTY,
 			);

@@ -20,6 +20,7 @@ import {
 	tap,
 	timeout,
 } from 'rxjs';
+import type {PeerAddress} from '../codec/compact-peers.js';
 import {encodeExtendedHandshake} from '../codec/extension-protocol.js';
 import {
 	encodeHandshake,
@@ -29,7 +30,7 @@ import {
 } from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {describeError, PeerProtocolError} from '../errors.js';
-import type {RunEvent} from '../events/events.js';
+import type {PeerSource, RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import {frameWire} from '../peer/framer.js';
 import type {ConnectPort, PeerWire} from '../peer/socket.js';
@@ -81,6 +82,8 @@ export type SwarmContext = {
 	/** Our port and name in the extended handshake (BEP 10). */
 	listenPort: number;
 	clientName: string;
+	/** Peer exchange (BEP 11): absent for a private torrent (BEP 27). */
+	pex?: {dialable: () => PeerAddress[]; intervalMs: number};
 	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
 	totals: {uploaded: number};
 	scheduler?: SchedulerLike;
@@ -179,6 +182,7 @@ export function peerSession(
 	wire$: Observable<PeerWire>,
 	ports: SwarmPorts,
 	context: SwarmContext,
+	source: PeerSource = 'tracker',
 ): Observable<RunEvent> {
 	const stats: PeerStats = {interested: false, uploaded: 0, unreported: 0, downloaded: 0, snubbed: false};
 	const session$ = withResource(wire$, (wire) =>
@@ -247,6 +251,8 @@ export function peerSession(
 							send: (message) => send([message]),
 							...(context.infoBytes ? {infoBytes: context.infoBytes} : {}),
 							maxMetadataRequests: 1000,
+							...(context.pex ? {pex: context.pex} : {}),
+							...optionalScheduler,
 						}),
 					),
 					// Tell the peer about every piece we verify from now on, for as long as it listens.
@@ -292,6 +298,7 @@ export function peerSession(
 											port: context.listenPort,
 											requestQueue: context.maxQueuedRequests,
 											...(context.infoBytes ? {metadataSize: context.infoBytes.length} : {}),
+											withPex: context.pex !== undefined,
 										}),
 									},
 								]);
@@ -325,7 +332,7 @@ export function peerSession(
 			return from(goodbye);
 		});
 	return concat(
-		of<RunEvent>({type: 'peer-connecting', peer}),
+		of<RunEvent>({type: 'peer-connecting', peer, source}),
 		concat(session$, ended('connection closed')).pipe(
 			catchError((error: unknown) => ended(describeError(error))),
 		),

@@ -1,10 +1,11 @@
 import type {PeerState, RunState} from '../events/run-state.js';
 import {countOf, formatBytes, formatDuration, formatRate} from './format.js';
 
-/** The peer table's columns, as the terminal and the web page both show them. */
+/** The peer table's columns, as the web page shows them (the terminal leaves out From below 90 columns). */
 export const peerColumns = [
 	'Peer',
 	'Client',
+	'From',
 	'Status',
 	'Piece',
 	'Downloaded',
@@ -76,6 +77,7 @@ function peerRow(peer: PeerState): PeerRow {
 		cells: [
 			peer.address,
 			peer.client || '…',
+			peer.source ?? '',
 			peer.status,
 			piece === undefined ? '' : String(piece),
 			String(peer.piecesDownloaded),

@@ -3,7 +3,7 @@ import {ignoreElements, NEVER, type Observable, of} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/socket.js';
-import {swarm} from '../../source/pipeline/swarm.js';
+import {type PeerBatch, swarm} from '../../source/pipeline/swarm.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
 import {swarmContext} from '../helpers/swarm-context.js';
@@ -26,12 +26,12 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 		// A wire whose incoming bytes are the peer's cold "socket", and whose sends go nowhere.
 		const connect: ConnectPort = (peer) =>
 			of({incoming$: sockets.get(peerKey(peer)) ?? cold<Buffer>('#'), send: () => true, drained$: NEVER});
-		const peers$ = hot<PeerAddress[]>('a-b-----------c', {
-			a: [address(1), address(2), address(3)],
+		const peers$ = hot<PeerBatch>('a-b-----------c', {
+			a: {source: 'tracker', peers: [address(1), address(2), address(3)]},
 			// Already connected, and banned: neither is dialled.
-			b: [address(1), address(9)],
+			b: {source: 'tracker', peers: [address(1), address(9)]},
 			// Gone since frame 5: may be dialled again.
-			c: [address(1)],
+			c: {source: 'tracker', peers: [address(1)]},
 		});
 		const {events$, activePeers$} = swarm(
 			peers$,
@@ -63,7 +63,7 @@ test('a peer that leaves while pieces are still needed is called again, later ea
 		const socket = cold<Buffer>('-----|');
 		const connect: ConnectPort = () => of({incoming$: socket, send: () => true, drained$: NEVER});
 		const {events$} = swarm(
-			hot<PeerAddress[]>('a', {a: [address(1)]}),
+			hot<PeerBatch>('a', {a: {source: 'tracker', peers: [address(1)]}}),
 			NEVER,
 			{
 				connect,

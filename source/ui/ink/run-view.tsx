@@ -5,6 +5,7 @@ import {peerColumns, type RunSnapshot} from '../snapshot.js';
 const columnWidths: Record<(typeof peerColumns)[number], number> = {
 	Peer: 16,
 	Client: 17,
+	From: 9,
 	Status: 12,
 	Piece: 6,
 	Downloaded: 11,
@@ -35,20 +36,26 @@ function ProgressBar({progress, width}: {progress: number; width: number}) {
 	);
 }
 
-function Row({cells, bold}: {cells: readonly string[]; bold?: boolean}) {
+/** Where the optional From column fits beside the others. */
+const fromColumnAt = 90;
+
+function Row({cells, bold, wide}: {cells: readonly string[]; bold?: boolean; wide: boolean}) {
+	const shown = peerColumns
+		.map((column, index) => ({column, text: cells[index] ?? ''}))
+		.filter(({column}) => wide || column !== 'From');
 	return (
 		<Box>
-			{peerColumns.map((column, index) => (
+			{shown.map(({column, text}, index) => (
 				<Box
 					key={column}
-					// The Peer column starts at its width and takes whatever room the terminal has beyond 80 columns.
+					// The Peer column starts at its width and takes whatever room the terminal has beyond the rest.
 					flexBasis={columnWidths[column]}
 					flexGrow={column === 'Peer' ? 1 : 0}
 					flexShrink={0}
-					paddingRight={index < peerColumns.length - 1 ? 1 : 0}
+					paddingRight={index < shown.length - 1 ? 1 : 0}
 				>
 					<Text bold={bold} wrap="truncate-end">
-						{cells[index] ?? ''}
+						{text}
 					</Text>
 				</Box>
 			))}
@@ -72,6 +79,7 @@ export function RunView({view, columns, rows}: RunViewProps) {
 	const shown = view.rows.length <= room + 1 ? view.rows : view.rows.slice(0, room);
 	const hidden = view.rows.length - shown.length;
 	const {percent} = view;
+	const wide = columns >= fromColumnAt;
 	const barWidth = Math.max(10, columns - percent.length - view.pieces.length - 4);
 	return (
 		<Box flexDirection="column" width={columns}>
@@ -95,9 +103,9 @@ export function RunView({view, columns, rows}: RunViewProps) {
 				{view.tracker ? <Text dimColor> {view.tracker}</Text> : null}
 			</Text>
 			<Text> </Text>
-			<Row cells={peerColumns} bold />
+			<Row cells={peerColumns} bold wide={wide} />
 			{shown.map((row) => (
-				<Row key={row.address} cells={row.cells} />
+				<Row key={row.address} cells={row.cells} wide={wide} />
 			))}
 			{hidden > 0 ? <Text dimColor>+{hidden} more</Text> : null}
 			{view.rows.length === 0 ? <Text dimColor>no peers yet</Text> : null}

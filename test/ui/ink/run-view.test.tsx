@@ -152,3 +152,12 @@ test('q quits the live view; other keys do not', async (t) => {
 	t.is(quits, 1);
 	unmount();
 });
+
+test('from 90 columns the table also says where each peer came from', (t) => {
+	const state = fold([{type: 'peer-connecting', peer: '127.0.0.1:7000', source: 'pex', at: 5}], started);
+	const narrow = frameOf(state);
+	const wide = frameOf(state, {columns: 90});
+	t.false(narrow.some((line) => line.includes('From')));
+	t.regex(wide.find((line) => line.startsWith('Peer')) ?? '', / From +Status /);
+	t.regex(wide.find((line) => line.startsWith('127.0.0.1:7000')) ?? '', / pex +connecting /);
+});
