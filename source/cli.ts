@@ -7,6 +7,7 @@ import {demoCommand} from './commands/demo.js';
 import {downloadCommand, replayCommand} from './commands/download.js';
 import {type ShowOptions, type ViewMode, viewModes} from './commands/show-run.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
+import {defaultDhtBootstrap} from './peer/dht.js';
 
 const cli = meow(
 	`
@@ -22,6 +23,8 @@ const cli = meow(
 	  --seed                Keep seeding after the download (until Ctrl-C or a limit below)
 	  --seed-ratio R        Stop seeding after uploading R times the torrent's size (implies --seed)
 	  --seed-time MIN       Stop seeding after MIN minutes (implies --seed)
+	  --dht-bootstrap LIST  DHT nodes to join through, host:port,... (default: the well-known routers)
+	  --no-dht              Find peers through trackers (and peers) only, not the DHT
 	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
 	  --no-history          Record no history
 
@@ -67,6 +70,8 @@ const cli = meow(
 			seedRatio: {type: 'number'},
 			seedTime: {type: 'number'},
 			history: {type: 'string'},
+			dht: {type: 'boolean', default: true},
+			dhtBootstrap: {type: 'string'},
 			replay: {type: 'string'},
 			replaySpeed: {type: 'number', default: 1},
 			mode: {type: 'string', shortFlag: 'm', choices: [...viewModes]},
@@ -161,6 +166,29 @@ function showOptions(): ShowOptions {
 	};
 }
 
+/** The DHT's bootstrap nodes, or undefined with `--no-dht`. */
+function dhtNodes(): string[] | undefined {
+	const {dht, dhtBootstrap} = cli.flags;
+	if (!dht) {
+		return undefined;
+	}
+
+	if (dhtBootstrap === undefined) {
+		return defaultDhtBootstrap;
+	}
+
+	const nodes = dhtBootstrap
+		.split(',')
+		.map((node) => node.trim())
+		.filter(Boolean);
+	check([
+		(nodes.length === 0 ||
+			!nodes.every((node) => /^[^\s:]+:\d{1,5}$|^\[[0-9a-f:.]+\]:\d{1,5}$/i.test(node))) &&
+			'--dht-bootstrap takes host:port,host:port,...',
+	]);
+	return nodes;
+}
+
 /** `--history FILE`, `--no-history` (meow gives false), or the default beside the download. */
 function historyFile(outputDir: string): string | undefined {
 	const {history} = cli.flags as {history?: string | false};
@@ -180,10 +208,12 @@ async function download(): Promise<void> {
 		seedTime !== undefined && !(seedTime > 0) && '--seed-time must be a positive number of minutes',
 	]);
 	const seeding = seed || seedRatio !== undefined || seedTime !== undefined;
+	const dht = dhtNodes();
 	const history = historyFile(output ?? '.');
 	const outcome = await downloadCommand(
 		{
 			torrent: cli.input[0] ?? '',
+			...(dht ? {dht: {bootstrap: dht}} : {}),
 			outputDir: output ?? '.',
 			...(history ? {historyFile: history} : {}),
 			port,

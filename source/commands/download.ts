@@ -1,15 +1,17 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
-import {fromEvent, merge, share, take, takeUntil} from 'rxjs';
+import {catchError, fromEvent, merge, of, share, take, takeUntil} from 'rxjs';
 import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
-import {MetainfoError} from '../errors.js';
+import {describeError, MetainfoError} from '../errors.js';
 import {readLastRun, recordHistory} from '../events/history-log.js';
 import {replayEvents} from '../events/replay.js';
 import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
+import {openDht} from '../peer/dht.js';
 import type {SeedOptions} from '../pipeline/download.js';
+import {withResource} from '../rx/with-resource.js';
 import {runMagnet} from './run-magnet.js';
 import {type RunConfig, runTorrent} from './run-torrent.js';
 import {type ShowOptions, showRun} from './show-run.js';
@@ -17,6 +19,8 @@ import {type ShowOptions, showRun} from './show-run.js';
 export type DownloadCommand = {
 	/** A .torrent file's path, or a magnet link. */
 	torrent: string;
+	/** The DHT's bootstrap nodes (`host:port`); absent: no DHT. */
+	dht?: {bootstrap: string[]};
 	outputDir: string;
 	port: number;
 	maxPeers: number;
@@ -61,24 +65,46 @@ export function interruptSignal(exitCode: number) {
 }
 
 /** A .torrent file read and checked, or a magnet link parsed; either must lead to some peers. */
-async function openTorrent(torrent: string): Promise<{metainfo: Metainfo} | {magnet: MagnetLink}> {
+async function openTorrent(
+	torrent: string,
+	dht: boolean,
+): Promise<{metainfo: Metainfo} | {magnet: MagnetLink}> {
 	if (isMagnetLink(torrent)) {
 		const magnet = parseMagnetLink(torrent);
-		if (magnet.trackers.length === 0 && magnet.peers.length === 0) {
-			throw new MetainfoError(
-				'the magnet link names no tracker and no peer (tr, x.pe; DHT is not supported yet)',
-			);
+		if (!dht && magnet.trackers.length === 0 && magnet.peers.length === 0) {
+			throw new MetainfoError('the magnet link names no tracker and no peer (tr, x.pe), and the DHT is off');
 		}
 
 		return {magnet};
 	}
 
 	const metainfo = await readTorrentFile(torrent);
-	if (metainfo.announceTiers.length === 0) {
-		throw new MetainfoError(`${torrent} names no tracker (trackerless torrents need DHT, not supported yet)`);
+	if (metainfo.announceTiers.length === 0 && (!dht || metainfo.private)) {
+		throw new MetainfoError(
+			`${torrent} names no tracker, and ${metainfo.private ? 'a private torrent may not use the' : 'the'} DHT${metainfo.private ? '' : ' is off'}`,
+		);
 	}
 
 	return {metainfo};
+}
+
+/** The DHT for a run, unless it is off or the torrent is private; a DHT that cannot start is a warning. */
+function joinDht(command: DownloadCommand, source: {metainfo: Metainfo} | {magnet: MagnetLink}) {
+	if (!command.dht || ('metainfo' in source && source.metainfo.private)) {
+		return of(undefined);
+	}
+
+	return openDht({
+		port: command.port,
+		host: '0.0.0.0',
+		bootstrap: command.dht.bootstrap,
+		stateFile: path.join(path.resolve(command.outputDir), '.torrent-rx', 'dht.json'),
+	}).pipe(
+		catchError((error: unknown) => {
+			process.stderr.write(`torrent-rx: no DHT: ${describeError(error)}\n`);
+			return of(undefined);
+		}),
+	);
 }
 
 /** `torrent-rx file.torrent` or `torrent-rx 'magnet:?…'`: download (and maybe seed) one torrent with the view. */
@@ -86,7 +112,7 @@ export async function downloadCommand(
 	command: DownloadCommand,
 	interruptedExitCode: number,
 ): Promise<RunOutcome> {
-	const source = await openTorrent(command.torrent);
+	const source = await openTorrent(command.torrent, command.dht !== undefined);
 
 	let interrupted = false;
 	const interrupt$ = interruptSignal(interruptedExitCode);
@@ -104,7 +130,10 @@ export async function downloadCommand(
 			...(command.seed ? {seed: command.seed} : {}),
 		};
 		const {completed, quit} = await showRun(
-			('magnet' in source ? runMagnet(source.magnet, config) : runTorrent(source.metainfo, config)).pipe(
+			withResource(joinDht(command, source), (dht) => {
+				const withDht = dht ? {...config, dht} : config;
+				return 'magnet' in source ? runMagnet(source.magnet, withDht) : runTorrent(source.metainfo, withDht);
+			}).pipe(
 				takeUntil(interrupt$),
 				stampEvents(),
 				command.historyFile ? recordHistory(command.historyFile) : (events$) => events$,

@@ -5,6 +5,7 @@ import {
 	concat,
 	concatMap,
 	defer,
+	EMPTY,
 	from,
 	merge,
 	mergeMap,
@@ -76,6 +77,9 @@ export function runMagnet(link: MagnetLink, config: RunConfig): Observable<RunEv
 		const peers$ = merge(
 			from(link.peers),
 			announces$.pipe(mergeMap((event) => (event.type === 'announce-answered' ? event.peers : []))),
+			config.dht
+				? config.dht.peers(link.infoHash, {intervalMs: 15_000}).pipe(mergeMap((peers) => peers))
+				: EMPTY,
 		);
 		return merge(
 			announces$,

@@ -1,13 +1,15 @@
-import {type Observable, of} from 'rxjs';
+import {EMPTY, map, merge, type Observable, of} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {generatePeerId} from '../codec/peer-id.js';
 import type {RunEvent} from '../events/events.js';
 import {type HashPort, hashOnMainThread} from '../hashing/sha1.js';
+import type {Dht} from '../peer/dht.js';
 import {listenForPeers} from '../peer/listener.js';
 import {connectTcp} from '../peer/socket.js';
 import {download, type SeedOptions} from '../pipeline/download.js';
 import {defaultWindowOptions} from '../pipeline/request-window.js';
+import type {PeerBatch} from '../pipeline/swarm.js';
 import {withResource} from '../rx/with-resource.js';
 import {openPieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
@@ -28,12 +30,30 @@ export type RunConfig = {
 	resumeFile?: boolean;
 	/** Peers to call besides the trackers' (a magnet link's `x.pe`). */
 	peers?: PeerAddress[];
+	/** The DHT node to find peers through (BEP 5); never used for a private torrent (BEP 27). */
+	dht?: Dht;
 };
+
+/** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
+const dhtLookupIntervalMs = 15 * 60 * 1000;
 
 /**
  * One torrent, wired to the real world: TCP peers, HTTP trackers, files under `outputDir`, with
  * the tuning a user gets. The CLI and the demo's seeders and downloader all run through here.
  */
+/** Peers from outside the trackers: the magnet link's, and the DHT's unless the torrent is private. */
+function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): Observable<PeerBatch> {
+	const fromLink = config.peers?.length ? of<PeerBatch>({source: 'magnet', peers: config.peers}) : EMPTY;
+	const {dht} = config;
+	const fromDht =
+		dht && !metainfo.private
+			? dht
+					.peers(metainfo.infoHash, {announcePort: listenPort, intervalMs: dhtLookupIntervalMs})
+					.pipe(map((peers): PeerBatch => ({source: 'dht', peers})))
+			: EMPTY;
+	return merge(fromLink, fromDht);
+}
+
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
 	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
@@ -41,7 +61,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 			{
 				announce: announceByScheme({httpTimeoutMs: 15_000}),
 				connect: connectTcp({connectTimeoutMs: 10_000}),
-				...(config.peers?.length ? {morePeers$: of({source: 'magnet' as const, peers: config.peers})} : {}),
+				morePeers$: morePeers(metainfo, config, listener.port),
 				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: config.hashStoredPiece,

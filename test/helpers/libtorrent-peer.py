@@ -58,6 +58,36 @@ def seed(torrent_path, save_dir):
     sys.exit(1)
 
 
+def seed_dht(torrent_path, save_dir, bootstrap_port):
+    """Seeds with the DHT on, joined through a node on 127.0.0.1:bootstrap_port (no tracker needed)."""
+    session = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": True,
+        "dht_bootstrap_nodes": "127.0.0.1:" + bootstrap_port,
+        # Everything here is on one address: let the DHT keep and return loopback nodes and peers.
+        "dht_restrict_routing_ips": False,
+        "dht_restrict_search_ips": False,
+        "dht_enforce_node_id": False,
+        "dht_prefer_verified_node_ids": False,
+        "dht_ignore_dark_internet": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.all_categories,
+    })
+    info = lt.torrent_info(torrent_path)
+    handle = session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
+    print("ready", session.listen_port(), flush=True)
+    # Announce again every two seconds for a while: the test's DHT is being built as we go.
+    started = time.time()
+    while True:
+        session.wait_for_alert(2000)
+        session.pop_alerts()
+        if time.time() - started < 30:
+            handle.force_dht_announce()
+
+
 def download(torrent_path, save_dir, timeout="120"):
     """Downloads a .torrent, or a magnet link (its metadata fetched from the peers, BEP 9)."""
     session = make_session()
@@ -86,4 +116,10 @@ def infohash(torrent_path):
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"create": create, "seed": seed, "download": download, "infohash": infohash}[command](*arguments)
+    {
+        "create": create,
+        "seed": seed,
+        "seed-dht": seed_dht,
+        "download": download,
+        "infohash": infohash,
+    }[command](*arguments)

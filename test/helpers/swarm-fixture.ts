@@ -445,10 +445,12 @@ export function spawnTorrentRx(
 	args: string[],
 	{timeoutMs}: {timeoutMs: number},
 ): RunningTorrentRx {
+	// Tests stay on 127.0.0.1: no DHT unless a test brings its own bootstrap node.
+	const offline = args.some((arg) => /^--(dht|no-dht|help|version)/.test(arg)) ? [] : ['--no-dht'];
 	return spawnTracked(
 		t,
 		process.execPath,
-		['--import', 'tsx', path.join(repoRoot, 'source', 'cli.ts'), ...args],
+		['--import', 'tsx', path.join(repoRoot, 'source', 'cli.ts'), ...args, ...offline],
 		{
 			timeoutMs,
 			cwd: repoRoot,
