@@ -25,6 +25,8 @@ declare module 'bittorrent-dht' {
 		destroy(callback?: () => void): void;
 		on(event: 'peer', listener: (peer: Node, infoHash: Buffer, from: Node) => void): this;
 		on(event: 'ready' | 'listening', listener: () => void): this;
+		/** A peer announced itself to this node (a test's bootstrap node watches for it). */
+		on(event: 'announce', listener: (peer: Node, infoHash: Buffer) => void): this;
 		on(event: 'error' | 'warning', listener: (error: Error) => void): this;
 	}
 }

@@ -310,16 +310,21 @@ export type Seeder = {port: number; stop(): Promise<void>};
 
 /**
  * Seeds `torrentPath` from `saveDir` (the folder holding the payload) with libtorrent, resolving
- * with its listening port once the tracker has answered it.
+ * with its listening port once the tracker has answered it; or, with `dhtBootstrapPort`, with
+ * its DHT on and joined through 127.0.0.1:that port, once it is listening.
  */
 export async function startLibtorrentSeeder(
 	t: Teardown,
 	torrentPath: string,
 	saveDir: string,
-	{readyTimeoutMs = 20_000}: {readyTimeoutMs?: number} = {},
+	{readyTimeoutMs = 20_000, dhtBootstrapPort}: {readyTimeoutMs?: number; dhtBootstrapPort?: number} = {},
 ): Promise<Seeder> {
+	const command =
+		dhtBootstrapPort === undefined
+			? ['seed', torrentPath, saveDir]
+			: ['seed-dht', torrentPath, saveDir, String(dhtBootstrapPort)];
 	const child = track(
-		spawn(debianPython, ['-u', peerHelper, 'seed', torrentPath, saveDir], {
+		spawn(debianPython, ['-u', peerHelper, ...command], {
 			stdio: ['ignore', 'pipe', 'pipe'],
 		}),
 	);
