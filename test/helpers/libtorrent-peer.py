@@ -58,6 +58,32 @@ def seed(torrent_path, save_dir):
     sys.exit(1)
 
 
+def seed_quietly(torrent_path, save_dir):
+    """Seeds without waiting for (or needing) a tracker: ready as soon as it listens."""
+    session = make_session()
+    session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
+    print("ready", session.listen_port(), flush=True)
+    while True:
+        session.wait_for_alert(1000)
+        session.pop_alerts()
+
+
+def leech_slowly(torrent_path, save_dir, peer_port, rate):
+    """Downloads at `rate` bytes a second from the peer at 127.0.0.1:peer_port (and the tracker's),
+    staying a leecher long enough to tell others about that peer by PEX (BEP 11)."""
+    session = make_session()
+    # Rate limits skip peers on the local network unless told otherwise; here everything is.
+    session.apply_settings({"ignore_limits_on_local_network": False})
+    handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
+    handle.set_download_limit(int(rate))
+    handle.connect_peer(("127.0.0.1", int(peer_port)))
+    # Ready as soon as it listens; whoever needs it on the tracker asks the tracker.
+    print("ready", session.listen_port(), flush=True)
+    while True:
+        session.wait_for_alert(1000)
+        session.pop_alerts()
+
+
 def seed_dht(torrent_path, save_dir, bootstrap_port):
     """Seeds with the DHT on, joined through a node on 127.0.0.1:bootstrap_port (no tracker needed)."""
     session = lt.session({
@@ -120,6 +146,8 @@ if __name__ == "__main__":
         "create": create,
         "seed": seed,
         "seed-dht": seed_dht,
+        "seed-quietly": seed_quietly,
+        "leech-slowly": leech_slowly,
         "download": download,
         "infohash": infohash,
     }[command](*arguments)

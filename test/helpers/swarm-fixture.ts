@@ -317,12 +317,20 @@ export async function startLibtorrentSeeder(
 	t: Teardown,
 	torrentPath: string,
 	saveDir: string,
-	{readyTimeoutMs = 20_000, dhtBootstrapPort}: {readyTimeoutMs?: number; dhtBootstrapPort?: number} = {},
+	{
+		readyTimeoutMs = 20_000,
+		dhtBootstrapPort,
+		mode = dhtBootstrapPort === undefined ? 'seed' : 'seed-dht',
+		extra = dhtBootstrapPort === undefined ? [] : [String(dhtBootstrapPort)],
+	}: {
+		readyTimeoutMs?: number;
+		dhtBootstrapPort?: number;
+		/** libtorrent-peer.py's command: `seed-quietly` needs no tracker, `leech-slowly` downloads at a capped rate. */
+		mode?: 'seed' | 'seed-dht' | 'seed-quietly' | 'leech-slowly';
+		extra?: string[];
+	} = {},
 ): Promise<Seeder> {
-	const command =
-		dhtBootstrapPort === undefined
-			? ['seed', torrentPath, saveDir]
-			: ['seed-dht', torrentPath, saveDir, String(dhtBootstrapPort)];
+	const command = [mode, torrentPath, saveDir, ...extra];
 	const child = track(
 		spawn(debianPython, ['-u', peerHelper, ...command], {
 			stdio: ['ignore', 'pipe', 'pipe'],
