@@ -15,11 +15,19 @@ export type Handshake = {
 /** BEP 10's bit (reserved byte 5, 0x10): we speak the extension protocol. */
 export const extensionProtocolBit = {byte: 5, mask: 0x10} as const;
 
-/** The reserved bytes torrent-rx sends: the extension protocol. */
+/** BEP 6's bit (reserved byte 7, 0x04): the fast extension. */
+export const fastExtensionBit = {byte: 7, mask: 0x04} as const;
+
+/** The reserved bytes torrent-rx sends: the extension protocol and the fast extension. */
 export function ourReservedBytes(): Buffer {
 	const reserved = Buffer.alloc(8);
 	reserved.writeUInt8(extensionProtocolBit.mask, extensionProtocolBit.byte);
+	reserved.writeUInt8(fastExtensionBit.mask, fastExtensionBit.byte);
 	return reserved;
+}
+
+export function supportsFastExtension(reserved: Buffer): boolean {
+	return ((reserved[fastExtensionBit.byte] ?? 0) & fastExtensionBit.mask) !== 0;
 }
 
 export function supportsExtensionProtocol(reserved: Buffer): boolean {

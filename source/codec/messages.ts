@@ -15,6 +15,12 @@ export const MessageId = {
 	piece: 7,
 	cancel: 8,
 	port: 9,
+	/** BEP 6, the fast extension. */
+	suggest: 0x0d,
+	haveAll: 0x0e,
+	haveNone: 0x0f,
+	reject: 0x10,
+	allowedFast: 0x11,
 	/** BEP 10: every extension message, its own id in the first payload byte. */
 	extended: 20,
 } as const;
@@ -31,6 +37,12 @@ export type PeerMessage =
 	| {type: 'piece'; index: number; begin: number; block: Buffer}
 	| {type: 'cancel'; index: number; begin: number; length: number}
 	| {type: 'port'; port: number}
+	/** BEP 6: a piece worth asking for; every piece; no piece; a request we will not serve; a piece we serve even while choking. */
+	| {type: 'suggest'; index: number}
+	| {type: 'have-all'}
+	| {type: 'have-none'}
+	| {type: 'reject'; index: number; begin: number; length: number}
+	| {type: 'allowed-fast'; index: number}
 	/** BEP 10: `extension` 0 is the extended handshake; others are the ids we announced in ours. */
 	| {type: 'extended'; extension: number; payload: Buffer}
 	| {type: 'unknown'; id: number; payload: Buffer};
@@ -70,11 +82,26 @@ export function decodeMessage(body: Buffer): PeerMessage {
 			return {type: 'have', index: payload.readUInt32BE(0)};
 		case MessageId.bitfield:
 			return {type: 'bitfield', bitfield: payload};
+		case MessageId.suggest:
+		case MessageId.allowedFast:
+			expectLength(payload, 4, id === MessageId.suggest ? 'suggest' : 'allowed fast');
+			return {type: id === MessageId.suggest ? 'suggest' : 'allowed-fast', index: payload.readUInt32BE(0)};
+		case MessageId.haveAll:
+			expectLength(payload, 0, 'have all');
+			return {type: 'have-all'};
+		case MessageId.haveNone:
+			expectLength(payload, 0, 'have none');
+			return {type: 'have-none'};
 		case MessageId.request:
 		case MessageId.cancel:
-			expectLength(payload, 12, id === MessageId.request ? 'request' : 'cancel');
+		case MessageId.reject:
+			expectLength(
+				payload,
+				12,
+				id === MessageId.request ? 'request' : id === MessageId.cancel ? 'cancel' : 'reject',
+			);
 			return {
-				type: id === MessageId.request ? 'request' : 'cancel',
+				type: id === MessageId.request ? 'request' : id === MessageId.cancel ? 'cancel' : 'reject',
 				index: payload.readUInt32BE(0),
 				begin: payload.readUInt32BE(4),
 				length: payload.readUInt32BE(8),
@@ -150,6 +177,20 @@ export function encodeMessage(message: PeerMessage): Buffer {
 			return indexBeginLength(MessageId.request, message.index, message.begin, message.length);
 		case 'cancel':
 			return indexBeginLength(MessageId.cancel, message.index, message.begin, message.length);
+		case 'reject':
+			// <len=0013><id=0x10><index><begin><length>
+			return indexBeginLength(MessageId.reject, message.index, message.begin, message.length);
+		case 'have-all':
+			return header(0, MessageId.haveAll);
+		case 'have-none':
+			return header(0, MessageId.haveNone);
+		case 'suggest':
+		case 'allowed-fast': {
+			// <len=0005><id=0x0D|0x11><index>
+			const buffer = header(4, message.type === 'suggest' ? MessageId.suggest : MessageId.allowedFast, 4);
+			buffer.writeUInt32BE(message.index, 5);
+			return buffer;
+		}
 		case 'piece': {
 			// <len=0009+X><id=7><index><begin><block>
 			const buffer = header(8 + message.block.length, MessageId.piece, 8);

@@ -96,6 +96,26 @@ export class PeerDownloader {
 				break;
 			}
 
+			case 'have-all':
+			case 'have-none': {
+				// BEP 6: a bitfield in one byte.
+				const pieces = new Bitfield(this.picker.pieceCount);
+				if (message.type === 'have-all') {
+					for (let index = 0; index < this.picker.pieceCount; index++) {
+						pieces.set(index);
+					}
+				}
+
+				this.picker.addAvailability(this.peerPieces, -1);
+				this.peerPieces.replace(pieces);
+				this.picker.addAvailability(this.peerPieces, 1);
+				this.#updateInterest(activity);
+				break;
+			}
+
+			case 'reject':
+				this.#rejected(message.index, message.begin);
+				break;
 			case 'have': {
 				if (message.index >= this.picker.pieceCount) {
 					throw new PeerProtocolError(`have for piece ${message.index} of ${this.picker.pieceCount}`);
@@ -221,6 +241,26 @@ export class PeerDownloader {
 			this.picker.markVerifying(index);
 			activity.push({type: 'piece-complete', piece});
 		}
+	}
+
+	/**
+	 * BEP 6: the peer will not send this block. Outstanding, it can be asked for again (of
+	 * anyone); already given up on after a choke, it is simply no longer expected.
+	 */
+	#rejected(index: number, begin: number): void {
+		const piece = this.#pieces.get(index);
+		const block = Math.floor(begin / blockLength);
+		if (piece?.isRequested(block)) {
+			piece.unclaimBlock(block);
+			this.#outstanding--;
+			if (!this.#claimable.includes(piece)) {
+				this.#claimable.unshift(piece);
+			}
+
+			return;
+		}
+
+		this.#stale.delete(index * this.#maxBlocksPerPiece + block);
 	}
 
 	#updateInterest(activity: PeerActivity[]): void {

@@ -4,6 +4,7 @@ import {
 	concat,
 	connect,
 	defer,
+	EMPTY,
 	endWith,
 	filter,
 	finalize,
@@ -27,6 +28,7 @@ import {
 	type Handshake,
 	ourReservedBytes,
 	supportsExtensionProtocol,
+	supportsFastExtension,
 } from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {describeError, PeerProtocolError} from '../errors.js';
@@ -208,6 +210,7 @@ export function peerSession(
 			);
 			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
 			let extended = false;
+			let fast = false;
 			const exchange = (messages$: Observable<PeerMessage>) =>
 				merge(
 					messages$.pipe(
@@ -241,20 +244,24 @@ export function peerSession(
 							totals: context.totals,
 							interestChanged: context.interestChanged,
 							maxQueuedRequests: context.maxQueuedRequests,
+							fast,
 							reportMs: context.tickMs,
 							...optionalScheduler,
 						}),
 					),
-					messages$.pipe(
-						answerExtensions({
-							peer,
-							send: (message) => send([message]),
-							...(context.infoBytes ? {infoBytes: context.infoBytes} : {}),
-							maxMetadataRequests: 1000,
-							...(context.pex ? {pex: context.pex} : {}),
-							...optionalScheduler,
-						}),
-					),
+					// Extension messages mean something only from a peer that said it speaks them (BEP 10).
+					extended
+						? messages$.pipe(
+								answerExtensions({
+									peer,
+									send: (message) => send([message]),
+									...(context.infoBytes ? {infoBytes: context.infoBytes} : {}),
+									maxMetadataRequests: 1000,
+									...(context.pex ? {pex: context.pex} : {}),
+									...optionalScheduler,
+								}),
+							)
+						: EMPTY,
 					// Tell the peer about every piece we verify from now on, for as long as it listens.
 					picker.verified$.pipe(
 						tap((index) => send([{type: 'have', index}])),
@@ -276,6 +283,7 @@ export function peerSession(
 
 								checkHandshake(frame.handshake, context);
 								extended = supportsExtensionProtocol(frame.handshake.reserved);
+								fast = supportsFastExtension(frame.handshake.reserved);
 								context.peers.set(peer, stats);
 								return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
 							}),
@@ -284,7 +292,12 @@ export function peerSession(
 						// but our handshake goes out before the peer's: BEP 3 puts the bitfield after both,
 						// and aria2 drops a connection that sends more before its handshake.
 						defer(() => {
-							if (picker.have.count > 0) {
+							// BEP 6 says it in one byte when it can; without it, no pieces means no bitfield.
+							if (fast && picker.complete) {
+								send([{type: 'have-all'}]);
+							} else if (fast && picker.have.count === 0) {
+								send([{type: 'have-none'}]);
+							} else if (picker.have.count > 0) {
 								send([{type: 'bitfield', bitfield: picker.have.bytes}]);
 							}
 

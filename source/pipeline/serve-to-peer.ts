@@ -39,6 +39,11 @@ export type ServeOptions = {
 	totals: {uploaded: number};
 	/** Called when the peer's interest changes, so the choker can act before its next round. */
 	interestChanged: () => void;
+	/**
+	 * BEP 6 was agreed on: every request we will not serve (choked, over the cap, cancelled) is
+	 * answered with a reject, since the peer may not take a choke as a reject.
+	 */
+	fast?: boolean;
 	/** Requests queued beyond this are dropped unanswered, so a flood costs us no memory. */
 	maxQueuedRequests: number;
 	/** Upload is reported as one event per peer per this period, not one per block. */
@@ -63,6 +68,19 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 		new Observable<RunEvent>((subscriber) => {
 			let choking = true;
 			let queue: Request[] = [];
+			const reject = (request: Request) => {
+				if (options.fast) {
+					options.send(
+						encodeMessage({
+							type: 'reject',
+							index: request.index,
+							begin: request.begin,
+							length: request.length,
+						}),
+					);
+				}
+			};
+
 			let busy = false;
 			const subscription = new Subscription();
 
@@ -110,6 +128,7 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 								busy = false;
 								// Choked while reading: the request is void (BEP 3), the block stays here.
 								if (choking) {
+									reject(request);
 									return;
 								}
 
@@ -154,24 +173,34 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 					case 'request':
 						validate(message);
 						if (choking) {
+							reject(message);
 							break;
 						}
 
-						// Beyond the cap a request is dropped, as libtorrent does: the peer's own timeout asks again.
+						// Beyond the cap a request is dropped (rejected, with BEP 6), as libtorrent does.
 						if (queue.length < options.maxQueuedRequests) {
 							queue.push(message);
+						} else {
+							reject(message);
 						}
 
 						pump();
 						break;
-					case 'cancel':
+					case 'cancel': {
+						const before = queue.length;
 						queue = queue.filter(
 							(queued) =>
 								queued.index !== message.index ||
 								queued.begin !== message.begin ||
 								queued.length !== message.length,
 						);
+						// BEP 6: a cancel is answered, by the block or by a reject.
+						if (queue.length < before) {
+							reject(message);
+						}
+
 						break;
+					}
 					default:
 						break;
 				}
@@ -186,7 +215,11 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 					choking = !unchoked;
 					options.send(encodeMessage({type: choking ? 'choke' : 'unchoke'}));
 					if (choking) {
-						// BEP 3: a choke discards every pending request.
+						// BEP 3: a choke discards every pending request; BEP 6 says so for each.
+						for (const request of queue) {
+							reject(request);
+						}
+
 						queue = [];
 					}
 				}),

@@ -49,8 +49,8 @@ for (const [layout, message, bytes] of layouts) {
 	});
 }
 
-test('message ids are the ones of BEP 3, and BEP 10 extended', (t) => {
-	t.deepEqual(Object.values(MessageId), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20]);
+test('message ids are the ones of BEP 3, BEP 6 and BEP 10', (t) => {
+	t.deepEqual(Object.values(MessageId), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 20]);
 	t.is(blockLength, 16_384);
 });
 
@@ -89,7 +89,7 @@ test('extended messages (BEP 10) carry their extension id and payload; round-tri
 });
 
 test('unknown ids decode as "unknown" with their payload, not as an error', (t) => {
-	t.deepEqual(decodeMessage(hex('0d')), {type: 'unknown', id: 13, payload: Buffer.alloc(0)});
+	t.deepEqual(decodeMessage(hex('15')), {type: 'unknown', id: 21, payload: Buffer.alloc(0)});
 	t.deepEqual(decodeMessage(hex('ff 01 02')), {type: 'unknown', id: 255, payload: hex('0102')});
 });
 
@@ -131,4 +131,21 @@ test('the block of a decoded piece is a view into the body, not a copy', (t) => 
 		t.is(decoded.block.buffer, frame.buffer);
 		t.is(decoded.block.byteOffset, frame.byteOffset + 9);
 	}
+});
+
+test('the fast extension (BEP 6): layouts and round trips', (t) => {
+	const cases: Array<[PeerMessage, string]> = [
+		[{type: 'have-all'}, '00000001 0e'],
+		[{type: 'have-none'}, '00000001 0f'],
+		[{type: 'suggest', index: 7}, '00000005 0d 00000007'],
+		[{type: 'allowed-fast', index: 9}, '00000005 11 00000009'],
+		[{type: 'reject', index: 1, begin: 16_384, length: 16_384}, '0000000d 10 00000001 00004000 00004000'],
+	];
+	for (const [message, bytes] of cases) {
+		t.deepEqual(encodeMessage(message), hex(bytes), message.type);
+		t.deepEqual(decodeMessage(body(encodeMessage(message))), message, message.type);
+	}
+
+	t.throws(() => decodeMessage(hex('0e 00')), {instanceOf: PeerProtocolError});
+	t.throws(() => decodeMessage(hex('10 00000001')), {instanceOf: PeerProtocolError});
 });

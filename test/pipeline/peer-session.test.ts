@@ -200,14 +200,12 @@ test('nothing but our handshake goes out before the peer has sent its own (BEP 3
 });
 
 /** A wire whose peer sends its handshake 50 ms after the connection, and nothing else. */
-function testSchedulerWire(onSend: (bytes: Buffer) => void, infoHash: Buffer) {
+function testSchedulerWire(onSend: (bytes: Buffer) => void, infoHash: Buffer, reserved = Buffer.alloc(8)) {
 	return new Observable<PeerWire>((subscriber) => {
 		const incoming$ = new Subject<Buffer>();
 		const later = asyncScheduler.schedule(
 			() =>
-				incoming$.next(
-					encodeHandshake({reserved: Buffer.alloc(8), infoHash, peerId: Buffer.from('A2-1-36-0-0123456789')}),
-				),
+				incoming$.next(encodeHandshake({reserved, infoHash, peerId: Buffer.from('A2-1-36-0-0123456789')})),
 			50,
 		);
 		subscriber.next({
@@ -219,5 +217,42 @@ function testSchedulerWire(onSend: (bytes: Buffer) => void, infoHash: Buffer) {
 			drained$: NEVER,
 		});
 		return () => later.unsubscribe();
+	});
+}
+
+for (const [title, done, expected] of [
+	['nothing', 0, 0x0f],
+	['every piece', 4, 0x0e],
+	['some pieces', 1, 0x05],
+] as const) {
+	test(`with the fast extension (BEP 6), a session that has ${title} opens with ${expected === 0x05 ? 'its bitfield' : expected === 0x0e ? 'have-all' : 'have-none'}`, (t) => {
+		const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+		const context = swarmContext(torrent);
+		for (let index = 0; index < done; index++) {
+			context.picker.markDone(index);
+		}
+
+		const sent: Buffer[] = [];
+		// The peer sets the fast bit (byte 7, 0x04) and no other.
+		const reserved = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x04]);
+		const wire: ConnectPort = () =>
+			testSchedulerWire((bytes) => sent.push(bytes), torrent.infoHash, reserved);
+		testScheduler(t).run(({flush}) => {
+			const subscription = peerSession(
+				peer,
+				wire(address),
+				{
+					connect: wire,
+					hashPiece: hashOnMainThread,
+					store: memoryStore(torrent.pieceLength, torrent.payload.length),
+					readBlock: () => NEVER,
+				},
+				context,
+			).subscribe();
+			asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
+			flush();
+		});
+		t.is(sent[0]?.readUInt8(27), 0x04, 'our handshake sets the fast bit too');
+		t.is(sent[1]?.readUInt8(4), expected);
 	});
 }

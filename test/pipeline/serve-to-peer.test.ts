@@ -39,6 +39,10 @@ function describeWire(bytes: Buffer): string {
 	}
 
 	const message = decodeMessage(bytes.subarray(4));
+	if (message.type === 'reject') {
+		return `reject ${message.index}:${message.begin}+${message.length}`;
+	}
+
 	if (message.type !== 'piece') {
 		return message.type;
 	}
@@ -396,4 +400,51 @@ test('bytes sent since the last report are reported when the session ends, and c
 		});
 	});
 	t.is(served?.totals.uploaded, kib16);
+});
+
+test('fast extension (BEP 6): requests while choking, over the cap, cancelled or queued at a choke are rejected', (t) => {
+	let served: ReturnType<typeof setup> | undefined;
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const unchoked$ = hot('---t-------f', {t: true, f: false});
+		const drained$ = hot<void>('-----------------d');
+		const messages = hot<PeerMessage>('-a--bcdex-g', {
+			// Before the unchoke.
+			a: request(0, 0),
+			// b fills the socket; c and d queue (the cap is 2); e finds the queue full.
+			b: request(0, 0),
+			c: request(0, kib16),
+			d: request(2, 0),
+			e: request(2, kib16, 1000),
+			// c is cancelled while queued.
+			x: cancel(0, kib16),
+			// g queues behind d, and both are pending when the choke comes.
+			g: request(2, kib16, 1000),
+		});
+		served = setup({unchoked$, drained$, fast: true, maxQueuedRequests: 2, full: [`piece 0:0+${kib16}`]});
+		expectObservable(messages.pipe(served.stage), '^ 30ms !').toBe('');
+	});
+	t.deepEqual(served?.sent, [
+		[1, `reject 0:0+${kib16}`],
+		[3, 'unchoke'],
+		[4, `piece 0:0+${kib16}`],
+		[7, 'reject 2:16384+1000'],
+		[8, `reject 0:${kib16}+${kib16}`],
+		[11, 'choke'],
+		[11, `reject 2:0+${kib16}`],
+		[11, 'reject 2:16384+1000'],
+	]);
+});
+
+test('without the fast extension nothing is rejected: the same requests are dropped silently', (t) => {
+	let served: ReturnType<typeof setup> | undefined;
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const unchoked$ = hot('---t---f', {t: true, f: false});
+		const messages = hot<PeerMessage>('-a-----', {a: request(0, 0)});
+		served = setup({unchoked$, readMs: 10});
+		expectObservable(messages.pipe(served.stage), '^ 30ms !').toBe('');
+	});
+	t.deepEqual(served?.sent, [
+		[3, 'unchoke'],
+		[7, 'choke'],
+	]);
 });

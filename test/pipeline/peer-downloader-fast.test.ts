@@ -1,0 +1,68 @@
+import test from 'ava';
+import type {PeerMessage} from '../../source/codec/messages.js';
+import {type PeerActivity, PeerDownloader} from '../../source/pipeline/peer-downloader.js';
+import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
+
+const kib16 = 16 * 1024;
+
+/** Two pieces of two blocks; a downloader with a window of 2. */
+function setup() {
+	const picker = new PiecePicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
+	const downloader = new PeerDownloader(
+		'peer',
+		picker,
+		{...defaultWindowOptions, initialWindow: 2, minWindow: 2},
+		0,
+	);
+	return {picker, downloader};
+}
+
+const requests = (activity: PeerActivity[]) =>
+	activity
+		.flatMap((item) => (item.type === 'send' ? item.messages : []))
+		.filter((message) => message.type === 'request');
+
+const receive = (downloader: PeerDownloader, message: PeerMessage) => downloader.receive(message, 1);
+
+test('have-all (BEP 6) is a full bitfield: interest, then requests after the unchoke', (t) => {
+	const {picker, downloader} = setup();
+	const interest = receive(downloader, {type: 'have-all'});
+	t.true(downloader.peerPieces.complete);
+	t.deepEqual(
+		interest.flatMap((item) => (item.type === 'send' ? item.messages : [])),
+		[{type: 'interested'}],
+	);
+	t.is(requests(receive(downloader, {type: 'unchoke'})).length, 2);
+	t.is(picker.pieceCount, 2);
+});
+
+test('have-none (BEP 6) leaves us not interested', (t) => {
+	const {downloader} = setup();
+	t.deepEqual(receive(downloader, {type: 'have-none'}), []);
+	t.is(downloader.peerPieces.count, 0);
+});
+
+test('a reject (BEP 6) frees the block: it is asked for again, and nothing waits for it', (t) => {
+	const {downloader} = setup();
+	receive(downloader, {type: 'have-all'});
+	const first = requests(receive(downloader, {type: 'unchoke'}));
+	t.deepEqual(first, [
+		{type: 'request', index: 0, begin: 0, length: kib16},
+		{type: 'request', index: 0, begin: kib16, length: kib16},
+	]);
+	t.is(downloader.outstanding, 2);
+	const again = requests(receive(downloader, {type: 'reject', index: 0, begin: kib16, length: kib16}));
+	t.deepEqual(again, [{type: 'request', index: 0, begin: kib16, length: kib16}], 'the rejected block, first');
+	t.is(downloader.outstanding, 2);
+});
+
+test('a reject after a choke is for a request already given up: no error, no new request', (t) => {
+	const {downloader} = setup();
+	receive(downloader, {type: 'have-all'});
+	receive(downloader, {type: 'unchoke'});
+	receive(downloader, {type: 'choke'});
+	t.is(downloader.outstanding, 0);
+	t.deepEqual(requests(receive(downloader, {type: 'reject', index: 0, begin: 0, length: kib16})), []);
+	t.is(downloader.outstanding, 0);
+});
