@@ -5,13 +5,22 @@ import {
 	defer,
 	distinct,
 	EMPTY,
+	endWith,
 	finalize,
+	ignoreElements,
+	merge,
 	mergeMap,
 	type Observable,
 	of,
 	type SchedulerLike,
+	Subject,
+	share,
+	switchMap,
+	takeUntil,
 	takeWhile,
+	tap,
 	timeout,
+	timer,
 } from 'rxjs';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import {
@@ -70,8 +79,26 @@ function metadataSession(
 					encodeHandshake({reserved: ourReservedBytes(), infoHash: options.infoHash, peerId: options.peerId}),
 				);
 				let theirMetadataId = 0;
+				let theirSize: number | undefined;
 				let asked = 0;
+				// Ticks when the wait for this peer's next piece starts again (or ends: nothing asked).
+				const pieceClock$ = new Subject<void>();
 				const askMore = () => {
+					if (theirMetadataId === 0 || theirSize === undefined || !assembly.offerSize(theirSize, peer)) {
+						return;
+					}
+
+					const idle = asked === 0;
+					try {
+						fill();
+					} finally {
+						if (idle && asked > 0) {
+							pieceClock$.next();
+						}
+					}
+				};
+
+				const fill = () => {
 					while (asked < piecesInFlightPerPeer) {
 						const piece = assembly.claim(peer);
 						if (piece === undefined) {
@@ -87,9 +114,19 @@ function metadataSession(
 					}
 				};
 
-				return wire.incoming$.pipe(
+				// Only a peer we are waiting on can be too slow: the clock runs while pieces are asked of it.
+				const pieceTimeout$ = pieceClock$.pipe(
+					switchMap(() => (asked > 0 ? timer(options.pieceTimeoutMs, scheduler) : EMPTY)),
+					tap(() => {
+						throw new PeerProtocolError(`no metadata piece for ${options.pieceTimeoutMs / 1000} s`);
+					}),
+					ignoreElements(),
+				);
+				// Pieces freed elsewhere (a peer gone, a failed whole) are for whoever is idle.
+				const freed$ = assembly.changes$.pipe(tap(askMore), ignoreElements());
+				const frames$ = wire.incoming$.pipe(
 					frameWire(64 * 1024),
-					timeout({first: options.handshakeTimeoutMs, each: options.pieceTimeoutMs, scheduler}),
+					timeout({first: options.handshakeTimeoutMs, scheduler}),
 					mergeMap((frame): Observable<RunEvent | MetadataFetched> => {
 						if (frame.type === 'handshake') {
 							if (!frame.handshake.infoHash.equals(options.infoHash)) {
@@ -119,10 +156,8 @@ function metadataSession(
 								throw new PeerProtocolError('peer has no metadata to give');
 							}
 
-							if (!assembly.offerSize(theirs.metadataSize)) {
-								throw new PeerProtocolError(`metadata_size ${theirs.metadataSize} disagrees`);
-							}
-
+							// A size other than the one being assembled waits: the others may turn out wrong.
+							theirSize = theirs.metadataSize;
 							askMore();
 							return theirs.client
 								? of<RunEvent>({type: 'peer-identified', peer, client: theirs.client})
@@ -145,16 +180,25 @@ function metadataSession(
 						}
 
 						asked = Math.max(0, asked - 1);
+						if (asked === 0) {
+							pieceClock$.next();
+						}
+
 						if (message.kind === 'reject') {
 							assembly.release(peer, message.piece);
 							throw new PeerProtocolError(`rejected metadata piece ${message.piece}`);
 						}
 
+						pieceClock$.next();
 						const whole = assembly.receive(peer, message.piece, message.data);
 						if (whole === false) {
 							throw new PeerProtocolError(
 								`metadata piece ${message.piece} was not asked for or is the wrong size`,
 							);
+						}
+
+						if (assembly.isBanned(peer)) {
+							throw new PeerProtocolError('its metadata does not hash to the info hash');
 						}
 
 						if (whole) {
@@ -164,6 +208,12 @@ function metadataSession(
 						askMore();
 						return EMPTY;
 					}),
+					share(),
+				);
+				return merge(
+					frames$,
+					// The peer's stream ending ends the session, timers and all.
+					merge(pieceTimeout$, freed$).pipe(takeUntil(frames$.pipe(ignoreElements(), endWith(undefined)))),
 				);
 			}),
 	);
@@ -172,7 +222,7 @@ function metadataSession(
 		of<RunEvent>({type: 'peer-connecting', peer}),
 		concat<Array<RunEvent | MetadataFetched>>(session$, ended('connection closed')).pipe(
 			catchError((error: unknown) => ended(describeError(error))),
-			finalize(() => assembly.release(peer)),
+			finalize(() => assembly.leave(peer)),
 		),
 	);
 }
