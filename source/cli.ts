@@ -25,6 +25,7 @@ const cli = meow(
 	  --seed-time MIN       Stop seeding after MIN minutes (implies --seed)
 	  --dht-bootstrap LIST  DHT nodes to join through, host:port,... (default: the well-known routers)
 	  --no-dht              Find peers through trackers (and peers) only, not the DHT
+	  --lsd                 Also find peers on the local network (BEP 14 multicast)
 	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
 	  --no-history          Record no history
 
@@ -71,6 +72,7 @@ const cli = meow(
 			seedTime: {type: 'number'},
 			history: {type: 'string'},
 			dht: {type: 'boolean', default: true},
+			lsd: {type: 'boolean', default: false},
 			dhtBootstrap: {type: 'string'},
 			replay: {type: 'string'},
 			replaySpeed: {type: 'number', default: 1},
@@ -214,6 +216,7 @@ async function download(): Promise<void> {
 		{
 			torrent: cli.input[0] ?? '',
 			...(dht ? {dht: {bootstrap: dht}} : {}),
+			...(cli.flags.lsd ? {lsd: true} : {}),
 			outputDir: output ?? '.',
 			...(history ? {historyFile: history} : {}),
 			port,

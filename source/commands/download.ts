@@ -21,6 +21,8 @@ export type DownloadCommand = {
 	torrent: string;
 	/** The DHT's bootstrap nodes (`host:port`); absent: no DHT. */
 	dht?: {bootstrap: string[]};
+	/** Local service discovery (BEP 14). */
+	lsd?: boolean;
 	outputDir: string;
 	port: number;
 	maxPeers: number;
@@ -128,6 +130,7 @@ export async function downloadCommand(
 			maxPeers: command.maxPeers,
 			hashStoredPiece: hashers.hashPiece,
 			...(command.seed ? {seed: command.seed} : {}),
+			...(command.lsd ? {lsd: true} : {}),
 		};
 		const {completed, quit} = await showRun(
 			withResource(joinDht(command, source), (dht) => {

@@ -6,6 +6,7 @@ import type {RunEvent} from '../events/events.js';
 import {type HashPort, hashOnMainThread} from '../hashing/sha1.js';
 import type {Dht} from '../peer/dht.js';
 import {listenForPeers} from '../peer/listener.js';
+import {localPeers} from '../peer/lsd.js';
 import {connectTcp} from '../peer/socket.js';
 import {download, type SeedOptions} from '../pipeline/download.js';
 import {defaultWindowOptions} from '../pipeline/request-window.js';
@@ -32,6 +33,8 @@ export type RunConfig = {
 	peers?: PeerAddress[];
 	/** The DHT node to find peers through (BEP 5); never used for a private torrent (BEP 27). */
 	dht?: Dht;
+	/** Local service discovery (BEP 14); never for a private torrent either. */
+	lsd?: boolean;
 };
 
 /** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
@@ -41,7 +44,7 @@ const dhtLookupIntervalMs = 15 * 60 * 1000;
  * One torrent, wired to the real world: TCP peers, HTTP trackers, files under `outputDir`, with
  * the tuning a user gets. The CLI and the demo's seeders and downloader all run through here.
  */
-/** Peers from outside the trackers: the magnet link's, and the DHT's unless the torrent is private. */
+/** Peers from outside the trackers: the magnet link's, and the DHT's and the local network's unless the torrent is private. */
 function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): Observable<PeerBatch> {
 	const fromLink = config.peers?.length ? of<PeerBatch>({source: 'magnet', peers: config.peers}) : EMPTY;
 	const {dht} = config;
@@ -51,7 +54,13 @@ function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): O
 					.peers(metainfo.infoHash, {announcePort: listenPort, intervalMs: dhtLookupIntervalMs})
 					.pipe(map((peers): PeerBatch => ({source: 'dht', peers})))
 			: EMPTY;
-	return merge(fromLink, fromDht);
+	const fromLocalNetwork =
+		config.lsd && !metainfo.private
+			? localPeers(metainfo.infoHash, {port: listenPort, intervalMs: 5 * 60 * 1000}).pipe(
+					map((peers): PeerBatch => ({source: 'lsd', peers})),
+				)
+			: EMPTY;
+	return merge(fromLink, fromDht, fromLocalNetwork);
 }
 
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {

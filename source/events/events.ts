@@ -57,8 +57,8 @@ export type RunEvent =
 
 export type RunEventType = RunEvent['type'];
 
-/** How we learnt of a peer: a tracker, a magnet link's `x.pe`, the DHT, peer exchange, or it called us. */
-export type PeerSource = 'tracker' | 'magnet' | 'dht' | 'pex' | 'incoming';
+/** How we learnt of a peer: a tracker, a magnet link's `x.pe`, the DHT, peer exchange, local discovery, or it called us. */
+export type PeerSource = 'tracker' | 'magnet' | 'dht' | 'pex' | 'lsd' | 'incoming';
 
 /** An event with the time it happened, in milliseconds since the epoch (or virtual time in tests). */
 export type TimedEvent = RunEvent & {at: number};
