@@ -15,7 +15,7 @@ export type AnnounceResponse = {
 };
 
 /** Trackers that send no interval get asked again after this long. */
-const defaultInterval = 1800;
+export const defaultInterval = 1800;
 
 /**
  * Parses an HTTP tracker's bencoded reply: compact (BEP 23) or dictionary peers, `peers6`

@@ -48,6 +48,7 @@ export type AnnouncerOptions = {
 };
 
 const maxBackoffMs = 30 * 60 * 1000;
+const maxIntervalMs = 24 * 60 * 60 * 1000;
 
 type AnnounceEvents = Extract<RunEvent, {type: `announce-${string}`}>;
 
@@ -84,7 +85,8 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 					take(1),
 					switchMap((response): Observable<AnnounceEvents> => {
 						trackerId = response.trackerId ?? trackerId;
-						intervalMs = response.interval * 1000;
+						// Capped: a timer beyond 2^31 ms fires at once, and a day is long enough for any tracker.
+						intervalMs = Math.min(response.interval * 1000, maxIntervalMs);
 						minIntervalMs =
 							response.minInterval === undefined ? options.defaultMinIntervalMs : response.minInterval * 1000;
 						return of({

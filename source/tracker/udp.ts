@@ -14,7 +14,7 @@ import {
 	switchMap,
 	tap,
 } from 'rxjs';
-import type {AnnounceResponse} from '../codec/tracker-response.js';
+import {type AnnounceResponse, defaultInterval} from '../codec/tracker-response.js';
 import {
 	decodeUdpTrackerReply,
 	encodeAnnounceRequest,
@@ -220,7 +220,8 @@ export function createUdpTrackerClient(
 							tap({error: () => endpoints.get(addressFamily)?.connectionIds.delete(`${address}:${port}`)}),
 							map(
 								(reply): AnnounceResponse => ({
-									interval: reply.interval,
+									// As for HTTP: no interval (or 0) means the usual half hour, not "again at once".
+									interval: reply.interval > 0 ? reply.interval : defaultInterval,
 									peers: reply.peers,
 									seeders: reply.seeders,
 									leechers: reply.leechers,
