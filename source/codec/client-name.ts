@@ -57,3 +57,13 @@ export function clientName(peerId: string): string {
 	const prefix = peerId.slice(0, 8);
 	return printable(prefix) && prefix.length > 0 ? prefix : 'unknown';
 }
+
+/**
+ * A client's own name from its extended handshake (BEP 10 `v`), as the peer table shows names:
+ * `libtorrent/2.0.8.0` → `libtorrent 2.0.8`, `aria2/1.36.0` → `aria2 1.36.0`.
+ */
+export function clientNameFromVersion(version: string): string {
+	const named = version.trim().replace(/^([^\s/]+)\/(\S+)$/, '$1 $2');
+	// A fourth version number of 0 is a build tag, as in peer ids.
+	return named.replace(/^(.+ \d+\.\d+\.\d+)\.0$/, '$1');
+}

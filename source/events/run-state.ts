@@ -1,4 +1,4 @@
-import {clientName} from '../codec/client-name.js';
+import {clientName, clientNameFromVersion} from '../codec/client-name.js';
 import type {PeerSource, TimedEvent} from './events.js';
 
 /** Bytes that arrived at a time: the samples a rate is averaged over. */
@@ -189,7 +189,10 @@ function reducePeers(
 			}));
 		case 'peer-identified':
 			return peers.has(event.peer)
-				? updatePeers(peers, now, event.peer, (peer) => ({...peer, client: event.client}))
+				? updatePeers(peers, now, event.peer, (peer) => ({
+						...peer,
+						client: clientNameFromVersion(event.client),
+					}))
 				: updatePeers(peers, now);
 		case 'metadata-fetched':
 		case 'started':

@@ -98,7 +98,9 @@ function peerTable(frame: readonly string[]): PeerTableRow[] | undefined {
 		return undefined;
 	}
 
-	const starts = peerColumns.map((column) => header.indexOf(column));
+	// Below 90 columns the terminal leaves out From: cut at the columns the header has.
+	const shown = peerColumns.filter((column) => column !== 'From' || / From /.test(header));
+	const starts = shown.map((column) => header.indexOf(column));
 	const rows: PeerTableRow[] = [];
 	for (const line of frame.slice(headerIndex + 1)) {
 		if (!/^\S+:\d+ /.test(line)) {
@@ -108,7 +110,9 @@ function peerTable(frame: readonly string[]): PeerTableRow[] | undefined {
 
 		const cells = starts.map((start, index) => line.slice(start, starts[index + 1]).trim());
 		rows.push(
-			Object.fromEntries(peerColumns.map((column, index) => [column, cells[index] ?? ''])) as PeerTableRow,
+			Object.fromEntries(
+				peerColumns.map((column) => [column, cells[shown.indexOf(column)] ?? '']),
+			) as PeerTableRow,
 		);
 	}
 

@@ -214,7 +214,7 @@ test('a replay in --mode web shows live in two browser tabs: peers, rising progr
 			t.is(withPeers.name, 'web-view.iso', tab);
 			t.deepEqual(
 				withPeers.columns,
-				['Peer', 'Client', 'Status', 'Piece', 'Downloaded', 'Down rate', 'Up rate'],
+				['Peer', 'Client', 'From', 'Status', 'Piece', 'Downloaded', 'Down rate', 'Up rate'],
 				tab,
 			);
 			t.deepEqual(withPeers.rows.map((row) => row.peer).sort(), peers, tab);
@@ -254,7 +254,7 @@ test('a replay in --mode web shows live in two browser tabs: peers, rising progr
 		t.is(final.title, '100.0% web-view.iso – torrent-rx', tab);
 		// Ten pieces, round robin from three peers: 4, 3 and 3.
 		t.deepEqual(
-			Object.fromEntries(final.rows.map((row) => [row.peer, row.cells[4]])),
+			Object.fromEntries(final.rows.map((row) => [row.peer, row.cells[5]])),
 			{[peers[0] ?? '']: '4', [peers[1] ?? '']: '3', [peers[2] ?? '']: '3'},
 			tab,
 		);

@@ -18,7 +18,8 @@ const messages: PeerMessage[] = [
 	{type: 'piece', index: 3, begin: 16_384, block: Buffer.from('the block bytes')},
 	{type: 'request', index: 1, begin: 0, length: 16_384},
 	{type: 'port', port: 6881},
-	{type: 'unknown', id: 20, payload: Buffer.from('d1:md11:ut_metadatai1eee')},
+	{type: 'extended', extension: 0, payload: Buffer.from('d1:md11:ut_metadatai1eee')},
+	{type: 'unknown', id: 21, payload: Buffer.from('anything')},
 	{type: 'choke'},
 ];
 const stream = Buffer.concat([encodeHandshake(handshake), ...messages.map(encodeMessage)]);

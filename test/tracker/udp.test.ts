@@ -734,21 +734,17 @@ async function announcerLoops(t: ExecutionContext, interval: number): Promise<bo
 	return looped;
 }
 
-// Was wrong before (source/tracker/udp.ts, the `map` at the end of `announce`): a UDP tracker's interval is
-// passed on as is, 0 included, where the HTTP parser (source/codec/tracker-response.ts) turns a
-// missing or non-positive interval into 1800 s. The announcer then waits `intervalMs` = 0 and
-// re-announces as fast as the tracker answers (hundreds a second). Fix: the same default as HTTP,
-// `interval: reply.interval > 0 ? reply.interval : 1800`.
+// Regression: source/tracker/udp.ts passed a UDP tracker's interval on as is, 0 included (the
+// HTTP parser makes a non-positive interval 1800 s), and the announcer then re-announced as fast as
+// the tracker answered, hundreds of times a second. Fixed with the HTTP default.
 test('a UDP tracker answering interval 0 is not re-announced to in a tight loop', async (t) => {
 	t.timeout(10_000);
 	t.false(await announcerLoops(t, 0));
 });
 
-// Was wrong before (source/tracker/announcer.ts, waitForNextAnnounce): `timer(intervalMs)` with an interval
-// above 2^31 - 1 ms (about 24.8 days, 2147484 s) overflows Node's timers, which fire after 1 ms
-// instead (TimeoutOverflowWarning), so the announcer loops. It concerns HTTP trackers alike. Fix:
-// cap the interval, e.g. `intervalMs = Math.min(response.interval * 1000, maxBackoffMs)` (or at
-// least below 2^31 - 1).
+// Regression: source/tracker/announcer.ts waited `timer(interval * 1000)`; beyond 2^31 - 1 ms
+// (about 24.8 days) Node's timers fire after 1 ms instead (TimeoutOverflowWarning), so the
+// announcer looped, for HTTP trackers alike. Fixed by capping the interval.
 test('a tracker interval beyond 24.8 days does not overflow into a tight loop', async (t) => {
 	t.timeout(10_000);
 	t.false(await announcerLoops(t, 3_000_000));
