@@ -13,12 +13,14 @@ import {
 	Subject,
 	switchMap,
 	tap,
+	throwError,
 } from 'rxjs';
 import {type AnnounceResponse, defaultInterval} from '../codec/tracker-response.js';
 import {
 	decodeUdpTrackerReply,
 	encodeAnnounceRequest,
 	encodeConnectRequest,
+	encodeScrapeRequest,
 	type UdpTrackerReply,
 } from '../codec/udp-tracker.js';
 import {TrackerError} from '../errors.js';
@@ -51,9 +53,16 @@ type Endpoint = {
 	idleTimer?: NodeJS.Timeout;
 };
 
+export type ScrapeCounts = {seeders: number; completed: number; leechers: number};
+
 export type UdpTrackerClient = {
 	announce(trackerUrl: string, request: AnnounceRequest): Observable<AnnounceResponse>;
+	/** BEP 15 scrape: the counts for each torrent, in the order asked. */
+	scrape(trackerUrl: string, infoHashes: Buffer[]): Observable<ScrapeCounts[]>;
 };
+
+/** Torrents one scrape may ask about: what fits in a datagram that is never fragmented (BEP 15). */
+const maxScrapeHashes = 74;
 
 /** `udp://host:port/anything` → host and port; a missing port is an error (there is no default). */
 function parseUdpUrl(trackerUrl: string): {host: string; port: number} {
@@ -192,45 +201,78 @@ export function createUdpTrackerClient(
 			);
 		});
 
+	/** Connects (or reuses the connection id), then sends what `packetFor` builds and expects `action` back. */
+	const request = <A extends 'announce' | 'scrape'>(
+		trackerUrl: string,
+		action: A,
+		packetFor: (connectionId: bigint, transactionId: number) => Buffer,
+	) =>
+		defer(() => {
+			const {host, port} = parseUdpUrl(trackerUrl);
+			return from(lookup(host)).pipe(
+				switchMap(({address, family}) => {
+					const addressFamily: Family = family === 6 ? 'IPv6' : 'IPv4';
+					return connectionId(addressFamily, address, port, trackerUrl).pipe(
+						switchMap((id) =>
+							exchange(addressFamily, address, port, (transactionId) => packetFor(id, transactionId)),
+						),
+						expect(action, trackerUrl),
+						// An error reply may mean the connection id has expired on the tracker's side.
+						tap({error: () => endpoints.get(addressFamily)?.connectionIds.delete(`${address}:${port}`)}),
+					);
+				}),
+			);
+		});
+
 	return {
-		announce(trackerUrl, request) {
-			return defer(() => {
-				const {host, port} = parseUdpUrl(trackerUrl);
-				return from(lookup(host)).pipe(
-					switchMap(({address, family}) => {
-						const addressFamily: Family = family === 6 ? 'IPv6' : 'IPv4';
-						return connectionId(addressFamily, address, port, trackerUrl).pipe(
-							switchMap((id) =>
-								exchange(addressFamily, address, port, (transactionId) =>
-									encodeAnnounceRequest(id, transactionId, {
-										infoHash: request.infoHash,
-										peerId: request.peerId,
-										downloaded: request.downloaded,
-										left: request.left,
-										uploaded: request.uploaded,
-										...(request.event ? {event: request.event} : {}),
-										key,
-										numwant: request.numwant,
-										port: request.port,
-									}),
-								),
-							),
-							expect('announce', trackerUrl),
-							// An error reply may mean the connection id has expired on the tracker's side.
-							tap({error: () => endpoints.get(addressFamily)?.connectionIds.delete(`${address}:${port}`)}),
-							map(
-								(reply): AnnounceResponse => ({
-									// As for HTTP: no interval (or 0) means the usual half hour, not "again at once".
-									interval: reply.interval > 0 ? reply.interval : defaultInterval,
-									peers: reply.peers,
-									seeders: reply.seeders,
-									leechers: reply.leechers,
-								}),
-							),
-						);
+		announce(trackerUrl, announce) {
+			return request(trackerUrl, 'announce', (id, transactionId) =>
+				encodeAnnounceRequest(id, transactionId, {
+					infoHash: announce.infoHash,
+					peerId: announce.peerId,
+					downloaded: announce.downloaded,
+					left: announce.left,
+					uploaded: announce.uploaded,
+					...(announce.event ? {event: announce.event} : {}),
+					key,
+					numwant: announce.numwant,
+					port: announce.port,
+				}),
+			).pipe(
+				map(
+					(reply): AnnounceResponse => ({
+						// As for HTTP: no interval (or 0) means the usual half hour, not "again at once".
+						interval: reply.interval > 0 ? reply.interval : defaultInterval,
+						peers: reply.peers,
+						seeders: reply.seeders,
+						leechers: reply.leechers,
 					}),
+				),
+			);
+		},
+		scrape(trackerUrl, infoHashes) {
+			if (infoHashes.length === 0 || infoHashes.length > maxScrapeHashes) {
+				return throwError(
+					() =>
+						new TrackerError(
+							`a UDP scrape asks about 1 to ${maxScrapeHashes} torrents, not ${infoHashes.length}`,
+						),
 				);
-			});
+			}
+
+			return request(trackerUrl, 'scrape', (id, transactionId) =>
+				encodeScrapeRequest(id, transactionId, infoHashes),
+			).pipe(
+				map((reply) => {
+					if (reply.files.length !== infoHashes.length) {
+						throw new TrackerError(
+							`${trackerUrl}: a scrape of ${infoHashes.length} torrents answered for ${reply.files.length}`,
+						);
+					}
+
+					return reply.files;
+				}),
+			);
 		},
 	};
 }

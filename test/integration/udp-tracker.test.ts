@@ -195,3 +195,28 @@ test('through a proxy that drops the first two datagrams, the client retransmits
 		'then the 98-byte announce went through',
 	);
 });
+
+test('a UDP scrape of opentracker counts the seeder, for each torrent asked, in order', async (t) => {
+	t.timeout(60_000);
+	const seedDir = await tempDir(t);
+	const payload = await makePayload(seedDir, {name: 'scraped.bin', length: 100_000});
+	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, 16 * kib);
+	await startLibtorrentSeeder(t, torrentPath, seedDir);
+	const client = createUdpTrackerClient({
+		baseMs: 500,
+		maxRetransmits: 2,
+		connectionIdTtlMs: 60_000,
+		idleMs: 300,
+	});
+	t.teardown(() => new Promise((resolve) => setTimeout(resolve, 350)));
+	const url = `udp://127.0.0.1:${tracker.port}/announce`;
+	// The torrent opentracker serves, and one it has never heard of.
+	const counts = await firstValueFrom(
+		client.scrape(url, [Buffer.from(infoHash, 'hex'), Buffer.alloc(20, 7)]),
+	);
+	t.is(counts.length, 2);
+	t.is(counts[0]?.seeders, 1, JSON.stringify(counts));
+	t.is(counts[0]?.leechers, 0);
+	t.is(counts[1]?.seeders, 0);
+	await t.throwsAsync(firstValueFrom(client.scrape(url, [])), {message: /1 to 74 torrents, not 0/});
+});
