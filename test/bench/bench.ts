@@ -307,7 +307,9 @@ try {
 
 	const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
 	process.stdout.write(`\n${machine}; medians of ${runs} runs\n\n${table(results)}\n`);
-	await writeFile(values.json ?? 'bench-results.json', `${JSON.stringify({machine, results}, null, '\t')}\n`);
+	const jsonPath = values.json ?? 'bench-results.json';
+	await mkdir(path.dirname(path.resolve(jsonPath)), {recursive: true});
+	await writeFile(jsonPath, `${JSON.stringify({machine, results}, null, '\t')}\n`);
 } finally {
 	await rm(workDir, {recursive: true, force: true});
 }
