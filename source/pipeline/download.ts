@@ -39,6 +39,7 @@ import {type AnnouncePort, announcer} from '../tracker/announcer.js';
 import {piecesOnDisk} from './check-existing.js';
 import {choker} from './choker.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
+import {PieceBufferPool} from './piece-buffers.js';
 import {PiecePicker} from './piece-picker.js';
 import type {RequestWindowOptions} from './request-window.js';
 import {type SeedOptions, seedingDone} from './seeding-done.js';
@@ -138,6 +139,8 @@ export function download(
 			const picker = new PiecePicker(pieceSize, layout.pieceCount, {
 				maxBytesInFlight: options.maxBytesInFlight,
 				have,
+				// Enough idle buffers for the pieces of a few windows, never more than 32 MiB of them.
+				buffers: new PieceBufferPool(32 * 1024 * 1024),
 			});
 			const completed$ = new Subject<void>();
 			const nudgeChoker$ = new Subject<void>();

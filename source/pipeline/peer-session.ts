@@ -122,6 +122,8 @@ function verifyAndStore(
 					map((): RunEvent => {
 						settled = true;
 						picker.markDone(piece.index);
+						// Written: the buffer can carry the next piece. (Never on teardown, while a write may be running.)
+						picker.recycle(piece);
 						const now = (context.scheduler ?? asyncScheduler).now();
 						return {
 							type: 'piece-verified',
@@ -141,6 +143,7 @@ function verifyAndStore(
 
 			settled = true;
 			picker.markFailed(piece.index);
+			picker.recycle(piece);
 			let strikesOfThisPeer = 0;
 			for (const contributor of piece.contributors) {
 				const strikes = (context.strikes.get(contributor) ?? 0) + 1;

@@ -1,5 +1,6 @@
 import {Subject} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
+import type {PieceBufferPool} from './piece-buffers.js';
 import {PieceProgress} from './piece-progress.js';
 
 enum PieceState {
@@ -17,6 +18,8 @@ export type PickerOptions = {
 	/** Memory for piece buffers in flight (downloading, hashing, writing); at least one piece is always allowed. */
 	maxBytesInFlight: number;
 	random?: () => number;
+	/** Where new pieces get their buffers, and written ones return them; fresh buffers when absent. */
+	buffers?: PieceBufferPool;
 };
 
 /**
@@ -38,6 +41,8 @@ export class PiecePicker {
 	readonly #orphans = new Map<number, PieceProgress>();
 	readonly #random: () => number;
 	readonly #maxBytesInFlight: number;
+	readonly #buffers: PieceBufferPool | undefined;
+	readonly #allocate: ((length: number) => Buffer) | undefined;
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
@@ -52,6 +57,9 @@ export class PiecePicker {
 		this.#availability = new Uint32Array(pieceCount);
 		this.#random = options.random ?? Math.random;
 		this.#maxBytesInFlight = options.maxBytesInFlight;
+		this.#buffers = options.buffers;
+		const buffers = options.buffers;
+		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
 		this.have = new Bitfield(pieceCount);
 		if (options.have) {
 			for (let index = 0; index < pieceCount; index++) {
@@ -164,7 +172,7 @@ export class PiecePicker {
 
 		this.#state[best] = PieceState.InProgress;
 		this.#bytesInFlight += size;
-		return new PieceProgress(best, size);
+		return new PieceProgress(best, size, this.#allocate);
 	}
 
 	/** A peer lets go of a piece it has not finished; its received blocks wait for the next owner. */
@@ -212,6 +220,14 @@ export class PiecePicker {
 	}
 
 	/** The piece failed its hash, or could not be finished: start it again from nothing. */
+	/** A piece written (or thrown away) gives its buffer back for the next piece. */
+	recycle(piece: PieceProgress): void {
+		const buffer = piece.takeData();
+		if (buffer && this.#buffers) {
+			this.#buffers.give(buffer);
+		}
+	}
+
 	markFailed(index: number): void {
 		if (this.#state[index] === PieceState.Done || this.#state[index] === PieceState.Needed) {
 			return;

@@ -20,6 +20,7 @@ export class PieceProgress {
 	constructor(
 		readonly index: number,
 		readonly length: number,
+		readonly allocate: (length: number) => Buffer = (size) => Buffer.allocUnsafe(size),
 	) {
 		this.blockCount = Math.ceil(length / blockLength);
 		this.#received = new Uint8Array(this.blockCount);
@@ -37,8 +38,15 @@ export class PieceProgress {
 
 	/** The assembled piece; only meaningful once `complete`. */
 	get data(): Buffer {
-		this.#buffer ??= Buffer.allocUnsafe(this.length);
+		this.#buffer ??= this.allocate(this.length);
 		return this.#buffer;
+	}
+
+	/** Hands the buffer over (to be reused) once the piece is written or thrown away; this piece is done with. */
+	takeData(): Buffer | undefined {
+		const buffer = this.#buffer;
+		this.#buffer = undefined;
+		return buffer;
 	}
 
 	blockSize(block: number): number {
