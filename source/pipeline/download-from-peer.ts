@@ -23,7 +23,8 @@ type Received = Exclude<PeerActivity, {type: 'send'}>;
  * The per-peer download stage: the peer's messages in; finished pieces and peer events out.
  * Requests go straight to `send` rather than downstream, so a block costs one emission in and
  * no Observable of its own. Ticks and the picker's "work available" signal drive the window
- * between messages. On teardown the peer's unfinished pieces return to the pool.
+ * between messages; in endgame, blocks arriving from other peers cancel our copies. On
+ * teardown the peer's unfinished pieces return to the pool.
  */
 export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunction<PeerMessage, Received> {
 	const scheduler = options.scheduler ?? asyncScheduler;
@@ -67,6 +68,11 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 				}),
 			);
 			subscription.add(options.picker.workAvailable$.subscribe(() => guarded(() => downloader.wake())));
+			subscription.add(
+				options.picker.blockArrived$.subscribe(({piece, block}) =>
+					guarded(() => downloader.blockArrived(piece, block)),
+				),
+			);
 			return () => {
 				subscription.unsubscribe();
 				downloader.close();

@@ -31,9 +31,13 @@ export class PeerDownloader {
 	readonly peerPieces: Bitfield;
 	#choked = true;
 	#interested = false;
-	#outstanding = 0;
 	#window: number;
+	/** Our requests still out, by block key: what the peer may send us. */
+	readonly #requests = new Set<number>();
+	/** Pieces we picked and are filling. */
 	readonly #pieces = new Map<number, PieceProgress>();
+	/** Endgame: other peers' pieces we asked for a few blocks of as well. */
+	readonly #borrowed = new Map<number, PieceProgress>();
 	/** Owned pieces that still have blocks to ask for, oldest first: finish pieces before starting new ones. */
 	#claimable: PieceProgress[] = [];
 	readonly #stale = new Set<number>();
@@ -66,7 +70,7 @@ export class PeerDownloader {
 	}
 
 	get outstanding(): number {
-		return this.#outstanding;
+		return this.#requests.size;
 	}
 
 	/** Payload bytes received from this peer in blocks we asked for. */
@@ -76,7 +80,7 @@ export class PeerDownloader {
 
 	/** Requests are out but nothing came for `snubbedAfterMs`: the choker gives its slot to another. */
 	snubbed(now: number): boolean {
-		return this.#outstanding > 0 && now - this.#lastBlockAt >= snubbedAfterMs;
+		return this.#requests.size > 0 && now - this.#lastBlockAt >= snubbedAfterMs;
 	}
 
 	/** Handles one message from the peer and returns what follows from it. */
@@ -177,7 +181,7 @@ export class PeerDownloader {
 	tick(now: number, elapsedMs: number): PeerActivity[] {
 		this.#now = now;
 		this.#leaveIfBothSeeds();
-		if (this.#outstanding > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
+		if (this.#requests.size > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
 			throw new PeerProtocolError(`no block for ${Math.round((now - this.#lastBlockAt) / 1000)} s`);
 		}
 
@@ -195,6 +199,33 @@ export class PeerDownloader {
 		const activity: PeerActivity[] = [];
 		if (now - this.#lastSentAt >= this.options.keepAliveMs) {
 			activity.push({type: 'send', messages: [{type: 'keep-alive'}]});
+		}
+
+		this.#fillWindow(activity);
+		return activity;
+	}
+
+	/**
+	 * Endgame: a block arrived, from this peer or another. If we asked for it too, the request is
+	 * cancelled; a piece finished elsewhere is forgotten.
+	 */
+	blockArrived(piece: PieceProgress, block: number): PeerActivity[] {
+		const activity: PeerActivity[] = [];
+		const key = this.#key(piece.index, block);
+		if (this.#pieceFor(piece.index) === piece && this.#requests.delete(key)) {
+			// Its copy may already be on the way: not a protocol violation when it lands.
+			this.#remember(key);
+			const message: PeerMessage = {
+				type: 'cancel',
+				index: piece.index,
+				begin: block * blockLength,
+				length: piece.blockSize(block),
+			};
+			activity.push({type: 'send', messages: [message]});
+		}
+
+		if (piece.complete) {
+			this.#forget(piece);
 		}
 
 		this.#fillWindow(activity);
@@ -219,25 +250,39 @@ export class PeerDownloader {
 		}
 	}
 
-	#receiveBlock(index: number, begin: number, block: Buffer, now: number, activity: PeerActivity[]): void {
-		const piece = this.#pieces.get(index);
-		const key = index * this.#maxBlocksPerPiece + Math.floor(begin / blockLength);
-		if (!piece?.receive(begin, block, this.peer)) {
+	#receiveBlock(index: number, begin: number, data: Buffer, now: number, activity: PeerActivity[]): void {
+		const block = begin / blockLength;
+		const key = this.#key(index, block);
+		// We ask for whole blocks only: an offset between two cannot be one of ours.
+		if (!Number.isInteger(block) || !this.#requests.delete(key)) {
 			if (this.#stale.delete(key)) {
 				return;
 			}
 
 			throw new PeerProtocolError(
-				`sent a block we did not request (piece ${index}, offset ${begin}, ${block.length} bytes)`,
+				`sent a block we did not request (piece ${index}, offset ${begin}, ${data.length} bytes)`,
 			);
 		}
 
-		this.#outstanding--;
 		this.#lastBlockAt = now;
-		this.#bytesSinceTick += block.length;
-		this.#downloadedBytes += block.length;
+		const piece = this.#pieceFor(index);
+		// Asked for, but the piece was finished by another peer meanwhile (endgame).
+		const receipt = piece ? piece.receive(begin, data, this.peer) : 'duplicate';
+		if (receipt === 'misfit') {
+			throw new PeerProtocolError(
+				`sent a block that does not fit (piece ${index}, offset ${begin}, ${data.length} bytes)`,
+			);
+		}
+
+		this.#bytesSinceTick += data.length;
+		this.#downloadedBytes += data.length;
+		if (receipt === 'duplicate' || !piece) {
+			return;
+		}
+
+		this.picker.blockStored(piece, block);
 		if (piece.complete) {
-			this.#pieces.delete(index);
+			this.#forget(piece);
 			this.picker.markVerifying(index);
 			activity.push({type: 'piece-complete', piece});
 		}
@@ -248,19 +293,44 @@ export class PeerDownloader {
 	 * anyone); already given up on after a choke, it is simply no longer expected.
 	 */
 	#rejected(index: number, begin: number): void {
-		const piece = this.#pieces.get(index);
 		const block = Math.floor(begin / blockLength);
-		if (piece?.isRequested(block)) {
-			piece.unclaimBlock(block);
-			this.#outstanding--;
-			if (!this.#claimable.includes(piece)) {
-				this.#claimable.unshift(piece);
-			}
-
+		const key = this.#key(index, block);
+		if (!this.#requests.delete(key)) {
+			this.#stale.delete(key);
 			return;
 		}
 
-		this.#stale.delete(index * this.#maxBlocksPerPiece + block);
+		const piece = this.#pieceFor(index);
+		piece?.unclaimBlock(block);
+		if (piece && this.#pieces.get(index) === piece && !this.#claimable.includes(piece)) {
+			this.#claimable.unshift(piece);
+		}
+	}
+
+	#key(index: number, block: number): number {
+		return index * this.#maxBlocksPerPiece + block;
+	}
+
+	#pieceFor(index: number): PieceProgress | undefined {
+		return this.#pieces.get(index) ?? this.#borrowed.get(index);
+	}
+
+	/** A piece is finished (here or elsewhere): nothing more to ask or expect of it. */
+	#forget(piece: PieceProgress): void {
+		if (this.#pieces.get(piece.index) === piece) {
+			this.#pieces.delete(piece.index);
+		}
+
+		if (this.#borrowed.get(piece.index) === piece) {
+			this.#borrowed.delete(piece.index);
+		}
+	}
+
+	/** A request given up on whose block may still arrive. */
+	#remember(key: number): void {
+		if (this.#stale.size < maxStaleRequests) {
+			this.#stale.add(key);
+		}
 	}
 
 	#updateInterest(activity: PeerActivity[]): void {
@@ -278,17 +348,17 @@ export class PeerDownloader {
 
 		// Top the window up in batches: a request per block received would cost a syscall each.
 		const batch = Math.max(1, Math.min(maxRequestBatch, Math.floor(this.#window / 4)));
-		if (this.#outstanding > 0 && this.#window - this.#outstanding < batch) {
+		if (this.#requests.size > 0 && this.#window - this.#requests.size < batch) {
 			return;
 		}
 
 		const requests: PeerMessage[] = [];
-		if (this.#outstanding === 0) {
+		if (this.#requests.size === 0) {
 			// The request timeout measures how long the oldest outstanding request has waited.
 			this.#lastBlockAt = this.#now;
 		}
 
-		while (this.#outstanding < this.#window) {
+		while (this.#requests.size < this.#window) {
 			const next = this.#claimNextBlock(activity);
 			if (!next) {
 				break;
@@ -301,12 +371,12 @@ export class PeerDownloader {
 				begin: block * blockLength,
 				length: piece.blockSize(block),
 			});
-			this.#outstanding++;
+			this.#requests.add(this.#key(piece.index, block));
 		}
 
 		if (requests.length > 0) {
 			activity.push({type: 'send', messages: requests});
-		} else if (this.#outstanding === 0 && this.#pieces.size === 0) {
+		} else if (this.#requests.size === 0 && this.#pieces.size === 0) {
 			// Nothing left that this peer can give us (or the memory budget is spent): say so if it is for good.
 			this.#updateInterest(activity);
 		}
@@ -324,9 +394,10 @@ export class PeerDownloader {
 
 		const piece = this.picker.pick(this.peerPieces);
 		if (!piece) {
-			return undefined;
+			return this.#claimDuplicate();
 		}
 
+		this.#borrowed.delete(piece.index);
 		this.#pieces.set(piece.index, piece);
 		piece.startedAt ??= this.#now;
 		activity.push({type: 'piece-started', peer: this.peer, index: piece.index});
@@ -339,19 +410,33 @@ export class PeerDownloader {
 		return [piece, block];
 	}
 
-	#releaseAll(): void {
-		for (const piece of this.#pieces.values()) {
-			for (let block = 0; block < piece.blockCount; block++) {
-				if (piece.isRequested(block) && this.#stale.size < maxStaleRequests) {
-					this.#stale.add(piece.index * this.#maxBlocksPerPiece + block);
-				}
-			}
+	/** Endgame: a block someone else is already asked for, unless we asked for it ourselves. */
+	#claimDuplicate(): [PieceProgress, number] | undefined {
+		const duplicate = this.picker.pickDuplicate(this.peerPieces, (index, block) =>
+			this.#requests.has(this.#key(index, block)),
+		);
+		if (duplicate && this.#pieces.get(duplicate[0].index) !== duplicate[0]) {
+			this.#borrowed.set(duplicate[0].index, duplicate[0]);
+		}
 
+		return duplicate;
+	}
+
+	/** Withdraws every request (their blocks may still land) and hands our pieces back to the pool. */
+	#releaseAll(): void {
+		for (const key of this.#requests) {
+			this.#remember(key);
+			const index = Math.floor(key / this.#maxBlocksPerPiece);
+			this.#pieceFor(index)?.unclaimBlock(key % this.#maxBlocksPerPiece);
+		}
+
+		for (const piece of this.#pieces.values()) {
 			this.picker.release(piece);
 		}
 
+		this.#requests.clear();
 		this.#pieces.clear();
+		this.#borrowed.clear();
 		this.#claimable = [];
-		this.#outstanding = 0;
 	}
 }

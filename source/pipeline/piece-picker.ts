@@ -33,12 +33,19 @@ export class PiecePicker {
 	readonly workAvailable$ = new Subject<void>();
 	/** Emits each piece as it is verified and stored, so every peer can be told (`have`); completes with the download. */
 	readonly verified$ = new Subject<number>();
+	/**
+	 * Endgame only: a block arrived, so every other peer that was asked for it sends a cancel,
+	 * and a piece finished by another peer is forgotten by its owner.
+	 */
+	readonly blockArrived$ = new Subject<{piece: PieceProgress; block: number}>();
 	/** The pieces we have, as our bitfield message says. */
 	readonly have: Bitfield;
 	readonly #state: Uint8Array;
 	readonly #availability: Uint32Array;
 	/** Half-done pieces with no owner, resumed before anything new is started. */
 	readonly #orphans = new Map<number, PieceProgress>();
+	/** Every piece with blocks still to come, owned or not, oldest first: where endgame looks for work. */
+	readonly #inProgress = new Map<number, PieceProgress>();
 	readonly #random: () => number;
 	readonly #maxBytesInFlight: number;
 	readonly #buffers: PieceBufferPool | undefined;
@@ -46,6 +53,8 @@ export class PiecePicker {
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
+	/** Pieces nobody has started: when none is left, the download is in endgame. */
+	#neededCount: number;
 
 	constructor(
 		readonly pieceSize: (index: number) => number,
@@ -61,6 +70,7 @@ export class PiecePicker {
 		const buffers = options.buffers;
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
 		this.have = new Bitfield(pieceCount);
+		this.#neededCount = pieceCount;
 		if (options.have) {
 			for (let index = 0; index < pieceCount; index++) {
 				if (options.have.has(index)) {
@@ -68,6 +78,7 @@ export class PiecePicker {
 					this.have.set(index);
 					this.#doneCount++;
 					this.#doneBytes += pieceSize(index);
+					this.#neededCount--;
 				}
 			}
 		}
@@ -91,6 +102,14 @@ export class PiecePicker {
 
 	get bytesInFlight(): number {
 		return this.#bytesInFlight;
+	}
+
+	/**
+	 * Every missing piece is started: idle peers now ask for blocks already asked of others, so
+	 * one slow peer cannot hold the last pieces back.
+	 */
+	get endgame(): boolean {
+		return this.#neededCount === 0 && !this.complete;
 	}
 
 	isDone(index: number): boolean {
@@ -172,20 +191,58 @@ export class PiecePicker {
 
 		this.#state[best] = PieceState.InProgress;
 		this.#bytesInFlight += size;
-		return new PieceProgress(best, size, this.#allocate);
+		this.#neededCount--;
+		const progress = new PieceProgress(best, size, this.#allocate);
+		this.#inProgress.set(best, progress);
+		return progress;
 	}
 
-	/** A peer lets go of a piece it has not finished; its received blocks wait for the next owner. */
+	/**
+	 * Endgame work for a peer with `peerPieces`: a block of a started piece that is asked of
+	 * someone else but has not arrived, from the oldest piece first.
+	 */
+	pickDuplicate(
+		peerPieces: Bitfield,
+		askedByUs: (index: number, block: number) => boolean,
+	): [PieceProgress, number] | undefined {
+		if (!this.endgame) {
+			return undefined;
+		}
+
+		for (const [index, progress] of this.#inProgress) {
+			if (peerPieces.has(index)) {
+				const block = progress.claimDuplicate((candidate) => askedByUs(index, candidate));
+				if (block >= 0) {
+					return [progress, block];
+				}
+			}
+		}
+
+		return undefined;
+	}
+
+	/** A block was stored: in endgame, the others who were asked for it are told. */
+	blockStored(piece: PieceProgress, block: number): void {
+		if (this.endgame) {
+			this.blockArrived$.next({piece, block});
+		}
+	}
+
+	/**
+	 * A peer lets go of a piece it has not finished, its own requests already withdrawn; its
+	 * received blocks, and the requests other peers made in endgame, wait for the next owner.
+	 */
 	release(progress: PieceProgress): void {
 		if (this.#state[progress.index] !== PieceState.InProgress) {
 			return;
 		}
 
-		if (progress.empty) {
+		if (progress.empty && !progress.asked) {
 			this.#state[progress.index] = PieceState.Needed;
 			this.#bytesInFlight -= progress.length;
+			this.#neededCount++;
+			this.#inProgress.delete(progress.index);
 		} else {
-			progress.unclaimAll();
 			this.#orphans.set(progress.index, progress);
 		}
 
@@ -195,6 +252,8 @@ export class PiecePicker {
 	/** Every block is in: the piece is hashed next and no peer may pick it meanwhile. */
 	markVerifying(index: number): void {
 		this.#state[index] = PieceState.Verifying;
+		this.#inProgress.delete(index);
+		this.#orphans.delete(index);
 	}
 
 	/** The piece passed its hash and is on disk. */
@@ -203,10 +262,14 @@ export class PiecePicker {
 			return;
 		}
 
-		if (this.#state[index] !== PieceState.Needed) {
+		if (this.#state[index] === PieceState.Needed) {
+			this.#neededCount--;
+		} else {
 			this.#bytesInFlight -= this.pieceSize(index);
 		}
 
+		this.#inProgress.delete(index);
+		this.#orphans.delete(index);
 		this.#state[index] = PieceState.Done;
 		this.have.set(index);
 		this.#doneCount++;
@@ -219,7 +282,6 @@ export class PiecePicker {
 		this.workAvailable$.next();
 	}
 
-	/** The piece failed its hash, or could not be finished: start it again from nothing. */
 	/** A piece written (or thrown away) gives its buffer back for the next piece. */
 	recycle(piece: PieceProgress): void {
 		const buffer = piece.takeData();
@@ -228,12 +290,15 @@ export class PiecePicker {
 		}
 	}
 
+	/** The piece failed its hash, or could not be finished: start it again from nothing. */
 	markFailed(index: number): void {
 		if (this.#state[index] === PieceState.Done || this.#state[index] === PieceState.Needed) {
 			return;
 		}
 
 		this.#orphans.delete(index);
+		this.#inProgress.delete(index);
+		this.#neededCount++;
 		this.#bytesInFlight -= this.pieceSize(index);
 		this.#state[index] = PieceState.Needed;
 		this.workAvailable$.next();

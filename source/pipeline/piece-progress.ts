@@ -1,8 +1,15 @@
 import {blockLength} from '../codec/messages.js';
 
+/** What became of a block handed to `receive`. */
+export type BlockReceipt = 'stored' | 'duplicate' | 'misfit';
+
+/** A block may be asked of this many peers at once, in endgame. */
+const maxRequestsPerBlock = 255;
+
 /**
- * One piece being downloaded: its buffer, which blocks have arrived, and which are asked for.
- * Owned by one peer at a time; when that peer goes, it returns to the picker with its blocks kept.
+ * One piece being downloaded: its buffer, which blocks have arrived, and how many peers each
+ * missing block is asked of. Owned by one peer at a time; when that peer goes, it returns to the
+ * picker with its blocks kept. In endgame other peers ask for its missing blocks too.
  */
 export class PieceProgress {
 	readonly blockCount: number;
@@ -11,6 +18,7 @@ export class PieceProgress {
 	/** When a peer first picked it (scheduler time): its download time runs from here, across hand-overs. */
 	startedAt: number | undefined;
 	readonly #received: Uint8Array;
+	/** Outstanding requests per block, from the owner and (in endgame) from other peers. */
 	readonly #requested: Uint8Array;
 	#receivedCount = 0;
 	/** No block below this one is free to claim: keeps claiming linear over a whole piece. */
@@ -67,42 +75,77 @@ export class PieceProgress {
 		return -1;
 	}
 
-	isRequested(block: number): boolean {
-		return this.#requested[block] === 1 && this.#received[block] === 0;
+	/**
+	 * Endgame, for a peer that does not own this piece: the missing block asked of the fewest
+	 * peers (perhaps none yet) and not of this one, marked as asked once more; -1 when none is left.
+	 */
+	claimDuplicate(askedByUs: (block: number) => boolean): number {
+		let best = -1;
+		let fewest = maxRequestsPerBlock;
+		for (let block = 0; block < this.blockCount && fewest > 0; block++) {
+			const requests = this.#requested[block] ?? 0;
+			if (this.#received[block] === 0 && requests < fewest && !askedByUs(block)) {
+				best = block;
+				fewest = requests;
+			}
+		}
+
+		if (best >= 0) {
+			this.#requested[best] = fewest + 1;
+		}
+
+		return best;
 	}
 
-	/** Forgets a request (choke, timeout, hand-over): the block can be asked for again. */
+	isRequested(block: number): boolean {
+		return (this.#requested[block] ?? 0) > 0 && this.#received[block] === 0;
+	}
+
+	/** Forgets one request (choke, timeout, reject): once nobody asks for it, the block can be claimed again. */
 	unclaimBlock(block: number): void {
-		if (this.#received[block] === 0) {
-			this.#requested[block] = 0;
-			this.#claimFrom = Math.min(this.#claimFrom, block);
+		const requests = this.#requested[block] ?? 0;
+		if (this.#received[block] === 0 && requests > 0) {
+			this.#requested[block] = requests - 1;
+			if (requests === 1) {
+				this.#claimFrom = Math.min(this.#claimFrom, block);
+			}
 		}
 	}
 
-	/** Forgets every outstanding request at once; received blocks are kept. */
-	unclaimAll(): void {
-		this.#requested.set(this.#received);
-		this.#claimFrom = 0;
+	/** True while any missing block is asked of some peer. */
+	get asked(): boolean {
+		for (let block = 0; block < this.blockCount; block++) {
+			if (this.isRequested(block)) {
+				return true;
+			}
+		}
+
+		return false;
 	}
 
 	/**
-	 * Stores a block once, copied into the piece buffer. Returns false for a block that does not
-	 * fit this piece (wrong offset or length) or that was not asked for.
+	 * Stores a block once, copied into the piece buffer. Whether it was asked for is the
+	 * receiving peer's business; here a block is a `misfit` (wrong offset or length) or a
+	 * `duplicate` (an endgame copy that lost the race).
 	 */
-	receive(begin: number, block: Buffer, peer: string): boolean {
+	receive(begin: number, block: Buffer, peer: string): BlockReceipt {
 		if (begin % blockLength !== 0) {
-			return false;
+			return 'misfit';
 		}
 
 		const index = begin / blockLength;
-		if (index >= this.blockCount || block.length !== this.blockSize(index) || !this.isRequested(index)) {
-			return false;
+		if (index >= this.blockCount || block.length !== this.blockSize(index)) {
+			return 'misfit';
+		}
+
+		if (this.#received[index] === 1) {
+			return 'duplicate';
 		}
 
 		block.copy(this.data, begin);
 		this.#received[index] = 1;
 		this.#receivedCount++;
 		this.contributors.add(peer);
-		return true;
+		return 'stored';
 	}
 }

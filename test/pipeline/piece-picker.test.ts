@@ -44,7 +44,7 @@ test('a released half-done piece is resumed before anything new, with its blocks
 	}
 
 	const block = first.claimBlock();
-	t.true(first.receive(block * 16_384, Buffer.alloc(first.blockSize(block)), 'a'));
+	t.is(first.receive(block * 16_384, Buffer.alloc(first.blockSize(block)), 'a'), 'stored');
 	pool.release(first);
 	const resumed = pool.pick(all);
 	t.is(resumed, first);
