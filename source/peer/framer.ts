@@ -5,123 +5,148 @@ import {PeerProtocolError} from '../errors.js';
 
 export type WireFrame = {type: 'handshake'; handshake: Handshake} | PeerMessage;
 
+/** Bytes of a frame split across chunks, copied aside until the rest arrives. */
+class PartialFrame {
+	#bytes = Buffer.allocUnsafeSlow(0);
+	#held = 0;
+	/** The whole frame's size once known (its length prefix is in); 0 before. */
+	#size = 0;
+
+	get held(): number {
+		return this.#held;
+	}
+
+	get size(): number {
+		return this.#size;
+	}
+
+	/** Starts a frame of `size` bytes, or of unknown size while only its first bytes are in. */
+	begin(size: number): void {
+		this.#held = 0;
+		this.#size = size;
+	}
+
+	/** Copies up to `wanted` bytes from `chunk` at `offset`; returns how many it took. */
+	fill(chunk: Buffer, offset: number, wanted: number): number {
+		const taken = Math.min(wanted, chunk.length - offset);
+		this.#reserve(this.#held + taken);
+		chunk.copy(this.#bytes, this.#held, offset, offset + taken);
+		this.#held += taken;
+		return taken;
+	}
+
+	/** The length prefix is in: the frame's size becomes known. */
+	sized(size: number): void {
+		this.#size = size;
+	}
+
+	lengthPrefix(): number {
+		return this.#bytes.readUInt32BE(0);
+	}
+
+	/** The finished frame, as a view of a buffer that the next split frame reuses. */
+	finish(): Buffer {
+		const frame = this.#bytes.subarray(0, this.#size);
+		this.#held = 0;
+		this.#size = 0;
+		return frame;
+	}
+
+	/** Room grows with the bytes that came, not with what a length prefix claims. */
+	#reserve(needed: number): void {
+		if (this.#bytes.length < needed) {
+			const doubled = Math.max(needed, 2 * this.#bytes.length);
+			const bigger = Buffer.allocUnsafeSlow(this.#size > 0 ? Math.min(doubled, this.#size) : doubled);
+			this.#bytes.copy(bigger, 0, 0, this.#held);
+			this.#bytes = bigger;
+		}
+	}
+}
+
+const pieceId = 7;
+
 /**
- * Bytes that arrived but were not consumed yet, as the socket's own chunks: a frame inside one
- * chunk is handed out as a view (no copy); only a frame split across chunks is copied together.
+ * A message from bytes that may be reused once it is emitted: a `piece` keeps its block as a
+ * view (the one message worth not copying, and its consumer copies the block into the piece at
+ * once); every other message is decoded from a copy, so it may be kept.
  */
-class ChunkQueue {
-	#chunks: Buffer[] = [];
-	#length = 0;
-
-	get length(): number {
-		return this.#length;
-	}
-
-	push(chunk: Buffer): void {
-		if (chunk.length > 0) {
-			this.#chunks.push(chunk);
-			this.#length += chunk.length;
-		}
-	}
-
-	/** Reads a big-endian uint32 at the front without consuming it; the caller checks `length >= 4`. */
-	peekUInt32(): number {
-		const first = this.#chunks[0];
-		if (first && first.length >= 4) {
-			return first.readUInt32BE(0);
-		}
-
-		return this.#peek(4).readUInt32BE(0);
-	}
-
-	/** Removes and returns the first `count` bytes; the caller checks `length >= count`. */
-	take(count: number): Buffer {
-		const first = this.#chunks[0];
-		if (first && first.length >= count) {
-			this.#length -= count;
-			if (first.length === count) {
-				this.#chunks.shift();
-			} else {
-				this.#chunks[0] = first.subarray(count);
-			}
-
-			return first.subarray(0, count);
-		}
-
-		const joined = this.#peek(count);
-		this.skip(count);
-		return joined;
-	}
-
-	skip(count: number): void {
-		this.#length -= count;
-		let left = count;
-		while (left > 0) {
-			const first = this.#chunks[0];
-			if (!first) {
-				return;
-			}
-
-			if (first.length <= left) {
-				left -= first.length;
-				this.#chunks.shift();
-			} else {
-				this.#chunks[0] = first.subarray(left);
-				left = 0;
-			}
-		}
-	}
-
-	#peek(count: number): Buffer {
-		const joined = Buffer.allocUnsafe(count);
-		let offset = 0;
-		for (const chunk of this.#chunks) {
-			const copied = chunk.copy(joined, offset, 0, Math.min(chunk.length, count - offset));
-			offset += copied;
-			if (offset === count) {
-				break;
-			}
-		}
-
-		return joined;
-	}
+function decodeBorrowed(body: Buffer): PeerMessage {
+	return decodeMessage(body.length > 0 && body[0] === pieceId ? body : Buffer.from(body));
 }
 
 /**
  * Socket chunks → wire frames: the 68-byte handshake first (BEP 3), then length-prefixed
  * messages, however TCP split or merged them. A length prefix above `maxMessageLength` is a
  * protocol error before a single byte of it is buffered, so a hostile prefix costs nothing.
+ *
+ * Chunks are borrowed: the socket reuses its read buffer once a chunk's emission returns, so
+ * the bytes of an unfinished frame are copied aside. A `piece` frame's block is valid only while
+ * the frame is being emitted: whoever keeps it copies it.
  */
 export function frameWire(maxMessageLength: number): OperatorFunction<Buffer, WireFrame> {
 	return (source) =>
 		new Observable<WireFrame>((subscriber) => {
-			const queue = new ChunkQueue();
+			const partial = new PartialFrame();
 			let handshakeSeen = false;
+			const emit = (frame: Buffer) => {
+				if (handshakeSeen) {
+					subscriber.next(decodeBorrowed(frame.subarray(4)));
+				} else {
+					handshakeSeen = true;
+					subscriber.next({type: 'handshake', handshake: decodeHandshake(frame)});
+				}
+			};
+
+			const sizeFrom = (lengthPrefix: number) => {
+				if (lengthPrefix > maxMessageLength) {
+					throw new PeerProtocolError(`message length ${lengthPrefix} exceeds ${maxMessageLength}`);
+				}
+
+				return 4 + lengthPrefix;
+			};
+
+			/** Continues a split frame with the chunk's first bytes; returns how many it used. */
+			const resume = (chunk: Buffer): number => {
+				let used = 0;
+				if (partial.size === 0) {
+					used += partial.fill(chunk, 0, 4 - partial.held);
+					if (partial.held < 4) {
+						return used;
+					}
+
+					partial.sized(sizeFrom(partial.lengthPrefix()));
+				}
+
+				used += partial.fill(chunk, used, partial.size - partial.held);
+				if (partial.held === partial.size) {
+					emit(partial.finish());
+				}
+
+				return used;
+			};
+
 			return source.subscribe({
 				next(chunk) {
-					queue.push(chunk);
 					try {
-						if (!handshakeSeen) {
-							if (queue.length < handshakeLength) {
-								return;
+						let offset = partial.held > 0 ? resume(chunk) : 0;
+						while (offset < chunk.length && !subscriber.closed) {
+							const left = chunk.length - offset;
+							if (!handshakeSeen && left < handshakeLength) {
+								partial.begin(handshakeLength);
+								offset += partial.fill(chunk, offset, left);
+							} else if (handshakeSeen && left < 4) {
+								partial.begin(0);
+								offset += partial.fill(chunk, offset, left);
+							} else {
+								const size = handshakeSeen ? sizeFrom(chunk.readUInt32BE(offset)) : handshakeLength;
+								if (left < size) {
+									partial.begin(size);
+									offset += partial.fill(chunk, offset, left);
+								} else {
+									emit(chunk.subarray(offset, offset + size));
+									offset += size;
+								}
 							}
-
-							handshakeSeen = true;
-							subscriber.next({type: 'handshake', handshake: decodeHandshake(queue.take(handshakeLength))});
-						}
-
-						while (queue.length >= 4 && !subscriber.closed) {
-							const length = queue.peekUInt32();
-							if (length > maxMessageLength) {
-								throw new PeerProtocolError(`message length ${length} exceeds ${maxMessageLength}`);
-							}
-
-							if (queue.length < 4 + length) {
-								return;
-							}
-
-							queue.skip(4);
-							subscriber.next(decodeMessage(queue.take(length)));
 						}
 					} catch (error) {
 						subscriber.error(error);

@@ -1,5 +1,6 @@
+import process from 'node:process';
 import test from 'ava';
-import {from, lastValueFrom, toArray} from 'rxjs';
+import {from, lastValueFrom, map, Observable, toArray} from 'rxjs';
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {PeerProtocolError} from '../../source/errors.js';
@@ -25,11 +26,35 @@ const messages: PeerMessage[] = [
 const stream = Buffer.concat([encodeHandshake(handshake), ...messages.map(encodeMessage)]);
 const expected: WireFrame[] = [{type: 'handshake', handshake}, ...messages];
 
-const frame = (chunks: Buffer[], maxLength = 1 << 20) =>
-	lastValueFrom(from(chunks).pipe(frameWire(maxLength), toArray()));
-
 /** Buffers become plain objects for comparison: a view and a copy of the same bytes are equal. */
-const normalise = (frames: WireFrame[]) => JSON.parse(JSON.stringify(frames)) as unknown;
+const normalise = (frames: unknown[]) => JSON.parse(JSON.stringify(frames)) as unknown;
+
+/**
+ * The frames of `chunks`, each taken as it is emitted, as a session must: a block is valid only
+ * then. Every chunk is overwritten once handed over, as a socket's read buffer is.
+ */
+const frame = (chunks: Buffer[], maxLength = 1 << 20) =>
+	lastValueFrom(
+		borrowed(chunks).pipe(
+			frameWire(maxLength),
+			map((item) => normalise([item])),
+			toArray(),
+			map((items) => items.flat()),
+		),
+	);
+
+/** Copies of `chunks`, each overwritten as soon as its emission returns. */
+function borrowed(chunks: Buffer[]): Observable<Buffer> {
+	return new Observable((subscriber) => {
+		for (const chunk of chunks) {
+			const copy = Buffer.from(chunk);
+			subscriber.next(copy);
+			copy.fill(0xee);
+		}
+
+		subscriber.complete();
+	});
+}
 
 test('frames a whole stream delivered in one chunk', async (t) => {
 	t.deepEqual(normalise(await frame([stream])), normalise(expected));
@@ -57,10 +82,40 @@ test('frames the stream delivered one byte at a time, and in three uneven pieces
 	}
 });
 
-test('a block inside one chunk is handed out without copying', async (t) => {
-	const frames = await frame([stream]);
-	const piece = frames.find((item) => item.type === 'piece');
-	t.is(piece?.type === 'piece' ? piece.block.buffer : undefined, stream.buffer);
+test('a block inside one chunk is handed out without copying', (t) => {
+	let shared: boolean | undefined;
+	from([stream])
+		.pipe(frameWire(1 << 20))
+		.subscribe((item) => {
+			if (item.type === 'piece') {
+				shared = item.block.buffer === stream.buffer;
+			}
+		});
+	t.true(shared);
+});
+
+test('other messages are copies: they stay intact after the chunk is reused', (t) => {
+	const chunk = Buffer.from(stream);
+	const kept: WireFrame[] = [];
+	from([chunk])
+		.pipe(frameWire(1 << 20))
+		.subscribe((item) => kept.push(item));
+	chunk.fill(0);
+	const intact = normalise(kept.filter((item) => item.type !== 'piece'));
+	t.deepEqual(intact, normalise(expected.filter((item) => item.type !== 'piece')));
+});
+
+test('a length prefix is not taken at its word: a frame that never arrives holds only what came', (t) => {
+	const prefix = Buffer.alloc(5);
+	prefix.writeUInt32BE(1 << 20);
+	prefix[4] = 20;
+	const before = process.memoryUsage().arrayBuffers;
+	let failed = false;
+	from([encodeHandshake(handshake), prefix, Buffer.alloc(100)])
+		.pipe(frameWire(1 << 20))
+		.subscribe({error: () => (failed = true)});
+	t.false(failed);
+	t.true(process.memoryUsage().arrayBuffers - before < 64 * 1024);
 });
 
 test('a length prefix above the cap is an error before its body arrives', async (t) => {

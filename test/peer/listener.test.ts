@@ -6,6 +6,7 @@ import {firstValueFrom, type Observable, ReplaySubject, type Subscription} from 
 import {PeerProtocolError} from '../../source/errors.js';
 import {type IncomingPeer, listenForPeers, type PeerListener} from '../../source/peer/listener.js';
 import {connectTcp, type PeerWire} from '../../source/peer/socket.js';
+import {pseudoRandomBytes} from '../helpers/swarm-fixture.js';
 
 const host = '127.0.0.1';
 
@@ -220,6 +221,33 @@ test('connectTcp connects and emits a wire that sends and receives', async (t) =
 	// Teardown destroys the socket: the server side sees it close.
 	connection.subscription.unsubscribe();
 	t.is(await closesWithin(remote, 2000), 'closed');
+});
+
+test('connectTcp: bytes sent before the subscription wait for it; two wires reading at once share a buffer without mixing', async (t) => {
+	t.timeout(10_000);
+	const {sockets, port} = await plainServer(t);
+	const dial = () => hold(t, connectTcp({connectTimeoutMs: 2000})({host, port}));
+	const wires = [await firstValueFrom(dial().values$), await firstValueFrom(dial().values$)];
+	await until(() => sockets.length === 2);
+	// Different bytes on each connection, sent at once and before anyone listens.
+	const payloads = sockets.map((_, index) => pseudoRandomBytes(3 * 1024 * 1024, `wire ${index}`));
+	for (const [index, socket] of sockets.entries()) {
+		socket.write(payloads[index] ?? '');
+	}
+
+	await new Promise((resolve) => setTimeout(resolve, 100));
+	// Copies, as the framer makes: a chunk is valid only while it is emitted.
+	const received = wires.map(() => [] as Buffer[]);
+	for (const [index, wire] of wires.entries()) {
+		const subscription = wire.incoming$.subscribe((chunk) => received[index]?.push(Buffer.from(chunk)));
+		t.teardown(() => subscription.unsubscribe());
+	}
+
+	const total = (index: number) => received[index]?.reduce((sum, chunk) => sum + chunk.length, 0) ?? 0;
+	await until(() => total(0) === payloads[0]?.length && total(1) === payloads[1]?.length);
+	for (const [index, payload] of payloads.entries()) {
+		t.true(Buffer.concat(received[index] ?? []).equals(payload ?? Buffer.alloc(0)), `wire ${index}`);
+	}
 });
 
 test('connectTcp errors with PeerProtocolError when the connection is refused', async (t) => {
