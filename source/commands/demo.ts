@@ -86,7 +86,7 @@ export async function demoCommand(command: DemoCommand, interruptedExitCode: num
 				switchMap((torrentFile) => from(readFile(torrentFile))),
 				switchMap((bytes) => {
 					const metainfo = parseMetainfo(bytes);
-					const common = {port: 0, listenHost: '127.0.0.1', maxPeers: 50, hashStoredPiece: hashers.hashPiece};
+					const common = {port: 0, listenHost: '127.0.0.1', maxPeers: 50, hashPiece: hashers.hashPiece};
 					// The seeders share one folder: none of them keeps a resume file in it.
 					const seeders$ = merge(
 						...Array.from({length: command.seeders}, () =>

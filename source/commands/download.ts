@@ -128,7 +128,7 @@ export async function downloadCommand(
 			port: command.port,
 			listenHost: '0.0.0.0',
 			maxPeers: command.maxPeers,
-			hashStoredPiece: hashers.hashPiece,
+			hashPiece: hashers.hashPiece,
 			...(command.seed ? {seed: command.seed} : {}),
 			...(command.lsd ? {lsd: true} : {}),
 		};

@@ -3,7 +3,7 @@ import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {generatePeerId} from '../codec/peer-id.js';
 import type {RunEvent} from '../events/events.js';
-import {type HashPort, hashOnMainThread} from '../hashing/sha1.js';
+import type {HashPort} from '../hashing/sha1.js';
 import type {Dht} from '../peer/dht.js';
 import {listenForPeers} from '../peer/listener.js';
 import {localPeers} from '../peer/lsd.js';
@@ -25,8 +25,8 @@ export type RunConfig = {
 	listenHost: string;
 	maxPeers: number;
 	seed?: SeedOptions;
-	/** Hashes pieces already on disk (the worker pool). */
-	hashStoredPiece: HashPort;
+	/** Hashes pieces, downloaded or found on disk: the worker pool, so the event loop never waits for SHA-1. */
+	hashPiece: HashPort;
 	/** Keep a resume file in `outputDir/.torrent-rx/` (default: yes). */
 	resumeFile?: boolean;
 	/** Peers to call besides the trackers' (a magnet link's `x.pe`). */
@@ -71,9 +71,8 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				announce: announceByScheme({httpTimeoutMs: 15_000}),
 				connect: connectTcp({connectTimeoutMs: 10_000}),
 				morePeers$: morePeers(metainfo, config, listener.port),
-				// Downloaded pieces are hashed where they are: a 1 MiB piece costs 0.7 ms, less than a hand-over.
-				hashPiece: hashOnMainThread,
-				hashStoredPiece: config.hashStoredPiece,
+				hashPiece: config.hashPiece,
+				hashStoredPiece: config.hashPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir),
 				...(config.resumeFile === false
 					? {}

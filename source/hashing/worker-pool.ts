@@ -25,8 +25,10 @@ export type HashWorkerPool = {
 
 /**
  * SHA-1 on worker threads, so that verifying pieces uses the other cores and never blocks the
- * event loop. Each piece goes to the worker with the fewest jobs; the piece is copied into the
- * message (about a tenth of the cost of hashing it), so the caller keeps its buffer.
+ * event loop. Each piece goes to the worker with the fewest jobs. A piece in shared memory (the
+ * download's piece buffers) is read by the worker where it is; any other is copied into the
+ * message (about a tenth of the cost of hashing it). Either way the caller keeps its buffer,
+ * and must not change it until the digest is back.
  */
 export function createHashWorkerPool(
 	size = Math.max(1, Math.min(4, availableParallelism())),

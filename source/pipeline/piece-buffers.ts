@@ -16,8 +16,8 @@ export class PieceBufferPool {
 			return buffer;
 		}
 
-		// Never from Node's shared small-buffer pool: the buffer is ours alone to hand back.
-		return Buffer.allocUnsafeSlow(length);
+		// Shared memory: a hashing worker reads the piece where it is, with no copy in the message.
+		return Buffer.from(new SharedArrayBuffer(length));
 	}
 
 	/** The caller gives up `buffer` for good: nothing may read or write it afterwards. */

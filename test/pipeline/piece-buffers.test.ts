@@ -51,3 +51,8 @@ test('the picker hands pieces buffers from its pool, and recycle gives them back
 	t.is(picker.pick(everything)?.data, buffer, 'the next piece writes into the same memory');
 	t.is(first.takeData(), undefined, 'the recycled piece holds no buffer any more');
 });
+
+test('buffers are shared memory, so a hashing worker reads a piece without a copy', (t) => {
+	const pool = new PieceBufferPool(1024);
+	t.true(pool.take(100).buffer instanceof SharedArrayBuffer);
+});
