@@ -3,17 +3,19 @@
  * from the same libtorrent seeders on 127.0.0.1, alternating, several runs each; the medians and
  * torrent-rx's ratios to each reference, as a table on stdout and as JSON.
  *
- *   npm run bench -- [--scenarios a,b,c] [--runs 3] [--json bench-results.json]
+ *   npm run bench -- [--scenarios a,b,c,d,e] [--runs 3] [--json bench-results.json]
  */
 import {spawn} from 'node:child_process';
 import {createHash, randomFillSync} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {mkdir, mkdtemp, open, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, open, rm, stat, writeFile} from 'node:fs/promises';
 import {cpus, tmpdir} from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import {parseArgs} from 'node:util';
+import {type LinkOptions, startLatencyProxy} from '../helpers/latency-proxy.js';
 import {
+	announceSeeder,
 	createTorrent,
 	freePort,
 	repoRoot,
@@ -26,7 +28,16 @@ const kib = 1024;
 const mib = 1024 * kib;
 const gib = 1024 * mib;
 
-type Scenario = {title: string; size: number; pieceLength: number; seeders: number};
+type Scenario = {
+	title: string;
+	size: number;
+	pieceLength: number;
+	seeders: number;
+	/** Each seeder behind its own emulated link; the seeders' combined rate is the ceiling. */
+	link?: LinkOptions;
+	/** Also time each client's start-up: from launch to its first payload byte on disk. */
+	startup?: boolean;
+};
 
 const scenarios: Record<string, Scenario> = {
 	a: {title: '1 GiB, 1 MiB pieces, 1 seeder', size: gib, pieceLength: mib, seeders: 1},
@@ -36,6 +47,20 @@ const scenarios: Record<string, Scenario> = {
 		size: 256 * mib,
 		pieceLength: 64 * kib,
 		seeders: 1,
+	},
+	d: {
+		title: '256 MiB, 1 MiB pieces, 4 seeders each behind 25 ms each way and 10 MB/s',
+		size: 256 * mib,
+		pieceLength: mib,
+		seeders: 4,
+		link: {delayMs: 25, bytesPerSecond: 10e6, maxHeldBytes: mib},
+	},
+	e: {
+		title: '100,000 pieces of 16 KiB (1.5 GiB), 1 seeder',
+		size: 100_000 * 16 * kib,
+		pieceLength: 16 * kib,
+		seeders: 1,
+		startup: true,
 	},
 	smoke: {
 		title: '32 MiB, 256 KiB pieces, 1 seeder (smoke)',
@@ -48,7 +73,7 @@ const scenarios: Record<string, Scenario> = {
 const clients = ['torrent-rx', 'aria2c', 'libtorrent'] as const;
 type Client = (typeof clients)[number];
 
-type Measure = {wallSeconds: number; cpuSeconds: number; peakRssMiB: number};
+type Measure = {wallSeconds: number; cpuSeconds: number; peakRssMiB: number; startupSeconds?: number};
 
 /** Teardowns run in reverse, as ava runs them. */
 function scope(): Teardown & {close(): Promise<void>} {
@@ -86,15 +111,37 @@ async function sha1Of(file: string): Promise<string> {
 	return hash.digest('hex');
 }
 
-/** Runs `command` under GNU time: wall seconds, user+sys CPU seconds and peak RSS of that process alone. */
+/** Seconds from now until `file` first holds data on disk (polled), or undefined if it never does. */
+function firstDataOnDisk(file: string): {seconds(): number | undefined; stop(): void} {
+	const started = performance.now();
+	let seconds: number | undefined;
+	const timer = setInterval(() => {
+		stat(file)
+			.then((stats) => {
+				if (stats.blocks > 0 && seconds === undefined) {
+					seconds = (performance.now() - started) / 1000;
+					clearInterval(timer);
+				}
+			})
+			.catch(() => undefined);
+	}, 10);
+	return {seconds: () => seconds, stop: () => clearInterval(timer)};
+}
+
+/**
+ * Runs `command` under GNU time: wall seconds, user+sys CPU seconds and peak RSS of that process
+ * alone; with `watchFile`, also the start-up time until that file first holds data.
+ */
 function timed(
 	command: string[],
 	timeoutMs: number,
+	watchFile?: string,
 ): Promise<Measure & {code: number | null; output: string}> {
 	return new Promise((resolve, reject) => {
 		const child = spawn('/usr/bin/time', ['-f', 'BENCH %e %U %S %M', ...command], {
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
+		const startup = watchFile ? firstDataOnDisk(watchFile) : undefined;
 		let output = '';
 		child.stdout.on('data', (chunk: Buffer) => {
 			output += chunk.toString();
@@ -106,6 +153,7 @@ function timed(
 		child.once('error', reject);
 		child.once('close', (code) => {
 			clearTimeout(timer);
+			startup?.stop();
 			const match = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(output);
 			if (!match) {
 				reject(new Error(`no measurement from ${command.join(' ')}:\n${output.slice(-2000)}`));
@@ -118,12 +166,18 @@ function timed(
 				wallSeconds: Number(match[1]),
 				cpuSeconds: Number(match[2]) + Number(match[3]),
 				peakRssMiB: Number(match[4]) / 1024,
+				...(startup?.seconds() === undefined ? {} : {startupSeconds: startup.seconds()}),
 			});
 		});
 	});
 }
 
-async function download(client: Client, torrentPath: string, outputDir: string): Promise<Measure> {
+async function download(
+	client: Client,
+	torrentPath: string,
+	outputDir: string,
+	watchStartup: boolean,
+): Promise<Measure> {
 	const port = String(await freePort());
 	const commands: Record<Client, string[]> = {
 		'torrent-rx': [
@@ -163,7 +217,11 @@ async function download(client: Client, torrentPath: string, outputDir: string):
 			'600',
 		],
 	};
-	const result = await timed(commands[client], 660_000);
+	const result = await timed(
+		commands[client],
+		660_000,
+		watchStartup ? path.join(outputDir, 'payload.bin') : undefined,
+	);
 	if (result.code !== 0) {
 		throw new Error(`${client} exited ${result.code}:\n${result.output.slice(-2000)}`);
 	}
@@ -184,6 +242,8 @@ type ScenarioResult = {
 	runs: number;
 	clients: Record<string, Measure & {megabytesPerSecond: number; cpuSecondsPerGiB: number}>;
 	ratios: Record<string, {wall: number; cpu: number; rss: number}>;
+	/** The seeders' combined rate, where their links cap it. */
+	ceilingMegabytesPerSecond?: number;
 };
 
 async function runScenario(
@@ -207,9 +267,19 @@ async function runScenario(
 			scenario.pieceLength,
 			{torrentPath: path.join(dir, 'payload.torrent')},
 		);
-		await startOpentracker(resources, [infoHash], {port: trackerPort});
+		const tracker = await startOpentracker(resources, [infoHash], {port: trackerPort});
 		for (let seeder = 0; seeder < scenario.seeders; seeder++) {
-			await startLibtorrentSeeder(resources, torrentPath, dir, {readyTimeoutMs: 120_000});
+			if (scenario.link) {
+				// Reached only through its link: it does not announce itself, its proxy is announced instead.
+				const {port} = await startLibtorrentSeeder(resources, torrentPath, dir, {
+					readyTimeoutMs: 120_000,
+					mode: 'seed-quietly',
+				});
+				const proxy = await startLatencyProxy(resources, port, scenario.link);
+				await announceSeeder(tracker.url, infoHash, proxy.port);
+			} else {
+				await startLibtorrentSeeder(resources, torrentPath, dir, {readyTimeoutMs: 120_000});
+			}
 		}
 
 		const measures = new Map<Client, Measure[]>(clients.map((client) => [client, []]));
@@ -220,7 +290,7 @@ async function runScenario(
 				const outputDir = path.join(dir, `out-${client}`);
 				await rm(outputDir, {recursive: true, force: true});
 				await mkdir(outputDir);
-				const measure = await download(client, torrentPath, outputDir);
+				const measure = await download(client, torrentPath, outputDir, scenario.startup === true);
 				const written = await sha1Of(path.join(outputDir, 'payload.bin'));
 				if (written !== expected) {
 					throw new Error(`${client} wrote a payload that differs from the seeders'`);
@@ -228,8 +298,12 @@ async function runScenario(
 
 				await rm(outputDir, {recursive: true, force: true});
 				measures.get(client)?.push(measure);
+				const startup =
+					measure.startupSeconds === undefined
+						? ''
+						: `, first data after ${measure.startupSeconds.toFixed(2)} s`;
 				process.stderr.write(
-					`[${id}] run ${run + 1}/${runs} ${client}: ${measure.wallSeconds.toFixed(2)} s, ${measure.cpuSeconds.toFixed(2)} CPU s, ${measure.peakRssMiB.toFixed(0)} MiB\n`,
+					`[${id}] run ${run + 1}/${runs} ${client}: ${measure.wallSeconds.toFixed(2)} s, ${measure.cpuSeconds.toFixed(2)} CPU s, ${measure.peakRssMiB.toFixed(0)} MiB${startup}\n`,
 				);
 			}
 		}
@@ -238,12 +312,16 @@ async function runScenario(
 		for (const [client, list] of measures) {
 			const wallSeconds = median(list.map((measure) => measure.wallSeconds));
 			const cpuSeconds = median(list.map((measure) => measure.cpuSeconds));
+			const startups = list.flatMap((measure) =>
+				measure.startupSeconds === undefined ? [] : [measure.startupSeconds],
+			);
 			summary[client] = {
 				wallSeconds,
 				cpuSeconds,
 				peakRssMiB: median(list.map((measure) => measure.peakRssMiB)),
 				megabytesPerSecond: scenario.size / 1e6 / wallSeconds,
 				cpuSecondsPerGiB: (cpuSeconds * gib) / scenario.size,
+				...(startups.length > 0 ? {startupSeconds: median(startups)} : {}),
 			};
 		}
 
@@ -260,7 +338,16 @@ async function runScenario(
 			}
 		}
 
-		return {id, title: scenario.title, bytes: scenario.size, runs, clients: summary, ratios};
+		const ceiling = scenario.link ? (scenario.seeders * scenario.link.bytesPerSecond) / 1e6 : undefined;
+		return {
+			id,
+			title: scenario.title,
+			bytes: scenario.size,
+			runs,
+			clients: summary,
+			ratios,
+			...(ceiling === undefined ? {} : {ceilingMegabytesPerSecond: ceiling}),
+		};
 	} finally {
 		await resources.close();
 	}
@@ -268,14 +355,24 @@ async function runScenario(
 
 function table(results: ScenarioResult[]): string {
 	const lines = [
-		'| scenario | client | wall s | MB/s | CPU s | CPU s/GiB | peak RSS MiB | torrent-rx ÷ it (wall, CPU) |',
-		'| --- | --- | --- | --- | --- | --- | --- | --- |',
+		'| scenario | client | wall s | MB/s | CPU s | CPU s/GiB | peak RSS MiB | torrent-rx ÷ it (wall, CPU) | notes |',
+		'| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 	];
 	for (const result of results) {
 		for (const [client, measure] of Object.entries(result.clients)) {
 			const ratio = result.ratios[client];
+			const notes = [
+				result.ceilingMegabytesPerSecond === undefined
+					? ''
+					: `${((100 * measure.megabytesPerSecond) / result.ceilingMegabytesPerSecond).toFixed(0)}% of the seeders' ${result.ceilingMegabytesPerSecond} MB/s`,
+				measure.startupSeconds === undefined
+					? ''
+					: `first data on disk after ${measure.startupSeconds.toFixed(2)} s`,
+			]
+				.filter(Boolean)
+				.join('; ');
 			lines.push(
-				`| ${result.id} | ${client} | ${measure.wallSeconds.toFixed(2)} | ${measure.megabytesPerSecond.toFixed(0)} | ${measure.cpuSeconds.toFixed(2)} | ${measure.cpuSecondsPerGiB.toFixed(2)} | ${measure.peakRssMiB.toFixed(0)} | ${ratio ? `${ratio.wall.toFixed(2)}×, ${ratio.cpu.toFixed(2)}×` : ''} |`,
+				`| ${result.id} | ${client} | ${measure.wallSeconds.toFixed(2)} | ${measure.megabytesPerSecond.toFixed(0)} | ${measure.cpuSeconds.toFixed(2)} | ${measure.cpuSecondsPerGiB.toFixed(2)} | ${measure.peakRssMiB.toFixed(0)} | ${ratio ? `${ratio.wall.toFixed(2)}×, ${ratio.cpu.toFixed(2)}×` : ''} | ${notes} |`,
 			);
 		}
 	}
@@ -283,9 +380,17 @@ function table(results: ScenarioResult[]): string {
 	return lines.join('\n');
 }
 
+/** Scale: torrent-rx's peak memory on (e) against (a), when both ran. */
+function scaleNote(results: ScenarioResult[]): string {
+	const memoryOf = (id: string) =>
+		results.find((result) => result.id === id)?.clients['torrent-rx']?.peakRssMiB;
+	const [small, large] = [memoryOf('a'), memoryOf('e')];
+	return small && large ? `\ntorrent-rx peak RSS, (e) ÷ (a): ${(large / small).toFixed(2)}×\n` : '';
+}
+
 const {values} = parseArgs({
 	options: {
-		scenarios: {type: 'string', default: 'a,b,c'},
+		scenarios: {type: 'string', default: 'a,b,c,d,e'},
 		runs: {type: 'string', default: '3'},
 		json: {type: 'string', default: 'bench-results.json'},
 	},
@@ -306,7 +411,7 @@ try {
 	}
 
 	const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
-	process.stdout.write(`\n${machine}; medians of ${runs} runs\n\n${table(results)}\n`);
+	process.stdout.write(`\n${machine}; medians of ${runs} runs\n\n${table(results)}\n${scaleNote(results)}`);
 	const jsonPath = values.json ?? 'bench-results.json';
 	await mkdir(path.dirname(path.resolve(jsonPath)), {recursive: true});
 	await writeFile(jsonPath, `${JSON.stringify({machine, results}, null, '\t')}\n`);

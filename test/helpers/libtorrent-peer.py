@@ -74,9 +74,17 @@ def seed(torrent_path, save_dir):
 
 
 def seed_quietly(torrent_path, save_dir):
-    """Seeds without waiting for (or needing) a tracker: ready as soon as it listens."""
+    """Seeds without announcing to the torrent's trackers: only whoever is told its port finds it.
+    Ready as soon as it listens."""
     session = make_session()
-    session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
+    # Added paused (and not auto-managed) so that no announce goes out before the trackers are gone.
+    handle = session.add_torrent({
+        "ti": lt.torrent_info(torrent_path),
+        "save_path": save_dir,
+        "flags": lt.torrent_flags.seed_mode | lt.torrent_flags.paused,
+    })
+    handle.replace_trackers([])
+    handle.resume()
     print("ready", session.listen_port(), flush=True)
     while True:
         session.wait_for_alert(1000)
