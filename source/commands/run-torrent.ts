@@ -86,7 +86,7 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				maxPeers: config.maxPeers,
 				redialDelayMs: 2000,
 				maxRedials: 6,
-				maxBytesInFlight: 256 * 1024 * 1024,
+				maxBytesInFlight: 64 * 1024 * 1024,
 				window: defaultWindowOptions,
 				tickMs: 1000,
 				handshakeTimeoutMs: 10_000,

@@ -1,6 +1,6 @@
 import {clientName, clientNameFromVersion} from '../codec/client-name.js';
 import type {PeerSource, TimedEvent} from './events.js';
-import {rate, type Sample, slide} from './rate-window.js';
+import {addBytes, emptyRateWindow, type RateWindow, rate, slide} from './rate-window.js';
 
 /**
  * What we know of one peer. `choked`: connected, but it does not let us request; `unchoked`: it
@@ -15,13 +15,19 @@ export type PeerState = {
 	/** How we learnt of it; undefined in logs from before it was recorded. */
 	source: PeerSource | undefined;
 	status: PeerStatus;
-	/** Pieces requested from this peer and not yet verified, oldest first. */
-	pieces: readonly number[];
+	/**
+	 * Pieces started with this peer and not yet verified or failed. A count rather than a list:
+	 * with small pieces hundreds are in flight, and the fold must cost the same per event. (In
+	 * endgame another peer may finish one; the count is then high until the next choke.)
+	 */
+	piecesInFlight: number;
+	/** The piece most recently started with it, while any is in flight. */
+	currentPiece: number | undefined;
 	piecesDownloaded: number;
 	bytesDownloaded: number;
 	bytesUploaded: number;
-	recentDownloads: readonly Sample[];
-	recentUploads: readonly Sample[];
+	recentDownloads: RateWindow;
+	recentUploads: RateWindow;
 	downloadRate: number;
 	uploadRate: number;
 	/** When it was first seen: until a whole rate window has passed, its rates divide by the time since. */
@@ -34,63 +40,79 @@ function newPeer(address: string, now: number, source?: PeerSource): PeerState {
 		client: '',
 		source,
 		status: 'connecting',
-		pieces: [],
+		piecesInFlight: 0,
+		currentPiece: undefined,
 		piecesDownloaded: 0,
 		bytesDownloaded: 0,
 		bytesUploaded: 0,
-		recentDownloads: [],
-		recentUploads: [],
+		recentDownloads: emptyRateWindow,
+		recentUploads: emptyRateWindow,
 		downloadRate: 0,
 		uploadRate: 0,
 		since: now,
 	};
 }
 
-/** A peer's rates as of `now`; the same object when it has had nothing in the window. */
+/** A peer's rates as of `now`; the same object when they have not changed, which is most of the time. */
 function slidePeer(peer: PeerState, now: number): PeerState {
-	if (peer.recentDownloads.length === 0 && peer.recentUploads.length === 0) {
-		return peer.downloadRate === 0 && peer.uploadRate === 0
-			? peer
-			: {...peer, downloadRate: 0, uploadRate: 0};
-	}
-
 	const recentDownloads = slide(peer.recentDownloads, now);
 	const recentUploads = slide(peer.recentUploads, now);
-	return {
-		...peer,
-		recentDownloads,
-		recentUploads,
-		downloadRate: rate(recentDownloads, peer.since, now),
-		uploadRate: rate(recentUploads, peer.since, now),
-	};
+	const downloadRate = rate(recentDownloads, peer.since, now);
+	const uploadRate = rate(recentUploads, peer.since, now);
+	return recentDownloads === peer.recentDownloads &&
+		recentUploads === peer.recentUploads &&
+		downloadRate === peer.downloadRate &&
+		uploadRate === peer.uploadRate
+		? peer
+		: {...peer, recentDownloads, recentUploads, downloadRate, uploadRate};
 }
 
-const statusWith = (peer: PeerState, pieces: readonly number[]): PeerStatus =>
+const statusWith = (peer: PeerState, piecesInFlight: number): PeerStatus =>
 	peer.status === 'connecting' || peer.status === 'choked'
 		? peer.status
-		: pieces.length > 0
+		: piecesInFlight > 0
 			? 'downloading'
 			: 'unchoked';
 
-/** Applies `change` to one peer, seen or not, after sliding every peer's rate window to `now`. */
+/** One piece fewer in flight: verified or failed. */
+function pieceSettled(peer: PeerState): Pick<PeerState, 'piecesInFlight' | 'currentPiece' | 'status'> {
+	const piecesInFlight = Math.max(0, peer.piecesInFlight - 1);
+	return {
+		piecesInFlight,
+		currentPiece: piecesInFlight > 0 ? peer.currentPiece : undefined,
+		status: statusWith(peer, piecesInFlight),
+	};
+}
+
+/**
+ * Applies `change` to one peer, seen or not, after sliding every peer's rate window to `now`;
+ * the same map when no peer changed.
+ */
 function updatePeers(
 	peers: ReadonlyMap<string, PeerState>,
 	now: number,
 	address?: string,
 	change?: (peer: PeerState) => PeerState | undefined,
 ): ReadonlyMap<string, PeerState> {
-	const next = new Map<string, PeerState>();
+	let next: Map<string, PeerState> | undefined;
 	for (const [key, peer] of peers) {
-		next.set(key, slidePeer(peer, now));
+		const slid = slidePeer(peer, now);
+		if (slid !== peer) {
+			next ??= new Map(peers);
+			next.set(key, slid);
+		}
 	}
 
-	if (address !== undefined && change) {
-		const changed = change(next.get(address) ?? newPeer(address, now));
-		if (changed) {
-			next.set(address, changed);
-		} else {
-			next.delete(address);
-		}
+	if (address === undefined || !change) {
+		return next ?? peers;
+	}
+
+	next ??= new Map(peers);
+	const changed = change(next.get(address) ?? newPeer(address, now));
+	if (changed) {
+		next.set(address, changed);
+	} else {
+		next.delete(address);
 	}
 
 	return next;
@@ -129,22 +151,26 @@ export function reducePeers(
 			return updatePeers(peers, now, event.peer, () => undefined);
 		case 'peer-choked':
 			// Its requests are cancelled: the pieces go back to the picker.
-			return updatePeers(peers, now, event.peer, (peer) => ({...peer, status: 'choked', pieces: []}));
+			return updatePeers(peers, now, event.peer, (peer) => ({
+				...peer,
+				status: 'choked',
+				piecesInFlight: 0,
+				currentPiece: undefined,
+			}));
 		case 'peer-unchoked':
 			return updatePeers(peers, now, event.peer, (peer) => ({
 				...peer,
-				status: peer.pieces.length > 0 ? 'downloading' : 'unchoked',
+				status: peer.piecesInFlight > 0 ? 'downloading' : 'unchoked',
 			}));
 		case 'piece-started':
-			return updatePeers(peers, now, event.peer, (peer) => {
-				const pieces = [...peer.pieces, event.index];
-				return {...peer, pieces, status: statusWith(peer, pieces)};
-			});
+			return updatePeers(peers, now, event.peer, (peer) => ({
+				...peer,
+				piecesInFlight: peer.piecesInFlight + 1,
+				currentPiece: event.index,
+				status: statusWith(peer, peer.piecesInFlight + 1),
+			}));
 		case 'piece-failed':
-			return updatePeers(peers, now, event.peer, (peer) => {
-				const pieces = peer.pieces.filter((index) => index !== event.index);
-				return {...peer, pieces, status: statusWith(peer, pieces)};
-			});
+			return updatePeers(peers, now, event.peer, (peer) => ({...peer, ...pieceSettled(peer)}));
 		case 'piece-verified':
 			if (!peers.has(event.peer)) {
 				// Verified from a peer that has since gone (or a replayed log without peer events).
@@ -152,12 +178,10 @@ export function reducePeers(
 			}
 
 			return updatePeers(peers, now, event.peer, (peer) => {
-				const pieces = peer.pieces.filter((index) => index !== event.index);
-				const recentDownloads = [...peer.recentDownloads, {at: now, bytes: event.bytes}];
+				const recentDownloads = addBytes(peer.recentDownloads, now, event.bytes);
 				return {
 					...peer,
-					pieces,
-					status: statusWith(peer, pieces),
+					...pieceSettled(peer),
 					piecesDownloaded: peer.piecesDownloaded + 1,
 					bytesDownloaded: peer.bytesDownloaded + event.bytes,
 					recentDownloads,
@@ -170,7 +194,7 @@ export function reducePeers(
 			}
 
 			return updatePeers(peers, now, event.peer, (peer) => {
-				const recentUploads = [...peer.recentUploads, {at: now, bytes: event.bytes}];
+				const recentUploads = addBytes(peer.recentUploads, now, event.bytes);
 				return {
 					...peer,
 					bytesUploaded: peer.bytesUploaded + event.bytes,

@@ -1,6 +1,6 @@
 import type {TimedEvent} from './events.js';
 import {countConnected, type PeerState, reducePeers} from './peer-state.js';
-import {rate, type Sample, slide} from './rate-window.js';
+import {addBytes, emptyRateWindow, type RateWindow, rate, slide} from './rate-window.js';
 
 export type {PeerState, PeerStatus} from './peer-state.js';
 export {rateWindowMs} from './rate-window.js';
@@ -16,8 +16,8 @@ export type RunState = {
 	peers: ReadonlyMap<string, PeerState>;
 	/** Peers past the handshake. */
 	connectedPeers: number;
-	/** Verified bytes in the rate window, oldest first. */
-	recent: readonly Sample[];
+	/** Verified bytes in the rate window. */
+	recent: RateWindow;
 	/** Bytes a second over the rate window, as of the last event. */
 	downloadRate: number;
 	/** Seconds left at the current rate; undefined when nothing is arriving or nothing is left. */
@@ -26,7 +26,7 @@ export type RunState = {
 	checked: number;
 	toCheck: number;
 	bytesUploaded: number;
-	recentUploads: readonly Sample[];
+	recentUploads: RateWindow;
 	uploadRate: number;
 	phase: 'starting' | 'fetching-metadata' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
 	/** The last tracker answer (how many peers it gave) or failure (why), for the views' header. */
@@ -45,13 +45,13 @@ export const initialRunState: RunState = {
 	bytesDone: 0,
 	peers: new Map(),
 	connectedPeers: 0,
-	recent: [],
+	recent: emptyRateWindow,
 	downloadRate: 0,
 	etaSeconds: undefined,
 	checked: 0,
 	toCheck: 0,
 	bytesUploaded: 0,
-	recentUploads: [],
+	recentUploads: emptyRateWindow,
 	uploadRate: 0,
 	phase: 'starting',
 	tracker: undefined,
@@ -111,7 +111,7 @@ function reduceOverall(state: RunState, event: TimedEvent): RunState {
 		case 'peer-connected':
 			return {...next, phase: state.phase === 'starving' ? 'downloading' : state.phase};
 		case 'piece-verified': {
-			const withPiece = [...recent, {at: now, bytes: event.bytes}];
+			const withPiece = addBytes(recent, now, event.bytes);
 			return {
 				...next,
 				piecesDone: state.piecesDone + 1,
@@ -131,7 +131,7 @@ function reduceOverall(state: RunState, event: TimedEvent): RunState {
 				phase: 'downloading',
 			};
 		case 'uploaded': {
-			const withUpload = [...recentUploads, {at: now, bytes: event.bytes}];
+			const withUpload = addBytes(recentUploads, now, event.bytes);
 			return {
 				...next,
 				bytesUploaded: state.bytesUploaded + event.bytes,

@@ -69,6 +69,9 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 			);
 			subscription.add(options.picker.workAvailable$.subscribe(() => guarded(() => downloader.wake())));
 			subscription.add(
+				options.picker.verified$.subscribe((index) => guarded(() => downloader.pieceVerified(index))),
+			);
+			subscription.add(
 				options.picker.blockArrived$.subscribe(({piece, block}) =>
 					guarded(() => downloader.blockArrived(piece, block)),
 				),

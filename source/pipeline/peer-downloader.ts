@@ -232,6 +232,14 @@ export class PeerDownloader {
 		return activity;
 	}
 
+	/**
+	 * We verified a piece: the peer hears of it (`have`) unless it has the piece itself. A seed
+	 * never needs to hear, and for small pieces those messages were a socket write each.
+	 */
+	pieceVerified(index: number): PeerActivity[] {
+		return this.peerPieces.has(index) ? [] : [{type: 'send', messages: [{type: 'have', index}]}];
+	}
+
 	/** Records that bytes went out, for the keep-alive clock. */
 	sent(now: number): void {
 		this.#lastSentAt = now;

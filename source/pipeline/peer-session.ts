@@ -5,11 +5,9 @@ import {
 	connect,
 	defer,
 	EMPTY,
-	endWith,
 	filter,
 	finalize,
 	from,
-	ignoreElements,
 	map,
 	merge,
 	mergeMap,
@@ -17,8 +15,6 @@ import {
 	of,
 	type SchedulerLike,
 	take,
-	takeUntil,
-	tap,
 	timeout,
 } from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
@@ -196,12 +192,6 @@ export function peerSession(
 								}),
 							)
 						: EMPTY,
-					// Tell the peer about every piece we verify from now on, for as long as it listens.
-					picker.verified$.pipe(
-						tap((index) => send([{type: 'have', index}])),
-						ignoreElements(),
-						takeUntil(messages$.pipe(ignoreElements(), endWith(undefined))),
-					),
 				);
 
 			return frames$.pipe(

@@ -5,6 +5,7 @@ import {defer, Observable} from 'rxjs';
 import {StorageError} from '../errors.js';
 import type {FileSpan, StorageLayout} from './layout.js';
 import {makeFolderInside, payloadPath} from './paths.js';
+import {WriteCoalescer} from './write-coalescer.js';
 
 /** The payload files as the pipeline sees them. */
 export type PieceStore = {
@@ -104,21 +105,6 @@ async function prepareFiles(
 	return preexisting;
 }
 
-/** Writes all of `length` bytes, looping over short writes. */
-async function writeFully(
-	handle: FileHandle,
-	data: Buffer,
-	offset: number,
-	length: number,
-	position: number,
-) {
-	let written = 0;
-	while (written < length) {
-		const {bytesWritten} = await handle.write(data, offset + written, length - written, position + written);
-		written += bytesWritten;
-	}
-}
-
 /** Reads all of `length` bytes; a file shorter than the layout says is an error, not zeros. */
 async function readFully(handle: FileHandle, into: Buffer, offset: number, length: number, position: number) {
 	let read = 0;
@@ -196,11 +182,16 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(paths, constants.O_RDWR);
 		const onEachSpan = spanVisitor(layout, paths, handles);
+		const writers = layout.files.map(() => new WriteCoalescer());
 		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) =>
 				defer(() =>
-					onEachSpan(index, 'write', (handle, span) =>
-						writeFully(handle, data, span.pieceOffset, span.length, span.fileOffset),
+					onEachSpan(index, 'write', async (handle, span) =>
+						writers[span.fileIndex]?.write(
+							handle,
+							data.subarray(span.pieceOffset, span.pieceOffset + span.length),
+							span.fileOffset,
+						),
 					),
 				),
 			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),

@@ -71,7 +71,7 @@ const fastestFirst = (a: PeerState, b: PeerState) =>
 	a.since - b.since;
 
 function peerRow(peer: PeerState): PeerRow {
-	const piece = peer.pieces.at(-1);
+	const piece = peer.currentPiece;
 	return {
 		address: peer.address,
 		cells: [

@@ -74,16 +74,19 @@ test("a peer's status follows choke, unchoke and the pieces in flight from it", 
 		{type: 'piece-started', peer: 'a', index: 7, at: 5},
 	].reduce<RunState>((state, event) => reduceRunState(state, event as TimedEvent), unchoked);
 	t.is(sending.peers.get('a')?.status, 'downloading');
-	t.deepEqual(sending.peers.get('a')?.pieces, [4, 7]);
+	t.is(sending.peers.get('a')?.piecesInFlight, 2);
+	t.is(sending.peers.get('a')?.currentPiece, 7, 'the piece started last');
 	const oneLeft = reduceRunState(sending, {type: 'piece-verified', peer: 'a', index: 4, bytes: 10, at: 6});
-	t.deepEqual(oneLeft.peers.get('a')?.pieces, [7]);
+	t.is(oneLeft.peers.get('a')?.piecesInFlight, 1);
+	t.is(oneLeft.peers.get('a')?.status, 'downloading');
 	t.is(oneLeft.peers.get('a')?.piecesDownloaded, 1);
 	const failed = reduceRunState(oneLeft, {type: 'piece-failed', peer: 'a', index: 7, strikes: 1, at: 7});
 	t.is(failed.peers.get('a')?.status, 'unchoked');
-	t.deepEqual(failed.peers.get('a')?.pieces, []);
+	t.is(failed.peers.get('a')?.piecesInFlight, 0);
+	t.is(failed.peers.get('a')?.currentPiece, undefined);
 	const choked = reduceRunState(sending, {type: 'peer-choked', peer: 'a', at: 8});
 	t.is(choked.peers.get('a')?.status, 'choked');
-	t.deepEqual(choked.peers.get('a')?.pieces, [], 'a choke cancels what was in flight');
+	t.is(choked.peers.get('a')?.piecesInFlight, 0, 'a choke cancels what was in flight');
 	t.is(
 		reduceRunState(choked, {type: 'piece-started', peer: 'a', index: 9, at: 9}).peers.get('a')?.status,
 		'choked',
