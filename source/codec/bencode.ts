@@ -1,7 +1,7 @@
 import bencode from 'bencode';
 import {MetainfoError} from '../errors.js';
 
-/** A decoded bencode value as the `bencode` package returns it (byte strings stay bytes). */
+/** A decoded bencode value (byte strings stay bytes). */
 export type BencodeValue = number | Uint8Array | BencodeValue[] | BencodeDictionary;
 export type BencodeDictionary = {[key: string]: BencodeValue};
 
@@ -99,8 +99,56 @@ function skipValue(cursor: Cursor, depth: number): void {
 }
 
 /**
+ * Builds the value at the cursor, which `skipValue` has already walked: the syntax and depth
+ * are known to be sound. Keys are defined, not assigned, so that `__proto__` is an entry like
+ * any other (the `bencode` package's decoder let it replace the dictionary's prototype).
+ */
+function readValue(cursor: Cursor): BencodeValue {
+	const {data} = cursor;
+	const byte = cursor.peek();
+	if (byte === 0x69 /* i */) {
+		const close = data.indexOf(0x65, cursor.position + 1);
+		const value = Number(Buffer.from(data.subarray(cursor.position + 1, close)).toString('latin1'));
+		cursor.position = close + 1;
+		return value;
+	}
+
+	if (byte === 0x6c /* l */) {
+		cursor.position++;
+		const list: BencodeValue[] = [];
+		while (cursor.peek() !== 0x65) {
+			list.push(readValue(cursor));
+		}
+
+		cursor.position++;
+		return list;
+	}
+
+	if (byte === 0x64 /* d */) {
+		cursor.position++;
+		const dictionary: BencodeDictionary = {};
+		while (cursor.peek() !== 0x65) {
+			const start = skipString(cursor);
+			const key = Buffer.from(data.subarray(start, cursor.position)).toString('utf8');
+			Object.defineProperty(dictionary, key, {
+				value: readValue(cursor),
+				enumerable: true,
+				writable: true,
+				configurable: true,
+			});
+		}
+
+		cursor.position++;
+		return dictionary;
+	}
+
+	const start = skipString(cursor);
+	return new Uint8Array(data.buffer, data.byteOffset + start, cursor.position - start);
+}
+
+/**
  * Decodes a complete bencoded document. Trailing bytes, bad syntax and absurd nesting are
- * `MetainfoError`s rather than whatever the underlying decoder happens to throw.
+ * `MetainfoError`s, found by a walk that allocates nothing before any value is built.
  */
 export function decodeBencode(data: Uint8Array): BencodeValue {
 	const cursor = new Cursor(data);
@@ -109,11 +157,7 @@ export function decodeBencode(data: Uint8Array): BencodeValue {
 		throw new MetainfoError(`malformed bencode: ${data.length - cursor.position} trailing bytes`);
 	}
 
-	try {
-		return bencode.decode(data) as BencodeValue;
-	} catch (error) {
-		throw new MetainfoError('malformed bencode', {cause: error});
-	}
+	return readValue(new Cursor(data));
 }
 
 /**
@@ -153,14 +197,18 @@ export function encodeBencode(value: unknown): Buffer {
 	return Buffer.from(bencode.encode(value));
 }
 
+/** What a value really is, whatever `instanceof` says of an object whose prototype was tampered with. */
 export function isDictionary(value: BencodeValue | undefined): value is BencodeDictionary {
-	return (
-		typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-	);
+	if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) {
+		return false;
+	}
+
+	const prototype = Object.getPrototypeOf(value) as unknown;
+	return prototype === null || prototype === Object.prototype;
 }
 
 export function isBytes(value: BencodeValue | undefined): value is Uint8Array {
-	return value instanceof Uint8Array;
+	return ArrayBuffer.isView(value) && value instanceof Uint8Array;
 }
 
 export function isInteger(value: BencodeValue | undefined): value is number {

@@ -42,6 +42,12 @@ export type Metainfo = {
 
 const maxMetainfoBytes = 64 * 1024 * 1024;
 
+/** A piece is held whole in memory while it downloads; libtorrent refuses more than this too. */
+const maxPieceLength = 512 * 1024 * 1024;
+
+/** Deeper than any file system lets a path go (Linux's PATH_MAX is 4096 bytes). */
+const maxPathComponents = 2048;
+
 function requireBytes(dictionary: BencodeDictionary, key: string, where: string): Uint8Array {
 	const value = dictionary[key];
 	if (!isBytes(value)) {
@@ -105,6 +111,10 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 			throw new MetainfoError(`${where} has no path`);
 		}
 
+		if (rawPath.length > maxPathComponents) {
+			throw new MetainfoError(`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`);
+		}
+
 		const path = rawPath.map((component) => {
 			if (!isBytes(component)) {
 				throw new MetainfoError(`${where}: path component is not a string`);
@@ -127,10 +137,12 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		filePaths.add(key);
 	}
 
-	// A path cannot be a file and a folder at once.
+	// A path cannot be a file and a folder at once. Each folder is built from its parent, so a
+	// long path costs its length, not its length squared.
 	for (const file of files) {
-		for (let depth = 1; depth < file.path.length; depth++) {
-			const folder = file.path.slice(0, depth).join('/');
+		let folder = '';
+		for (const component of file.path.slice(0, -1)) {
+			folder = folder === '' ? component : `${folder}/${component}`;
 			if (filePaths.has(folder)) {
 				throw new MetainfoError(`info.files uses "${folder}" both as a file and as a folder`);
 			}
@@ -183,6 +195,10 @@ export function parseInfoDictionary(
 		throw new MetainfoError('info has no positive "piece length"');
 	}
 
+	if (pieceLength > maxPieceLength) {
+		throw new MetainfoError(`info's piece length ${pieceLength} is more than the ${maxPieceLength} allowed`);
+	}
+
 	const pieces = requireBytes(info, 'pieces', 'info');
 	if (pieces.length % 20 !== 0) {
 		throw new MetainfoError(`info.pieces is ${pieces.length} bytes, not a multiple of 20`);
@@ -190,6 +206,9 @@ export function parseInfoDictionary(
 
 	const {files, multiFile} = parseFiles(info, name);
 	const totalLength = files.reduce((sum, file) => sum + file.length, 0);
+	if (!Number.isSafeInteger(totalLength)) {
+		throw new MetainfoError(`info's files add up to more than ${Number.MAX_SAFE_INTEGER} bytes`);
+	}
 	const pieceCount = pieces.length / 20;
 	const expectedPieces = Math.ceil(totalLength / pieceLength);
 	if (pieceCount !== expectedPieces) {

@@ -1,0 +1,283 @@
+import {createHash} from 'node:crypto';
+import test from 'ava';
+import fc from 'fast-check';
+import {encodeBencode, rawDictionaryValue} from '../../source/codec/bencode.js';
+import {buildMetainfo} from '../../source/codec/build-metainfo.js';
+import {type Metainfo, parseInfoDictionary, parseMetainfo} from '../../source/codec/metainfo.js';
+import {MetainfoError} from '../../source/errors.js';
+import {arrayBufferGrowth, expectOutcome, fuzzParameters, holds, invariant} from './harness.js';
+import {bencodeNode, bytesNode, damaged, dictNode, encodeNode, intNode, listNode} from './mutate.js';
+import {libtorrentTorrents, newTorrent, torrentBytes} from './seeds.js';
+
+const runs = fuzzParameters(400, 2);
+
+const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest();
+
+/** What a parsed torrent promises the rest of torrent-rx (storage paths above all). */
+function assertValidMetainfo(metainfo: Omit<Metainfo, 'announceTiers' | 'comment' | 'createdBy'>): void {
+	invariant(
+		metainfo.infoHash.equals(sha1(metainfo.infoBytes)),
+		'the info hash is the SHA-1 of the info bytes',
+	);
+	invariant(
+		Number.isSafeInteger(metainfo.pieceLength) && metainfo.pieceLength > 0,
+		'a positive piece length',
+	);
+	invariant(
+		metainfo.pieceHashes.every((hash) => hash.length === 20),
+		'every piece hash is 20 bytes',
+	);
+	invariant(
+		metainfo.pieceHashes.length === Math.ceil(metainfo.totalLength / metainfo.pieceLength),
+		'one hash a piece',
+	);
+	invariant(metainfo.files.length > 0, 'at least one file');
+	let offset = 0;
+	for (const file of metainfo.files) {
+		invariant(Number.isSafeInteger(file.length) && file.length >= 0, `file length ${file.length}`);
+		invariant(file.offset === offset, 'files follow each other');
+		offset += file.length;
+		invariant(file.path[0] === metainfo.name, 'every path starts with the name');
+		for (const component of file.path) {
+			invariant(
+				component !== '' && component !== '.' && component !== '..' && !/[/\\\0]/.test(component),
+				`unsafe path component ${JSON.stringify(component)}`,
+			);
+		}
+	}
+
+	invariant(offset === metainfo.totalLength, 'the total is the sum of the files');
+	invariant(metainfo.multiFile || metainfo.files.length === 1, 'a single-file torrent has one file');
+}
+
+function parse(input: Uint8Array): void {
+	const outcome = expectOutcome(() => parseMetainfo(input), [MetainfoError]);
+	if (outcome.ok) {
+		assertValidMetainfo(outcome.value);
+		invariant(
+			outcome.value.announceTiers.every((tier) => tier.length > 0 && tier.every((url) => url.length > 0)),
+			'no empty tier or tracker',
+		);
+	}
+}
+
+test('metainfo: torrents written by buildMetainfo parse back to what was written', (t) => {
+	holds(
+		t,
+		fc.property(newTorrent, (torrent) => {
+			const metainfo = parseMetainfo(buildMetainfo(torrent));
+			assertValidMetainfo(metainfo);
+			invariant(metainfo.name === torrent.name, `name ${metainfo.name} ≠ ${torrent.name}`);
+			invariant(metainfo.pieceLength === torrent.pieceLength, 'piece length');
+			invariant(metainfo.multiFile === torrent.multiFile, 'multiFile');
+			invariant(metainfo.private === torrent.private, 'private');
+			invariant(
+				JSON.stringify(metainfo.files.map(({path, length}) => ({path, length}))) ===
+					JSON.stringify(torrent.files.map(({path, length}) => ({path, length}))),
+				'files',
+			);
+			invariant(
+				Buffer.concat(metainfo.pieceHashes).equals(Buffer.concat(torrent.pieceHashes)),
+				'piece hashes',
+			);
+			invariant(
+				JSON.stringify(metainfo.announceTiers.flat()) === JSON.stringify(torrent.trackers.filter(Boolean)),
+				'trackers',
+			);
+		}),
+		runs,
+	);
+});
+
+test('metainfo: torrents made by libtorrent parse, with libtorrent’s info hash', (t) => {
+	for (const {file, infoHash, bytes} of libtorrentTorrents) {
+		const metainfo = parseMetainfo(bytes);
+		t.notThrows(() => {
+			assertValidMetainfo(metainfo);
+		}, file);
+		t.is(metainfo.infoHash.toString('hex'), infoHash, file);
+	}
+
+	t.deepEqual(
+		parseMetainfo(libtorrentTorrents[0]?.bytes ?? Buffer.alloc(0)).files.map(({path}) => path.join('/')),
+		['album/a.bin', 'album/empty.bin', 'album/sub/é ü.txt'],
+	);
+});
+
+test('metainfo: mutated torrents (bytes and structure) parse to valid metainfo or throw a MetainfoError', (t) => {
+	holds(
+		t,
+		fc.property(damaged(torrentBytes), (input) => {
+			parse(input);
+		}),
+		runs,
+	);
+});
+
+test('metainfo: random dictionaries under "info" parse to valid metainfo or throw a MetainfoError', (t) => {
+	holds(
+		t,
+		fc.property(bencodeNode({maxDepth: 4}), fc.boolean(), (info, alone) => {
+			const bytes = encodeNode(alone ? info : dictNode({announce: info, info}));
+			parse(bytes);
+		}),
+		runs,
+	);
+});
+
+test('metainfo: mutated info dictionaries (as BEP 9 delivers them) parse or throw a MetainfoError', (t) => {
+	const infoDictionary = torrentBytes.map((bytes) => rawDictionaryValue(bytes, 'info') ?? bytes);
+	holds(
+		t,
+		fc.property(damaged(infoDictionary), (input) => {
+			const outcome = expectOutcome(() => parseInfoDictionary(input), [MetainfoError]);
+			if (outcome.ok) {
+				assertValidMetainfo(outcome.value);
+			}
+		}),
+		runs,
+	);
+});
+
+// BUG: see bencode.fuzz.ts: `__proto__` keys give dictionaries a prototype, and a prototype that
+// is a byte string passes `isBytes`, so `bytesToText` throws a TypeError.
+// Minimal counterexample: parseMetainfo(Buffer.from(
+//   'd4:infod6:lengthi1e4:named9:__proto__0:e12:piece lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaaee'))
+// TypeError: Method get %TypedArray%.prototype.buffer called on incompatible receiver [object Object]
+//   at bytesToText (source/codec/bencode.ts:171) ← parseInfoDictionary (source/codec/metainfo.ts:178)
+test('metainfo: mutated torrents with __proto__ keys parse or throw a MetainfoError', (t) => {
+	holds(
+		t,
+		fc.property(damaged(torrentBytes, {withPrototypeKeys: true}), (input) => {
+			parse(input);
+		}),
+		runs,
+	);
+});
+
+test('metainfo: a name that is a dictionary with a __proto__ key is a MetainfoError', (t) => {
+	const torrent = Buffer.from(
+		'd4:infod6:lengthi1e4:named9:__proto__0:e12:piece lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaaee',
+		'latin1',
+	);
+	t.throws(() => parseMetainfo(torrent), {instanceOf: MetainfoError});
+});
+
+test('metainfo: names that are not UTF-8 become safe text, and two that become the same are refused', (t) => {
+	const info = (files: Array<[number[], number]>) =>
+		encodeNode(
+			dictNode({
+				info: dictNode({
+					name: bytesNode(Buffer.from([0x61, 0xff])),
+					'piece length': intNode(16_384),
+					pieces: bytesNode(Buffer.alloc(20)),
+					files: listNode(
+						files.map(([name, length]) =>
+							dictNode({length: intNode(length), path: listNode([bytesNode(Buffer.from(name))])}),
+						),
+					),
+				}),
+			}),
+		);
+	const metainfo = parseMetainfo(info([[[0xc0, 0xaf], 1]]));
+	t.is(metainfo.name, 'a\uFFFD');
+	t.deepEqual(metainfo.files[0]?.path, ['a\uFFFD', '\uFFFD\uFFFD']);
+	// 0xfe and 0xff both decode to U+FFFD: one path twice.
+	t.throws(
+		() =>
+			parseMetainfo(
+				info([
+					[[0x62, 0xfe], 1],
+					[[0x62, 0xff], 1],
+				]),
+			),
+		{instanceOf: MetainfoError},
+	);
+	// An overlong "/" (0xc0 0xaf) must not become a separator.
+	t.notThrows(() => {
+		assertValidMetainfo(metainfo);
+	});
+});
+
+test('metainfo: the size has a limit: a torrent over 64 MiB is refused before it is decoded', (t) => {
+	const huge = Buffer.alloc(64 * 1024 * 1024 + 1, 'd'.charCodeAt(0));
+	const outcome = expectOutcome(() => parseMetainfo(huge), [MetainfoError], 200);
+	t.false(outcome.ok);
+	t.regex(String(outcome.ok ? '' : outcome.error), /bytes/);
+});
+
+test('metainfo: a 2 GiB "pieces" or name length prefix is a MetainfoError, allocating nothing', (t) => {
+	for (const text of [
+		'd4:infod6:lengthi1e4:name1:x12:piece lengthi1e6:pieces2147483648:',
+		'd4:infod6:lengthi1e4:name4294967295:x',
+	]) {
+		let outcome: ReturnType<typeof expectOutcome> | undefined;
+		const growth = arrayBufferGrowth(() => {
+			outcome = expectOutcome(() => parseMetainfo(Buffer.from(text, 'latin1')), [MetainfoError], 100);
+		});
+		t.false(outcome?.ok);
+		t.true(growth < 16 * 1024 * 1024, `ArrayBuffers grew by ${growth} bytes`);
+	}
+});
+
+/** A one-file-in-a-folder torrent whose file sits `depth` folders deep. */
+function deepPathTorrent(depth: number): Buffer {
+	return encodeBencode({
+		info: {
+			name: 'x',
+			'piece length': 16_384,
+			pieces: Buffer.alloc(20),
+			files: [{length: 1, path: Array.from({length: depth}, () => 'a')}],
+		},
+	});
+}
+
+test('metainfo: a path a few hundred folders deep still parses quickly', (t) => {
+	const outcome = expectOutcome(() => parseMetainfo(deepPathTorrent(300)), [MetainfoError], 200);
+	t.true(outcome.ok);
+});
+
+// BUG (hang, missing limit): the "file and folder at once" check in parseFiles
+// (source/codec/metainfo.ts, `file.path.slice(0, depth).join('/')` for every depth) is quadratic
+// in a path's length, and nothing limits how many components a path has. Measured here:
+// 10,000 components (a 30 KB torrent) 0.6 s, 20,000 (60 KB) 4.3 s, 40,000 (120 KB) 31 s; the
+// 64 MiB size limit lets a torrent hold millions. No file system has paths that deep
+// (PATH_MAX is 4,096 bytes), so such a torrent could be refused at once.
+// Minimal counterexample: deepPathTorrent(12_000), 36 KB.
+test('metainfo: a path deeper than any file system allows is refused quickly', (t) => {
+	const outcome = expectOutcome(() => parseMetainfo(deepPathTorrent(12_000)), [MetainfoError], 200);
+	t.false(outcome.ok, 'a 12,000-folder path was accepted');
+});
+
+// BUG (missing limit): any safe-integer piece length is accepted. A piece is buffered whole
+// (PieceProgress allocates `Buffer.allocUnsafe(pieceSize)`), so a 1 TiB piece ends the download
+// with a RangeError from Buffer, not a MetainfoError. libtorrent 2.0 refuses pieces over 512 MiB
+// ("invalid or missing 'piece length'").
+// Minimal counterexample: {info: {name: 'x', 'piece length': 2 ** 40, length: 2 ** 40, pieces: <20 bytes>}}
+test('metainfo: a piece length no client can buffer (over 512 MiB) is a MetainfoError', (t) => {
+	for (const pieceLength of [2 ** 30, 2 ** 40, 2 ** 52]) {
+		const torrent = encodeBencode({
+			info: {name: 'x', 'piece length': pieceLength, length: pieceLength, pieces: Buffer.alloc(20)},
+		});
+		t.throws(() => parseMetainfo(torrent), {instanceOf: MetainfoError}, `piece length ${pieceLength}`);
+	}
+});
+
+// BUG (missing limit): file lengths are checked one by one (safe integers), their sum is not:
+// files of 2^52 bytes each add up past 2^53, where offsets and piece arithmetic lose precision.
+// Minimal counterexample: two files of 2^52 bytes, piece length 2^52, 2 piece hashes:
+// parseMetainfo returns totalLength 9007199254740992 (not a safe integer).
+test('metainfo: a torrent whose files add up past 2^53 bytes is a MetainfoError', (t) => {
+	const torrent = encodeBencode({
+		info: {
+			name: 'x',
+			'piece length': 2 ** 52,
+			pieces: Buffer.alloc(40),
+			files: [
+				{length: 2 ** 52, path: ['a']},
+				{length: 2 ** 52, path: ['b']},
+			],
+		},
+	});
+	t.throws(() => parseMetainfo(torrent), {instanceOf: MetainfoError});
+});
