@@ -261,8 +261,11 @@ export class PeerDownloader {
 	#receiveBlock(index: number, begin: number, data: Buffer, now: number, activity: PeerActivity[]): void {
 		const block = begin / blockLength;
 		const key = this.#key(index, block);
-		// We ask for whole blocks only: an offset between two cannot be one of ours.
-		if (!Number.isInteger(block) || !this.#requests.delete(key)) {
+		// We ask for whole blocks inside a piece only. Anything else cannot be ours, and its key
+		// would alias another block's (an offset past the end of piece n is a block of piece n+1).
+		const ours =
+			Number.isInteger(block) && index < this.picker.pieceCount && begin < this.picker.pieceSize(index);
+		if (!ours || !this.#requests.delete(key)) {
 			if (this.#stale.delete(key)) {
 				return;
 			}
