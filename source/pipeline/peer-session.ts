@@ -15,6 +15,7 @@ import {
 	of,
 	type SchedulerLike,
 	take,
+	throwError,
 	timeout,
 } from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
@@ -27,7 +28,7 @@ import {
 	supportsFastExtension,
 } from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
-import {describeError, PeerProtocolError} from '../errors.js';
+import {describeError, PeerProtocolError, StorageError} from '../errors.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import {frameWire} from '../peer/framer.js';
@@ -271,7 +272,10 @@ export function peerSession(
 	return concat(
 		of<RunEvent>({type: 'peer-connecting', peer, source}),
 		concat(session$, ended('connection closed')).pipe(
-			catchError((error: unknown) => ended(describeError(error))),
+			// A peer's misdeed ends its session; the disk failing ends the run: no peer can fix that.
+			catchError((error: unknown) =>
+				error instanceof StorageError ? throwError(() => error) : ended(describeError(error)),
+			),
 		),
 	);
 }

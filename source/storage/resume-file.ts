@@ -1,10 +1,10 @@
-import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises';
+import {readFile, rename, rm, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import {catchError, defer, type Observable, of} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {StorageLayout} from './layout.js';
-import {payloadPath} from './paths.js';
+import {makeFolderInside, payloadPath} from './paths.js';
 
 /** Remembers which pieces are verified on disk, so a restart need not hash everything again. */
 export type ResumeStore = {
@@ -88,7 +88,8 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 			),
 		save: (have) =>
 			defer(async () => {
-				await mkdir(folder, {recursive: true});
+				// Our folder inside the output folder: never a link that leads somewhere else.
+				await makeFolderInside(outputDir, folder);
 				const data: ResumeData = {
 					version: 1,
 					infoHash: hex,
@@ -101,8 +102,14 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 				// No fsync: on ext4 it commits every dirty page of the payload too (seconds per save
 				// while downloading fast). A resume file torn by a power cut fails to parse or to
 				// match the files' times, and the data is checked instead, so it is never trusted wrongly.
-				await writeFile(temporary, JSON.stringify(data));
-				await rename(temporary, file);
+				try {
+					await writeFile(temporary, JSON.stringify(data));
+					await rename(temporary, file);
+				} catch (error) {
+					// A full disk must not also collect a half-written file per save.
+					await rm(temporary, {force: true}).catch(() => undefined);
+					throw error;
+				}
 			}),
 	};
 }

@@ -75,7 +75,7 @@ function hasStackTrace(stderr: string): boolean {
 // piece again, fails again, and the run never ends. verify-and-store.ts lets the StorageError from
 // `store.writePiece` travel up the peer session, whose `catchError` (peer-session.ts, the last
 // operator of the session) turns every error into a disconnect. A StorageError should end the run.
-test.failing('a piece write that fails for lack of space ends the run with one StorageError line', async (t) => {
+test('a piece write that fails for lack of space ends the run with one StorageError line', async (t) => {
 	t.timeout(30_000);
 	if (!requireRoot(t)) {
 		return;
@@ -166,7 +166,7 @@ test('after a full disk, verified pieces and the resume file survive, and a re-r
 // every save (each 2 s while pieces arrive, and one on the way out) fails at the write and leaves
 // another `<infohash>.resume.<pid>.<n>.tmp`: resume-file.ts `save` writes the temporary and renames
 // it, with nothing that removes the temporary when the write (or the rename) fails.
-test.failing('a resume save on a full disk fails, keeps the previous resume file, and leaves no temporary file', async (t) => {
+test('a resume save on a full disk fails, keeps the previous resume file, and leaves no temporary file', async (t) => {
 	t.timeout(10_000);
 	if (!requireRoot(t)) {
 		return;
