@@ -48,6 +48,8 @@ export type AnnouncerOptions = {
 };
 
 const maxBackoffMs = 30 * 60 * 1000;
+/** The soonest we announce again for want of peers, whatever `min interval` says. */
+const minHungryIntervalMs = 10_000;
 const maxIntervalMs = 24 * 60 * 60 * 1000;
 
 type AnnounceEvents = Extract<RunEvent, {type: `announce-${string}`}>;
@@ -68,6 +70,8 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 	let minIntervalMs = options.defaultMinIntervalMs;
 	let failures = 0;
 	let lastAnnounceAt = Number.NEGATIVE_INFINITY;
+	/** The tracker that answered last: `completed` and `stopped` go to it first. */
+	let lastAnswered: string | undefined;
 
 	const attempt = (url: string, event: AnnounceEvent | undefined): Observable<AnnounceEvents> => {
 		const label = event ?? 'regular';
@@ -87,8 +91,12 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 						trackerId = response.trackerId ?? trackerId;
 						// Capped: a timer beyond 2^31 ms fires at once, and a day is long enough for any tracker.
 						intervalMs = Math.min(response.interval * 1000, maxIntervalMs);
-						minIntervalMs =
-							response.minInterval === undefined ? options.defaultMinIntervalMs : response.minInterval * 1000;
+						lastAnswered = url;
+						// Floored: a `min interval` of 0 with no peers would have us announce in a busy loop.
+						minIntervalMs = Math.max(
+							minHungryIntervalMs,
+							response.minInterval === undefined ? options.defaultMinIntervalMs : response.minInterval * 1000,
+						);
 						return of({
 							type: 'announce-answered',
 							tracker: url,
@@ -105,9 +113,16 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 		});
 	};
 
-	/** BEP 12: tiers in order, trackers within a tier in order; one that answers moves to its tier's front. */
+	/**
+	 * BEP 12: tiers in order, trackers within a tier in order; one that answers moves to its
+	 * tier's front. A run's last words (`completed`, `stopped`) go first to the tracker that
+	 * answered last, so dead trackers in earlier tiers do not hold the exit for their timeouts.
+	 */
 	const announceToTiers = (event: AnnounceEvent | undefined): Observable<AnnounceEvents> => {
-		const candidates = tiers.flatMap((tier) => tier.map((url) => ({tier, url})));
+		const inOrder = tiers.flatMap((tier) => tier.map((url) => ({tier, url})));
+		const lastWords = event === 'completed' || event === 'stopped';
+		const preferred = lastWords ? inOrder.filter((candidate) => candidate.url === lastAnswered) : [];
+		const candidates = [...preferred, ...inOrder.filter((candidate) => !preferred.includes(candidate))];
 		const tryFrom = (position: number): Observable<AnnounceEvents> => {
 			const candidate = candidates[position];
 			if (!candidate) {

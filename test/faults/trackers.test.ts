@@ -186,7 +186,7 @@ test('a tracker that accepts and never answers is given up after the HTTP timeou
 // torrent with several dead trackers in its first tiers would sit there for minutes. Suspects:
 // pipeline/download.ts merges `tracker$` (announcer's `completedAnnounce`) into the events the run
 // waits for before completing; tracker/announcer.ts `completedAnnounce` and the `stopped` finalize.
-test.failing('a hanging tracker in the first tier does not hold the exit long after the download is complete', async (t) => {
+test('a hanging tracker in the first tier does not hold the exit long after the download is complete', async (t) => {
 	t.timeout(60_000);
 	const {run} = await hangingFirstTier(t, 'tracker-hang-exit');
 	const result = await run.result;
@@ -394,7 +394,7 @@ test('a magnet link whose trackers are all broken still downloads from the peer 
 // `waitForNextAnnounce`: while `hungry$` says we have no peers, the wait is only `min interval`,
 // which the tracker set to 0 (codec/tracker-response.ts accepts any `min interval` >= 0). A floor
 // on the hungry re-announce (say the default 30 s, or at least some seconds) would stop it.
-test.failing('a tracker that answers no peers with `min interval: 0` is not asked again in a busy loop', async (t) => {
+test('a tracker that answers no peers with `min interval: 0` is not asked again in a busy loop', async (t) => {
 	t.timeout(30_000);
 	const behaviour: TrackerBehaviour = {
 		kind: 'body',

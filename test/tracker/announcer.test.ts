@@ -1,5 +1,5 @@
 import test from 'ava';
-import {NEVER, type Observable, of} from 'rxjs';
+import {filter, NEVER, type Observable, of} from 'rxjs';
 import type {AnnounceResponse} from '../../source/codec/tracker-response.js';
 import type {AnnounceRequest} from '../../source/tracker/announce-request.js';
 import {type AnnouncePort, type AnnouncerOptions, announcer} from '../../source/tracker/announcer.js';
@@ -131,14 +131,51 @@ test('announces completed once the download completes, then completes and sends 
 
 test('re-announces early when starving, but not before the tracker min interval', (t) => {
 	testScheduler(t).run(({cold, expectObservable}) => {
-		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1800, minInterval: 0.5, peers: [peer]}}));
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1800, minInterval: 15, peers: [peer]}}));
 		const events$ = announcer(trackers.port, options({hungry$: of(true)}));
 		const answer = (event: string) => ({...answered('http://a/announce', event, 1800)});
-		expectObservable(events$, '^ 1100ms !').toBe('sa 498ms rb 498ms rb', {
+		expectObservable(events$, '^ 31000ms !').toBe('sa 14998ms rb 14998ms rb', {
 			s: sent('http://a/announce', 'started'),
 			a: answer('started'),
 			r: sent('http://a/announce', 'regular'),
 			b: answer('regular'),
+		});
+	});
+});
+
+test('a min interval of 0 does not make a starving run announce in a busy loop: 10 s at the least', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1800, minInterval: 0, peers: []}}));
+		const events$ = announcer(trackers.port, options({hungry$: of(true)}));
+		const answer = (event: string) => ({...answered('http://a/announce', event, 1800), peers: []});
+		expectObservable(events$, '^ 21000ms !').toBe('sa 9998ms rb 9998ms rb', {
+			s: sent('http://a/announce', 'started'),
+			a: answer('started'),
+			r: sent('http://a/announce', 'regular'),
+			b: answer('regular'),
+		});
+	});
+});
+
+test('completed goes first to the tracker that answered last, past a dead first tier', (t) => {
+	testScheduler(t).run(({cold, hot, expectObservable}) => {
+		const trackers = fakeTrackers((url, request) =>
+			url === 'http://dead/announce' && request.event !== 'completed'
+				? cold('#', {}, new Error('down'))
+				: url === 'http://dead/announce'
+					? NEVER
+					: cold('-r|', {r: {interval: 1800, peers: [peer]}}),
+		);
+		const completed$ = hot('--- 100ms c');
+		const events$ = announcer(
+			trackers.port,
+			options({tiers: [['http://dead/announce'], ['http://b/announce']], completed$, keepAnnouncing: false}),
+		);
+		const lastWords$ = events$.pipe(filter((event) => event.event === 'completed'));
+		// The dead tracker is never asked: it would hang the `completed` announce.
+		expectObservable(lastWords$).toBe('103ms c(d|)', {
+			c: sent('http://b/announce', 'completed'),
+			d: answered('http://b/announce', 'completed', 1800),
 		});
 	});
 });
