@@ -8,52 +8,60 @@ type PendingWrite = {
 	reject: (error: unknown) => void;
 };
 
+/** Calls in flight at once per file, as many as libuv has threads for file work by default. */
+const maxCallsInFlight = 4;
 /** One `writev` carries at most this many buffers (Linux's IOV_MAX is 1024)… */
 const maxBuffersPerCall = 1024;
 /** …and at most this many bytes, so one call never holds the file for long. */
 const maxBytesPerCall = 16 * 1024 * 1024;
 
 /**
- * Writes to one file, one system call at a time: while a call runs, later writes wait, and those
- * that land next to each other then go out together in one `writev`. With small pieces (16 KiB)
- * each piece was a write call of its own, some 100,000 of them for a 1.5 GB torrent; verified
- * pieces come in mostly in order, so most of them now share a call. When the file is idle a
- * write starts at once: nothing waits to be batched.
+ * Writes to one file with a few system calls in flight at most: while they run, later writes
+ * wait, and those that land next to each other then go out together in one `writev`. With small
+ * pieces (16 KiB) each piece was a write call of its own, some 100,000 of them for a 1.5 GB
+ * torrent, and verified pieces come in mostly in order, so most of them now share a call. Until
+ * the calls in flight are that many, a write starts at once: big pieces are not held back (one
+ * call at a time cost 30–50 MB of pieces waiting in memory).
  */
 export class WriteCoalescer {
 	#pending: PendingWrite[] = [];
-	#busy = false;
+	#callsInFlight = 0;
 
 	/** Writes all of `data` at `position`; resolves once it is in the file (the page cache). */
 	write(handle: FileHandle, data: Buffer, position: number): Promise<void> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({handle, data, position, resolve, reject});
-			if (!this.#busy) {
-				void this.#drain();
-			}
+			this.#pump();
 		});
 	}
 
-	async #drain(): Promise<void> {
-		this.#busy = true;
-		while (this.#pending.length > 0) {
-			const batch = this.#pending.sort((a, b) => a.position - b.position);
-			this.#pending = [];
-			for (const run of contiguousRuns(batch)) {
-				try {
-					await writeRun(run);
-					for (const write of run) {
-						write.resolve();
-					}
-				} catch (error) {
-					for (const write of run) {
-						write.reject(error);
-					}
-				}
-			}
+	#pump(): void {
+		if (this.#callsInFlight >= maxCallsInFlight || this.#pending.length === 0) {
+			return;
 		}
 
-		this.#busy = false;
+		const batch = this.#pending.sort((a, b) => a.position - b.position);
+		this.#pending = [];
+		for (const run of contiguousRuns(batch)) {
+			this.#callsInFlight++;
+			writeRun(run)
+				.then(
+					() => {
+						for (const write of run) {
+							write.resolve();
+						}
+					},
+					(error: unknown) => {
+						for (const write of run) {
+							write.reject(error);
+						}
+					},
+				)
+				.finally(() => {
+					this.#callsInFlight--;
+					this.#pump();
+				});
+		}
 	}
 }
 

@@ -33,18 +33,28 @@ function memoryFile({shortBy = 0, failAt}: {shortBy?: number; failAt?: number} =
 
 const chunk = (text: string) => Buffer.from(text);
 
-test('an idle file is written at once; writes that wait meanwhile and touch go out in one call', async (t) => {
+test('writes start at once while fewer than four calls are in flight; those that wait and touch then share one call', async (t) => {
 	const file = memoryFile();
 	const writer = new WriteCoalescer();
 	await Promise.all([
 		writer.write(file.handle, chunk('aaaa'), 0),
-		writer.write(file.handle, chunk('cccc'), 8),
-		writer.write(file.handle, chunk('bbbb'), 4),
-		writer.write(file.handle, chunk('eeee'), 20),
+		writer.write(file.handle, chunk('bbbb'), 8),
+		writer.write(file.handle, chunk('cccc'), 16),
+		writer.write(file.handle, chunk('dddd'), 24),
+		writer.write(file.handle, chunk('ffff'), 44),
+		writer.write(file.handle, chunk('eeee'), 40),
+		writer.write(file.handle, chunk('gggg'), 56),
 	]);
-	t.deepEqual(file.calls, ['writev 0 ×1', 'writev 4 ×2', 'writev 20 ×1']);
-	t.is(file.bytes.subarray(0, 12).toString(), 'aaaabbbbcccc');
-	t.is(file.bytes.subarray(20, 24).toString(), 'eeee');
+	t.deepEqual(file.calls, [
+		'writev 0 ×1',
+		'writev 8 ×1',
+		'writev 16 ×1',
+		'writev 24 ×1',
+		'writev 40 ×2',
+		'writev 56 ×1',
+	]);
+	t.is(file.bytes.subarray(40, 48).toString(), 'eeeeffff');
+	t.is(file.bytes.subarray(56, 60).toString(), 'gggg');
 });
 
 test('what a short writev leaves is written piece by piece', async (t) => {
