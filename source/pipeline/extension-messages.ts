@@ -26,6 +26,7 @@ import {
 	ourExtensions,
 } from '../codec/extension-protocol.js';
 import type {PeerMessage} from '../codec/messages.js';
+import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 
 export type ExtensionOptions = {
@@ -84,8 +85,13 @@ export function answerExtensions(options: ExtensionOptions): OperatorFunction<Pe
 				}
 
 				metadataRequests++;
+				// Each answer, even a reject, is a message queued for the peer: past the cap it is a flood.
+				if (metadataRequests > options.maxMetadataRequests) {
+					throw new PeerProtocolError(`asked for more than ${options.maxMetadataRequests} metadata pieces`);
+				}
+
 				const answer =
-					infoBytes && request.piece < pieces && metadataRequests <= options.maxMetadataRequests
+					infoBytes && request.piece < pieces
 						? encodeMetadataMessage({
 								kind: 'data',
 								piece: request.piece,

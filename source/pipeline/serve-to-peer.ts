@@ -68,17 +68,20 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 		new Observable<RunEvent>((subscriber) => {
 			let choking = true;
 			let queue: Request[] = [];
+			/** Rejects written in a row while the socket was full: a peer that asks and never reads. */
+			let rejectsWhileFull = 0;
 			const reject = (request: Request) => {
-				if (options.fast) {
-					options.send(
-						encodeMessage({
-							type: 'reject',
-							index: request.index,
-							begin: request.begin,
-							length: request.length,
-						}),
-					);
+				if (!options.fast) {
+					return;
 				}
+
+				const rejection = encodeMessage({
+					type: 'reject',
+					index: request.index,
+					begin: request.begin,
+					length: request.length,
+				});
+				rejectsWhileFull = options.send(rejection) ? 0 : rejectsWhileFull + 1;
 			};
 
 			let busy = false;
@@ -182,6 +185,13 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 							queue.push(message);
 						} else {
 							reject(message);
+						}
+
+						// Every reject is owed (BEP 6), but not to a peer that never reads them: they would pile up here.
+						if (rejectsWhileFull > options.maxQueuedRequests) {
+							throw new PeerProtocolError(
+								`asked for more than ${options.maxQueuedRequests} blocks we refused, without reading our answers`,
+							);
 						}
 
 						pump();

@@ -130,7 +130,12 @@ test('requests for pieces it lacks, outside the torrent or a piece, or over 128 
 	const flood = await dial(
 		leecher.requestFlood({requests: presentBlocks(swarm), count: 200_000, fast: false}),
 	);
-	await until(() => flood.log.marks.includes('flood done'), waitMs, 'the flood is out');
+	// Out, or cut short: torrent-rx may hang up on a flood before it is all written.
+	await until(
+		() => flood.log.marks.includes('flood done') || flood.log.closedBy !== undefined,
+		waitMs,
+		'the flood is out',
+	);
 	await until(
 		() => Object.values(callers).every(({log}) => log.closedBy !== undefined),
 		waitMs,
@@ -166,7 +171,12 @@ async function floodPartialSeed(t: ExecutionContext, behaviour: (swarm: HostileS
 	const {swarm, run, port} = await partialSeed(t);
 	const before = await memoryOf(run.child.pid);
 	const flood = await dialHostile(t, port, swarm.torrent, behaviour(swarm));
-	await until(() => flood.log.marks.includes('flood done'), waitMs, 'the flood is out');
+	// Out, or cut short: torrent-rx may hang up on a flood before it is all written.
+	await until(
+		() => flood.log.marks.includes('flood done') || flood.log.closedBy !== undefined,
+		waitMs,
+		'the flood is out',
+	);
 	await sleep(1500);
 	const after = await memoryOf(run.child.pid);
 	await killProcess(run.child, 'SIGINT');
@@ -176,13 +186,10 @@ async function floodPartialSeed(t: ExecutionContext, behaviour: (swarm: HostileS
 	return {before, after};
 }
 
-// BUG (source/pipeline/serve-to-peer.ts, serveToPeer's `reject`): with BEP 6 agreed, every request
-// over the 2000 queued (or sent while choked, or cancelled) is answered with a reject written
-// straight to the socket, ignoring `send`'s back-pressure. A peer that never reads makes
-// torrent-rx buffer 17 bytes plus Node's per-write bookkeeping for every 17-byte request it
-// sends: a million requests (17 MB) grow torrent-rx by about 200 MiB, without bound. Expected:
-// no more rejects queued while the socket is not drained (drop them, or the peer).
-test.failing('a request flood from a BEP 6 peer that never reads: the rejects for what is dropped stay bounded too', async (t) => {
+// With BEP 6 agreed every request over the 2000 queued is owed a reject. A peer that never reads
+// once made torrent-rx queue them all (a million requests grew it by about 200 MiB); now, after
+// 2000 rejects in a row that the socket could not take, the peer is dropped.
+test('a request flood from a BEP 6 peer that never reads: the rejects for what is dropped stay bounded too', async (t) => {
 	t.timeout(testTimeoutMs);
 	// A million requests (17 MB); all but 2000 are dropped, each answered with a 17-byte reject.
 	const {before, after} = await floodPartialSeed(t, (swarm) =>
@@ -191,13 +198,9 @@ test.failing('a request flood from a BEP 6 peer that never reads: the rejects fo
 	t.true(after.peakMib - before.rssMib < 64, `grew from ${before.rssMib} to a peak of ${after.peakMib} MiB`);
 });
 
-// BUG (source/pipeline/extension-messages.ts, answerExtensions): every ut_metadata request is
-// answered at once through `send`, which ignores back-pressure: the first 1000 with a piece of
-// the info dictionary (up to 16 KiB each), every one after with a reject. A peer that asks and
-// never reads makes torrent-rx buffer the answers without bound. Expected: answers wait for the
-// socket to drain, or the peer is dropped (a peer asking for the same piece a thousand times is
-// hostile anyway).
-test.failing('a ut_metadata request flood from a peer that never reads stays bounded', async (t) => {
+// Every ut_metadata answer is a message queued for the peer; past 1000 requests in a session
+// (about 16 MB of a dictionary) the peer is dropped, where it once got a reject for each.
+test('a ut_metadata request flood from a peer that never reads stays bounded', async (t) => {
 	t.timeout(testTimeoutMs);
 	// Half a million requests for the same piece of the info dictionary (about 16 MB).
 	const {before, after} = await floodPartialSeed(t, () => leecher.metadataFlood({count: 500_000}));
