@@ -174,6 +174,7 @@ export function download(
 				maxStrikes: options.maxStrikes,
 				strikes: new Map(),
 				banned: new Set(),
+				suspects: new Map(),
 				peers,
 				unchoked$,
 				interestChanged: () => nudgeChoker$.next(),

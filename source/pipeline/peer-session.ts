@@ -35,6 +35,7 @@ import {frameWire} from '../peer/framer.js';
 import type {ConnectPort, PeerWire} from '../peer/socket.js';
 import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
+import type {SuspectBlock} from './blame.js';
 import {downloadFromPeer} from './download-from-peer.js';
 import {answerExtensions} from './extension-messages.js';
 import type {PiecePicker} from './piece-picker.js';
@@ -69,6 +70,8 @@ export type SwarmContext = {
 	/** Hash failures per peer, kept across reconnections. */
 	strikes: Map<string, number>;
 	banned: Set<string>;
+	/** Failed pieces that several peers sent, block by block, until a good copy shows who lied. */
+	suspects: Map<number, SuspectBlock[]>;
 	/** The connected peers, for the choker. */
 	peers: Map<string, PeerStats>;
 	/** The choker's current set of unchoked peers (replayed to newcomers). */

@@ -18,6 +18,8 @@ export class PieceProgress {
 	/** When a peer first picked it (scheduler time): its download time runs from here, across hand-overs. */
 	startedAt: number | undefined;
 	readonly #received: Uint8Array;
+	/** Who sent each block: a failed piece from several peers is judged block by block. */
+	readonly #senders: Array<string | undefined>;
 	/** Outstanding requests per block, from the owner and (in endgame) from other peers. */
 	readonly #requested: Uint8Array;
 	#receivedCount = 0;
@@ -33,6 +35,11 @@ export class PieceProgress {
 		this.blockCount = Math.ceil(length / blockLength);
 		this.#received = new Uint8Array(this.blockCount);
 		this.#requested = new Uint8Array(this.blockCount);
+		this.#senders = new Array<string | undefined>(this.blockCount);
+	}
+
+	senderOf(block: number): string | undefined {
+		return this.#senders[block];
 	}
 
 	/** True until the first block arrives: such a piece holds no data worth keeping. */
@@ -145,6 +152,7 @@ export class PieceProgress {
 		block.copy(this.data, begin);
 		this.#received[index] = 1;
 		this.#receivedCount++;
+		this.#senders[index] = peer;
 		this.contributors.add(peer);
 		return 'stored';
 	}

@@ -1,10 +1,15 @@
-import {asyncScheduler, concat, defer, finalize, map, mergeMap, type Observable, of} from 'rxjs';
+import {asyncScheduler, concat, defer, finalize, map, mergeMap, type Observable, of, throwError} from 'rxjs';
 import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
+import {convictLiars, rememberSuspects} from './blame.js';
 import type {SwarmContext, SwarmPorts} from './peer-session.js';
 import type {PieceProgress} from './piece-progress.js';
 
-/** Hashes a finished piece; a good one is written and counted, a bad one is a strike against whoever sent it. */
+/**
+ * Hashes a finished piece; a good one is written and counted (and convicts whoever sent a bad
+ * block of an earlier copy), a bad one is a strike against whoever sent it. A peer found to have
+ * lied is banned, and its session ends at its next piece.
+ */
 export function verifyAndStore(
 	piece: PieceProgress,
 	peer: string,
@@ -13,9 +18,19 @@ export function verifyAndStore(
 ): Observable<RunEvent> {
 	const {picker} = context;
 	let settled = false;
+	if (context.banned.has(peer)) {
+		picker.markFailed(piece.index);
+		return throwError(() => new PeerProtocolError('sent blocks that failed the hash check'));
+	}
+
 	return ports.hashPiece(piece.data).pipe(
 		mergeMap((digest): Observable<RunEvent> => {
 			if (digest.equals(context.pieceHashes[piece.index] ?? Buffer.alloc(0))) {
+				for (const liar of convictLiars(piece.index, piece.data, context.suspects)) {
+					context.strikes.set(liar, context.maxStrikes);
+					context.banned.add(liar);
+				}
+
 				return ports.store.writePiece(piece.index, piece.data).pipe(
 					map((): RunEvent => {
 						settled = true;
@@ -40,16 +55,17 @@ export function verifyAndStore(
 			}
 
 			settled = true;
+			// Sent by one peer, the piece convicts it; sent by several, it only makes them suspects.
+			let strikesOfThisPeer = context.strikes.get(peer) ?? 0;
+			if (piece.contributors.size === 1) {
+				strikesOfThisPeer++;
+				context.strikes.set(peer, strikesOfThisPeer);
+			} else {
+				rememberSuspects(piece, context.suspects);
+			}
+
 			picker.markFailed(piece.index);
 			picker.recycle(piece);
-			let strikesOfThisPeer = 0;
-			for (const contributor of piece.contributors) {
-				const strikes = (context.strikes.get(contributor) ?? 0) + 1;
-				context.strikes.set(contributor, strikes);
-				if (contributor === peer) {
-					strikesOfThisPeer = strikes;
-				}
-			}
 
 			const failed: RunEvent = {type: 'piece-failed', peer, index: piece.index, strikes: strikesOfThisPeer};
 			if (strikesOfThisPeer >= context.maxStrikes) {

@@ -22,6 +22,7 @@ export function swarmContext(
 		maxStrikes: 3,
 		strikes: new Map(),
 		banned: new Set(),
+		suspects: new Map(),
 		peers: new Map(),
 		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 		interestChanged: () => undefined,

@@ -276,7 +276,7 @@ test('peers whose data fails the hash, always or sometimes, are banned after thr
 // contributor gets a strike but only the one that finished the piece is banned: the honest
 // seeder, at its third. The download then never completes, and the poisoner is called again.
 // See in-process.test.ts for the same in virtual time.
-test.failing('a peer that poisons half pieces and hangs up does not get the honest seeder banned', async (t) => {
+test('a peer that poisons half pieces and hangs up does not get the honest seeder banned', async (t) => {
 	t.timeout(testTimeoutMs);
 	const swarm = await ninetySevenPieces(t);
 	const peers = await announceHostile(t, swarm, {poisonHalfPieces: hostile.poisonHalfPieces});
