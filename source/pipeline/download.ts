@@ -175,6 +175,7 @@ export function download(
 				strikes: new Map(),
 				banned: new Set(),
 				suspects: new Map(),
+				peerIds: new Map(),
 				peers,
 				unchoked$,
 				interestChanged: () => nudgeChoker$.next(),

@@ -70,6 +70,8 @@ export type SwarmContext = {
 	/** Hash failures per peer, kept across reconnections. */
 	strikes: Map<string, number>;
 	banned: Set<string>;
+	/** The peer id each address gave in its handshake: how a banned peer is known again. */
+	peerIds: Map<string, string>;
 	/** Failed pieces that several peers sent, block by block, until a good copy shows who lied. */
 	suspects: Map<number, SuspectBlock[]>;
 	/** The connected peers, for the choker. */
@@ -96,7 +98,7 @@ function maxMessageLength(pieceCount: number): number {
 	return Math.max(1 + Math.ceil(pieceCount / 8), 9 + 128 * 1024);
 }
 
-function checkHandshake(handshake: Handshake, context: SwarmContext): void {
+function checkHandshake(peer: string, handshake: Handshake, context: SwarmContext): void {
 	if (!handshake.infoHash.equals(context.infoHash)) {
 		throw new PeerProtocolError('handshake for another torrent');
 	}
@@ -104,6 +106,17 @@ function checkHandshake(handshake: Handshake, context: SwarmContext): void {
 	if (handshake.peerId.equals(context.peerId)) {
 		throw new PeerProtocolError('connected to ourselves');
 	}
+
+	// A banned peer that calls us comes from a port of its own: its peer id gives it away (unless
+	// it changes that too, which costs it the strikes it had, not more).
+	const peerId = handshake.peerId.toString('hex');
+	for (const address of context.banned) {
+		if (context.peerIds.get(address) === peerId) {
+			throw new PeerProtocolError(`banned (as ${address})`);
+		}
+	}
+
+	context.peerIds.set(peer, peerId);
 }
 
 /**
@@ -209,7 +222,7 @@ export function peerSession(
 									throw new PeerProtocolError('no handshake');
 								}
 
-								checkHandshake(frame.handshake, context);
+								checkHandshake(peer, frame.handshake, context);
 								extended = supportsExtensionProtocol(frame.handshake.reserved);
 								fast = supportsFastExtension(frame.handshake.reserved);
 								context.peers.set(peer, stats);

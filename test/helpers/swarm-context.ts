@@ -23,6 +23,7 @@ export function swarmContext(
 		strikes: new Map(),
 		banned: new Set(),
 		suspects: new Map(),
+		peerIds: new Map(),
 		peers: new Map(),
 		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 		interestChanged: () => undefined,

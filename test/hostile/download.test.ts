@@ -306,12 +306,9 @@ test('a peer that poisons half pieces and hangs up does not get the honest seede
 	await assertSameFiles(t, outputDir, swarm.payload);
 });
 
-// BUG (source/pipeline/swarm.ts, swarm's `accepted$`; source/pipeline/verify-and-store.ts): bans
-// and strikes are kept by `host:port`. A peer that calls us comes from an ephemeral port, so the
-// banned peer that simply connects to our listening port is a new peer: accepted, unchoked, asked
-// for blocks, with its strikes back at zero. Expected: a banned peer is refused however it comes
-// back (keep bans by address for incoming connections, or by peer id as well as address).
-test.failing('a banned peer that calls back in from another port is refused', async (t) => {
+// Bans are kept by address, and a peer that calls us comes from a port of its own: the peer id
+// in its handshake is what gives a banned peer away.
+test('a banned peer that calls back in from another port is refused', async (t) => {
 	t.timeout(testTimeoutMs);
 	const swarm = await ninetySevenPieces(t);
 	const peers = await announceHostile(t, swarm, {badData: hostile.badData});
