@@ -3,6 +3,7 @@ import {mkdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {defer, from, type MonoTypeOperatorFunction, Observable, switchMap} from 'rxjs';
 import {TorrentRxError} from '../errors.js';
+import {eventShapeProblem} from './event-shape.js';
 import type {TimedEvent} from './events.js';
 
 /**
@@ -56,21 +57,28 @@ export async function readLastRun(file: string): Promise<TimedEvent[]> {
 		.split('\n')
 		.filter((line) => line.trim() !== '')
 		.map((line, index) => {
+			let parsed: unknown;
 			try {
-				const event = JSON.parse(line) as TimedEvent;
-				if (
-					typeof event !== 'object' ||
-					event === null ||
-					typeof event.type !== 'string' ||
-					typeof event.at !== 'number'
-				) {
-					throw new TypeError('not an event');
-				}
-
-				return event;
+				parsed = JSON.parse(line) as unknown;
 			} catch (error) {
 				throw new TorrentRxError(`${file}: line ${index + 1} is not a recorded event`, {cause: error});
 			}
+
+			if (
+				typeof parsed !== 'object' ||
+				parsed === null ||
+				typeof (parsed as {type?: unknown}).type !== 'string'
+			) {
+				throw new TorrentRxError(`${file}: line ${index + 1} is not a recorded event`);
+			}
+
+			// A damaged or hand-edited log is refused here, not met as a TypeError in the middle of a replay.
+			const problem = eventShapeProblem(parsed as {type: string});
+			if (problem) {
+				throw new TorrentRxError(`${file}: line ${index + 1} is not a recorded event: ${problem}`);
+			}
+
+			return parsed as TimedEvent;
 		});
 	const lastStart = events.findLastIndex((event) => event.type === 'started');
 	if (lastStart < 0) {

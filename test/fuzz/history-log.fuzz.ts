@@ -11,7 +11,7 @@ import {replayEvents} from '../../source/events/replay.js';
 import {initialRunState, reduceRunState} from '../../source/events/run-state.js';
 import {statusLine} from '../../source/ui/minimal.js';
 import {snapshot} from '../../source/ui/snapshot.js';
-import {expectOutcomeAsync, fuzzParameters, holdsAsync, invariant, knownBug} from './harness.js';
+import {expectOutcomeAsync, fuzzParameters, holdsAsync, invariant} from './harness.js';
 import {applyJsonMutation, hostileJsonValues, type JsonValue, jsonMutation, mutatedText} from './mutate.js';
 import {infoHashHex, ipv4Peer} from './seeds.js';
 
@@ -267,7 +267,7 @@ test('history log: the events of a valid log fold into states the views can draw
 //   {"type":"started","at":0}  {"type":"peer-connected","at":1,"peer":"a"}
 //     TypeError: Cannot read properties of undefined (reading 'slice')
 //       at clientName (source/codec/client-name.ts) ← reducePeers (source/events/peer-state.ts)
-test.failing('history log: the events of a damaged log are refused (TorrentRxError) or fold into drawable states', async (t) => {
+test('history log: the events of a damaged log are refused (TorrentRxError) or fold into drawable states', async (t) => {
 	const file = await logFile(t);
 	await holdsAsync(
 		t,
@@ -277,11 +277,11 @@ test.failing('history log: the events of a damaged log are refused (TorrentRxErr
 				show(outcome.value);
 			}
 		}),
-		knownBug(runs),
+		runs,
 	);
 });
 
-test.failing('history log: an announce-answered event without its peers is refused when read, or shown', async (t) => {
+test('history log: an announce-answered event without its peers is refused when read, or shown', async (t) => {
 	const file = await logFile(t);
 	await writeFile(file, '{"type":"started","at":0}\n{"type":"announce-answered","at":1}\n');
 	const result = await readLastRun(file).then(

@@ -1,0 +1,76 @@
+import type {RunEventType} from './events.js';
+
+type Field = 'text' | 'count' | 'flag' | 'peers';
+
+/** The fields each event must carry, and what they hold; `?` marks the optional ones. */
+const shapes: Record<RunEventType, Record<string, Field | `${Field}?`>> = {
+	started: {name: 'text', infoHash: 'text', pieceCount: 'count', pieceLength: 'count', totalLength: 'count'},
+	checking: {checked: 'count', total: 'count'},
+	checked: {pieces: 'count', total: 'count', bytes: 'count?', fromResumeFile: 'flag?'},
+	'announce-sent': {tracker: 'text', event: 'text'},
+	'announce-answered': {
+		tracker: 'text',
+		event: 'text',
+		peers: 'peers',
+		interval: 'count',
+		seeders: 'count?',
+		leechers: 'count?',
+		warning: 'text?',
+	},
+	'announce-failed': {tracker: 'text', event: 'text', reason: 'text'},
+	'no-peers': {},
+	'peer-connecting': {peer: 'text', source: 'text?'},
+	'peers-found': {source: 'text', from: 'text', peers: 'peers'},
+	'peer-connected': {peer: 'text', peerId: 'text'},
+	'peer-identified': {peer: 'text', client: 'text'},
+	'metadata-fetching': {infoHash: 'text', name: 'text?'},
+	'metadata-fetched': {name: 'text', bytes: 'count', torrentFile: 'text'},
+	'peer-choked': {peer: 'text'},
+	'peer-unchoked': {peer: 'text'},
+	'peer-disconnected': {peer: 'text', reason: 'text'},
+	'piece-started': {peer: 'text', index: 'count'},
+	'piece-verified': {peer: 'text', index: 'count', bytes: 'count', durationMs: 'count?'},
+	'piece-failed': {peer: 'text', index: 'count', strikes: 'count'},
+	uploaded: {peer: 'text', bytes: 'count'},
+	completed: {bytes: 'count'},
+	seeding: {},
+	error: {message: 'text'},
+};
+
+const isCount = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+const holds: Record<Field, (value: unknown) => boolean> = {
+	text: (value) => typeof value === 'string',
+	count: isCount,
+	flag: (value) => typeof value === 'boolean',
+	peers: (value) =>
+		Array.isArray(value) &&
+		value.every(
+			(peer: unknown) =>
+				typeof peer === 'object' &&
+				peer !== null &&
+				typeof (peer as {host?: unknown}).host === 'string' &&
+				isCount((peer as {port?: unknown}).port),
+		),
+};
+
+/**
+ * Why a recorded event cannot be replayed (a field missing or of the wrong kind), or undefined
+ * when it can. Types this version does not know are let through: the views ignore them.
+ */
+export function eventShapeProblem(event: {type: string; [field: string]: unknown}): string | undefined {
+	if (!(typeof event.at === 'number' && Number.isFinite(event.at))) {
+		return 'its time is not a number';
+	}
+
+	const shape = shapes[event.type as RunEventType] as Record<string, string> | undefined;
+	for (const [field, kind] of Object.entries(shape ?? {})) {
+		const optional = kind.endsWith('?');
+		const value = event[field];
+		if (value === undefined ? !optional : !holds[kind.replace('?', '') as Field](value)) {
+			return `${event.type} event with ${value === undefined ? 'no' : 'a malformed'} ${field}`;
+		}
+	}
+
+	return undefined;
+}
