@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
 import meow from 'meow';
@@ -50,7 +51,9 @@ const cli = meow(
 	                        minimal: one status line (the default when output is not a terminal)
 	                        web: a live page on 127.0.0.1 (and the status line)
 	  --web-port N          Port for --mode web (default: 3000)
+	  --web-host HOST       Address for --mode web (default: 127.0.0.1; others are warned about)
 	  --metrics-port N      Serve Prometheus metrics on 127.0.0.1:N/metrics (default: 5000)
+	  --metrics-host HOST   Address for the metrics (default: 127.0.0.1; others are warned about)
 	  --no-metrics          Serve no metrics
 	  --debug               Show stack traces and every event (JSON lines on stderr)
 	  --help, --version
@@ -78,8 +81,10 @@ const cli = meow(
 			replaySpeed: {type: 'number', default: 1},
 			mode: {type: 'string', shortFlag: 'm', choices: [...viewModes]},
 			webPort: {type: 'number', default: 3000},
+			webHost: {type: 'string', default: '127.0.0.1'},
 			metrics: {type: 'boolean', default: true},
 			metricsPort: {type: 'number', default: 5000},
+			metricsHost: {type: 'string', default: '127.0.0.1'},
 			tracker: {type: 'string', isMultiple: true},
 			pieceLength: {type: 'number'},
 			private: {type: 'boolean', default: false},
@@ -155,17 +160,41 @@ async function replay(file: string): Promise<void> {
 
 /** The view (`--mode`, by default the Ink table on a terminal), the web port and the metrics address. */
 function showOptions(): ShowOptions {
-	const {mode, webPort, metrics, metricsPort, debug} = cli.flags;
+	const {mode, webPort, webHost, metrics, metricsPort, metricsHost, debug} = cli.flags;
 	check([
 		!isWhole(metricsPort, 1, 65_535) && '--metrics-port must be between 1 and 65535',
 		!isWhole(webPort, 1, 65_535) && '--web-port must be between 1 and 65535',
+		!isHost(webHost) && '--web-host takes an IP address or a host name',
+		!isHost(metricsHost) && '--metrics-host takes an IP address or a host name',
 	]);
+	const chosenMode = (mode as ViewMode | undefined) ?? (process.stdout.isTTY ? 'ink' : 'minimal');
+	if (chosenMode === 'web') {
+		warnIfExposed('the web view', webHost, webPort);
+	}
+
+	if (metrics) {
+		warnIfExposed('the metrics', metricsHost, metricsPort);
+	}
+
 	return {
 		debug,
-		mode: (mode as ViewMode | undefined) ?? (process.stdout.isTTY ? 'ink' : 'minimal'),
-		web: {host: '127.0.0.1', port: webPort},
-		...(metrics ? {metrics: {host: '127.0.0.1', port: metricsPort}} : {}),
+		mode: chosenMode,
+		web: {host: webHost, port: webPort},
+		...(metrics ? {metrics: {host: metricsHost, port: metricsPort}} : {}),
 	};
+}
+
+const isHost = (host: string) =>
+	net.isIP(host) !== 0 || /^[a-z\d]([a-z\d-]*[a-z\d])?(\.[a-z\d]([a-z\d-]*[a-z\d])?)*$/i.test(host);
+
+/** Neither view nor metrics asks for a password: serving them beyond this machine is the user's call, made knowingly. */
+function warnIfExposed(what: string, host: string, port: number): void {
+	const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+	if (!loopback) {
+		process.stderr.write(
+			`torrent-rx: warning: ${what} on ${host}:${port} can be reached from other machines, with no password\n`,
+		);
+	}
 }
 
 /** The DHT's bootstrap nodes, or undefined with `--no-dht`. */

@@ -6,7 +6,7 @@ import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {encodeBencode} from '../source/codec/bencode.js';
-import {runTorrentRx, tempDir} from './helpers/swarm-fixture.js';
+import {freePort, runTorrentRx, tempDir} from './helpers/swarm-fixture.js';
 
 const timeoutMs = 30_000;
 
@@ -106,4 +106,61 @@ test('--version prints 0.1.0', async (t) => {
 	const run = await runTorrentRx(t, ['--version'], {timeoutMs});
 	t.is(run.code, 0, run.stderr);
 	t.is(run.stdout.trim(), '0.1.0');
+});
+
+test('rejects a --metrics-host that is no address in one line', async (t) => {
+	const run = await runOn(t, torrentBytes(), ['--metrics-host', 'not a host!']);
+	assertOneLineError(t, run, /--metrics-host takes an IP address or a host name/);
+});
+
+test('the web view and metrics stay on 127.0.0.1 unless told otherwise, and another address is warned about', async (t) => {
+	t.timeout(timeoutMs + 5000);
+	const dir = await tempDir(t);
+	const log = path.join(dir, 'history.log');
+	const events = [
+		{
+			type: 'started',
+			name: 'x.bin',
+			infoHash: '00'.repeat(20),
+			pieceCount: 1,
+			pieceLength: 100,
+			totalLength: 100,
+			at: 0,
+		},
+		{type: 'completed', bytes: 100, at: 300},
+	];
+	await writeFile(log, `${events.map((event) => JSON.stringify(event)).join('\n')}\n`);
+	const [webPort, metricsPort] = [await freePort(), await freePort()];
+	const replay = (extra: string[]) =>
+		runTorrentRx(
+			t,
+			[
+				'--replay',
+				log,
+				'--mode',
+				'web',
+				'--web-port',
+				String(webPort),
+				'--metrics-port',
+				String(metricsPort),
+				...extra,
+			],
+			{timeoutMs},
+		);
+	const quiet = await replay([]);
+	t.is(quiet.code, 0, quiet.stderr);
+	t.false(quiet.stderr.includes('warning'), quiet.stderr);
+
+	const exposed = await replay(['--web-host', '0.0.0.0', '--metrics-host', '::']);
+	t.is(exposed.code, 0, exposed.stderr);
+	t.true(
+		exposed.stderr.includes(
+			`warning: the web view on 0.0.0.0:${webPort} can be reached from other machines, with no password`,
+		),
+		exposed.stderr,
+	);
+	t.true(
+		exposed.stderr.includes(`warning: the metrics on :::${metricsPort} can be reached from other machines`),
+		exposed.stderr,
+	);
 });
