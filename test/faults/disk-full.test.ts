@@ -70,11 +70,9 @@ function hasStackTrace(stderr: string): boolean {
 	return plainLines(stderr).some((line) => /^\s+at /.test(line));
 }
 
-// BUG: a failed piece write (ENOSPC) is caught as if the peer had failed: the session ends with
-// `peer-disconnected … disk full`, the swarm redials the peer (2 s, 4 s, 8 s, …), fetches the
-// piece again, fails again, and the run never ends. verify-and-store.ts lets the StorageError from
-// `store.writePiece` travel up the peer session, whose `catchError` (peer-session.ts, the last
-// operator of the session) turns every error into a disconnect. A StorageError should end the run.
+// Regression: a failed piece write (ENOSPC) was once caught as if the peer had failed: the peer
+// session's `catchError` turned the StorageError into a disconnect, the swarm redialled the peer,
+// fetched the piece again, failed again, and the run never ended. A StorageError now ends the run.
 test('a piece write that fails for lack of space ends the run with one StorageError line', async (t) => {
 	t.timeout(30_000);
 	if (!requireRoot(t)) {
@@ -162,10 +160,9 @@ test('after a full disk, verified pieces and the resume file survive, and a re-r
 	);
 });
 
-// BUG (small): a resume save that fails half-way leaves its temporary file behind. On a full disk
-// every save (each 2 s while pieces arrive, and one on the way out) fails at the write and leaves
-// another `<infohash>.resume.<pid>.<n>.tmp`: resume-file.ts `save` writes the temporary and renames
-// it, with nothing that removes the temporary when the write (or the rename) fails.
+// Regression: a resume save that failed half-way (resume-file.ts `save`, on a full disk) once left
+// its `<infohash>.resume.<pid>.<n>.tmp` behind, one more every save. The save now removes its
+// temporary file when the write or the rename fails.
 test('a resume save on a full disk fails, keeps the previous resume file, and leaves no temporary file', async (t) => {
 	t.timeout(10_000);
 	if (!requireRoot(t)) {

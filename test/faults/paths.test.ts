@@ -270,10 +270,10 @@ test('a complete copy already in the output folder is verified and used, not dow
 	await assertSameFiles(t, outputDir, fixture);
 });
 
-// BUG (arguable): torrent-rx's own folder in the output folder, `.torrent-rx` (resume files, the
-// DHT state), is written through a link without a check: a `.torrent-rx` link to a folder outside
-// gets the resume file written there. storage/resume-file.ts `save` (mkdir + writeFile + rename,
-// all following links), unlike the payload paths (storage/paths.ts `makeFolderInside`).
+// Regression: torrent-rx's own folder, `.torrent-rx` (resume files, the DHT state), was once
+// written through links unchecked, so a `.torrent-rx` link to a folder outside got the resume file
+// written there. It is now created with makeFolderInside (storage/paths.ts), like the payload
+// paths, which refuses links that leave the output folder.
 test('a `.torrent-rx` link to outside the output folder is not written through', async (t) => {
 	t.timeout(30_000);
 	const tracker = await startFakeTracker(t, {kind: 'peers', peers: () => []});

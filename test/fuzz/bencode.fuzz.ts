@@ -193,12 +193,10 @@ test('bencode: decoded values of valid-key documents are plain bencode values', 
 	);
 });
 
-// BUG: the `bencode` package stores dictionary keys with `dict[key] = value`, so the key
-// `__proto__` sets the decoded dictionary's prototype instead of adding an entry. With a byte
-// string as its value the dictionary passes `isBytes` (instanceof Uint8Array) and every
-// `bytesToText`/`Buffer.from` on it throws a TypeError.
-// Minimal counterexample: decodeBencode(Buffer.from('d9:__proto__0:e')) returns {} whose
-// prototype is a Uint8Array (`value instanceof Uint8Array` is true, `value.buffer` throws).
+// Regression: the `bencode` package's decoder stored keys with `dict[key] = value`, so a key
+// `__proto__` once replaced a dictionary's prototype; with a byte string value the dictionary
+// passed `isBytes` and `bytesToText`/`Buffer.from` threw TypeErrors. Our own decoder now defines
+// keys rather than assigning them, and isDictionary/isBytes check real types.
 test('bencode: decoded dictionaries never take a prototype from the document (__proto__ keys)', (t) => {
 	holds(
 		t,

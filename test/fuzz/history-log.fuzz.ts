@@ -257,16 +257,9 @@ test('history log: the events of a valid log fold into states the views can draw
 	);
 });
 
-// BUG: readLastRun checks only that each line is an object with a string `type` and a number
-// `at`, so an event that lacks the fields its type has reaches the reducer, which throws a
-// TypeError: `torrent-rx --replay` then fails with "Cannot read properties of undefined".
-// Minimal counterexamples (a log of two lines each):
-//   {"type":"started","at":0}  {"type":"announce-answered","at":1}
-//     TypeError: Cannot read properties of undefined (reading 'length')
-//       at reduceOverall (source/events/run-state.ts)
-//   {"type":"started","at":0}  {"type":"peer-connected","at":1,"peer":"a"}
-//     TypeError: Cannot read properties of undefined (reading 'slice')
-//       at clientName (source/codec/client-name.ts) ← reducePeers (source/events/peer-state.ts)
+// Regression: readLastRun once checked only `type` and `at`, so an event without the fields of
+// its type reached the reducer and `--replay` died of a TypeError (an announce-answered without
+// peers, a peer-connected without peerId). Each event's fields are now checked when read.
 test('history log: the events of a damaged log are refused (TorrentRxError) or fold into drawable states', async (t) => {
 	const file = await logFile(t);
 	await holdsAsync(

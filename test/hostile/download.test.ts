@@ -270,12 +270,10 @@ test('peers whose data fails the hash, always or sometimes, are banned after thr
 	t.true(present >= verified, `${present} pieces on disk, ${verified} verified`);
 });
 
-// BUG (source/pipeline/verify-and-store.ts, verifyAndStore): a peer that leaves garbage in the
-// first block of half-done pieces (here it hangs up; endgame mixes blocks the same way) gets the
-// honest seeder banned. The honest seeder finishes those pieces, each fails its hash, every
-// contributor gets a strike but only the one that finished the piece is banned: the honest
-// seeder, at its third. The download then never completes, and the poisoner is called again.
-// See in-process.test.ts for the same in virtual time.
+// Regression: a peer that left garbage in the first block of half-done pieces (then hung up;
+// endgame mixes blocks the same way) once got the honest seeder banned: each piece failed its hash,
+// only the peer that finished it was banned, and the download never completed. A smart ban in
+// source/pipeline/blame.ts now blames the poisoner (see in-process.test.ts, in virtual time).
 test('a peer that poisons half pieces and hangs up does not get the honest seeder banned', async (t) => {
 	t.timeout(testTimeoutMs);
 	const swarm = await ninetySevenPieces(t);

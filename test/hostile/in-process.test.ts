@@ -224,13 +224,10 @@ test('a peer that poisons half pieces and hangs up does not get the honest seede
 	t.true(run.context.banned.has(peerKey(address(2))), 'the poisoner is found out and banned');
 });
 
-// BUG (source/pipeline/peer-downloader.ts, PeerDownloader.#receiveBlock and #key): a block's
-// key is `index · blocksPerPiece + begin / 16 KiB` with neither checked against the piece, so a
-// block filed under a lower piece at an offset past its end hits the key of a block we did ask
-// for. When that lower piece is not one this peer is filling, the block is taken as an endgame
-// 'duplicate': no protocol error, the request is crossed off (never re-asked or timed out), the
-// bytes count as downloaded (the choker rewards the peer), and the real block stays claimed.
-// Expected: the peer is dropped, as for any other block we did not request.
+// Regression: PeerDownloader (source/pipeline/peer-downloader.ts) once keyed a block by
+// `index · blocksPerPiece + begin / 16 KiB` unchecked, so a block filed under a lower piece past
+// its end aliased a block we did ask for and passed as an endgame duplicate (request crossed off,
+// bytes counted). Such a block is now a block we did not request, and the peer is dropped.
 test('a block filed under another piece at an offset past its end is a block we did not request', (t) => {
 	const run = runSwarm(t, [hostile.aliasedBlock], {limitMs: 40_000});
 	const peer = peerKey(address(1));
