@@ -112,7 +112,9 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		}
 
 		if (rawPath.length > maxPathComponents) {
-			throw new MetainfoError(`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`);
+			throw new MetainfoError(
+				`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`,
+			);
 		}
 
 		const path = rawPath.map((component) => {
