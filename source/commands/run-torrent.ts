@@ -86,7 +86,9 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 				maxPeers: config.maxPeers,
 				redialDelayMs: 2000,
 				maxRedials: 6,
-				maxBytesInFlight: 64 * 1024 * 1024,
+				// 24 MiB kept four 1 MiB seeders as busy as 64 did, in 140 MB rather than 190; four pieces
+				// at least, so that big pieces still come from several peers at once.
+				maxBytesInFlight: Math.max(24 * 1024 * 1024, 4 * metainfo.pieceLength),
 				window: defaultWindowOptions,
 				tickMs: 1000,
 				handshakeTimeoutMs: 10_000,

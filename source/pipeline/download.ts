@@ -140,7 +140,9 @@ export function download(
 				maxBytesInFlight: options.maxBytesInFlight,
 				have,
 				// Enough idle buffers for the pieces of a few windows, never more than 32 MiB of them.
-				buffers: new PieceBufferPool(32 * 1024 * 1024),
+				// As many idle as may be in flight: a buffer dropped is garbage that V8 frees late, so
+				// none is ever dropped, and the pieces in flight bound the whole pool.
+				buffers: new PieceBufferPool(options.maxBytesInFlight),
 			});
 			const completed$ = new Subject<void>();
 			const nudgeChoker$ = new Subject<void>();
