@@ -403,7 +403,7 @@ export class PeerDownloader {
 			this.#claimable.shift();
 		}
 
-		const piece = this.picker.pick(this.peerPieces);
+		const piece = this.picker.pick(this.peerPieces, this.#pieces.size);
 		if (!piece) {
 			return this.#claimDuplicate();
 		}

@@ -146,9 +146,11 @@ export class PiecePicker {
 	/**
 	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
 	 * piece (ties broken at random, from a random starting point). Undefined when there is nothing
-	 * it can help with, or when the memory budget is spent.
+	 * it can help with, or when the memory budget is spent, unless the peer holds no piece at all
+	 * (`ownedByPeer` 0): every peer may have one, or the first to open its window takes the whole
+	 * budget and the others sit idle (a quarter of the rate of four slow seeders was lost so).
 	 */
-	pick(peerPieces: Bitfield): PieceProgress | undefined {
+	pick(peerPieces: Bitfield, ownedByPeer = 0): PieceProgress | undefined {
 		for (const [index, progress] of this.#orphans) {
 			if (peerPieces.has(index)) {
 				this.#orphans.delete(index);
@@ -185,7 +187,7 @@ export class PiecePicker {
 		}
 
 		const size = this.pieceSize(best);
-		if (this.#bytesInFlight > 0 && this.#bytesInFlight + size > this.#maxBytesInFlight) {
+		if (ownedByPeer > 0 && this.#bytesInFlight + size > this.#maxBytesInFlight) {
 			return undefined;
 		}
 

@@ -64,14 +64,18 @@ test('a released piece with no block in it simply returns to the pool', (t) => {
 	t.not(pool.pick(all), piece, 'a fresh piece, not the released object');
 });
 
-test('the memory budget stops new pieces but always allows one', (t) => {
-	const pool = picker(3, 150);
-	const all = pieces(3, [0, 1, 2]);
-	t.truthy(pool.pick(all));
-	t.is(pool.pick(all), undefined, 'a second 100-byte piece would exceed 150 bytes');
+test('the memory budget stops new pieces for a peer that has one, never for a peer that has none', (t) => {
+	const pool = picker(4, 150);
+	const all = pieces(4, [0, 1, 2, 3]);
+	t.truthy(pool.pick(all, 0));
+	t.is(pool.pick(all, 1), undefined, 'a second 100-byte piece would exceed 150 bytes');
+	t.truthy(pool.pick(all, 0), 'another peer with no piece still gets one');
+	t.is(pool.bytesInFlight, 200);
 	pool.markVerifying(0);
 	pool.markDone(0);
-	t.truthy(pool.pick(all), 'done pieces free their budget');
+	pool.markVerifying(1);
+	pool.markDone(1);
+	t.truthy(pool.pick(all, 1), 'done pieces free their budget');
 });
 
 test('a failed piece is needed again; done pieces count towards completion', (t) => {
