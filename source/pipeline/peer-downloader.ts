@@ -138,6 +138,7 @@ export class PeerDownloader {
 			case 'choke':
 				if (!this.#choked) {
 					this.#choked = true;
+					this.picker.peerSending(false);
 					// BEP 3: a choke discards every pending request; blocks already sent may still land.
 					this.#releaseAll();
 					activity.push({type: 'peer-choked', peer: this.peer});
@@ -147,6 +148,7 @@ export class PeerDownloader {
 			case 'unchoke':
 				if (this.#choked) {
 					this.#choked = false;
+					this.picker.peerSending(true);
 					this.#stale.clear();
 					activity.push({type: 'peer-unchoked', peer: this.peer});
 				}
@@ -247,6 +249,11 @@ export class PeerDownloader {
 
 	/** The peer is going away: its unfinished pieces go back to the pool, its pieces leave the availability count. */
 	close(): void {
+		if (!this.#choked) {
+			this.#choked = true;
+			this.picker.peerSending(false);
+		}
+
 		this.#releaseAll();
 		this.picker.addAvailability(this.peerPieces, -1);
 	}
@@ -403,7 +410,8 @@ export class PeerDownloader {
 			this.#claimable.shift();
 		}
 
-		const piece = this.picker.pick(this.peerPieces, this.#pieces.size);
+		// An upper bound (the last piece is shorter), and cheap: no sum over hundreds of small pieces.
+		const piece = this.picker.pick(this.peerPieces, this.#pieces.size * this.picker.pieceSize(0));
 		if (!piece) {
 			return this.#claimDuplicate();
 		}

@@ -53,6 +53,8 @@ export class PiecePicker {
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
+	/** Peers that let us request (unchoked us): the memory budget is shared between them. */
+	#sendingPeers = 0;
 	/** Pieces nobody has started: when none is left, the download is in endgame. */
 	#neededCount: number;
 
@@ -146,11 +148,13 @@ export class PiecePicker {
 	/**
 	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
 	 * piece (ties broken at random, from a random starting point). Undefined when there is nothing
-	 * it can help with, or when the memory budget is spent, unless the peer holds no piece at all
-	 * (`ownedByPeer` 0): every peer may have one, or the first to open its window takes the whole
-	 * budget and the others sit idle (a quarter of the rate of four slow seeders was lost so).
+	 * it can help with, or when the peer already holds its share of the memory budget
+	 * (`ownedBytes`; the budget divided between the peers that let us request). A peer with
+	 * nothing may always start one piece. Taken first come, first served, the first peer to open
+	 * its window took the whole budget and the others sat idle: a quarter of the rate of four
+	 * slow seeders was lost so.
 	 */
-	pick(peerPieces: Bitfield, ownedByPeer = 0): PieceProgress | undefined {
+	pick(peerPieces: Bitfield, ownedBytes = 0): PieceProgress | undefined {
 		for (const [index, progress] of this.#orphans) {
 			if (peerPieces.has(index)) {
 				this.#orphans.delete(index);
@@ -187,7 +191,8 @@ export class PiecePicker {
 		}
 
 		const size = this.pieceSize(best);
-		if (ownedByPeer > 0 && this.#bytesInFlight + size > this.#maxBytesInFlight) {
+		const share = this.#maxBytesInFlight / Math.max(1, this.#sendingPeers);
+		if (ownedBytes > 0 && ownedBytes + size > share) {
 			return undefined;
 		}
 
@@ -197,6 +202,11 @@ export class PiecePicker {
 		const progress = new PieceProgress(best, size, this.#allocate);
 		this.#inProgress.set(best, progress);
 		return progress;
+	}
+
+	/** A peer unchoked us (true) or choked us or left after an unchoke (false). */
+	peerSending(sending: boolean): void {
+		this.#sendingPeers = Math.max(0, this.#sendingPeers + (sending ? 1 : -1));
 	}
 
 	/**

@@ -64,18 +64,20 @@ test('a released piece with no block in it simply returns to the pool', (t) => {
 	t.not(pool.pick(all), piece, 'a fresh piece, not the released object');
 });
 
-test('the memory budget stops new pieces for a peer that has one, never for a peer that has none', (t) => {
-	const pool = picker(4, 150);
-	const all = pieces(4, [0, 1, 2, 3]);
+test('the memory budget is shared between the peers that send: each up to its share, and a peer with nothing always gets a piece', (t) => {
+	const pool = picker(6, 200);
+	const all = pieces(6, [0, 1, 2, 3, 4, 5]);
+	pool.peerSending(true);
 	t.truthy(pool.pick(all, 0));
-	t.is(pool.pick(all, 1), undefined, 'a second 100-byte piece would exceed 150 bytes');
-	t.truthy(pool.pick(all, 0), 'another peer with no piece still gets one');
-	t.is(pool.bytesInFlight, 200);
+	t.truthy(pool.pick(all, 100), 'alone, a peer may use the whole budget');
+	t.is(pool.pick(all, 200), undefined, 'but no more');
+	pool.peerSending(true);
+	t.is(pool.pick(all, 100), undefined, 'with a second peer sending, its share is half');
+	t.truthy(pool.pick(all, 0), 'the second peer gets a piece, over the budget if need be');
+	t.is(pool.bytesInFlight, 300);
 	pool.markVerifying(0);
 	pool.markDone(0);
-	pool.markVerifying(1);
-	pool.markDone(1);
-	t.truthy(pool.pick(all, 1), 'done pieces free their budget');
+	t.truthy(pool.pick(all, 0), 'done pieces free their owner to pick again');
 });
 
 test('a failed piece is needed again; done pieces count towards completion', (t) => {
