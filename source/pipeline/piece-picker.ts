@@ -148,7 +148,7 @@ export class PiecePicker {
 	/**
 	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
 	 * piece (ties broken at random, from a random starting point). Undefined when there is nothing
-	 * it can help with, or when the peer already holds its share of the memory budget
+	 * it can help with, or when the budget is spent or the peer already holds its share of it
 	 * (`ownedBytes`; the budget divided between the peers that let us request). A peer with
 	 * nothing may always start one piece. Taken first come, first served, the first peer to open
 	 * its window took the whole budget and the others sat idle: a quarter of the rate of four
@@ -191,8 +191,11 @@ export class PiecePicker {
 		}
 
 		const size = this.pieceSize(best);
+		// The pieces a peer holds leave out those it finished that are still being hashed and
+		// written, so the whole budget bounds them all, and each peer's share keeps it fair.
 		const share = this.#maxBytesInFlight / Math.max(1, this.#sendingPeers);
-		if (ownedBytes > 0 && ownedBytes + size > share) {
+		const overBudget = this.#bytesInFlight + size > this.#maxBytesInFlight;
+		if (ownedBytes > 0 && (ownedBytes + size > share || overBudget)) {
 			return undefined;
 		}
 
