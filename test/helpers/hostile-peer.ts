@@ -20,7 +20,7 @@ import {
 import {blockLength, encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {frameWire, type WireFrame} from '../../source/peer/framer.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
-import type {Teardown} from './swarm-fixture.js';
+import {listenOnLoopback, type Teardown} from './swarm-fixture.js';
 
 /** What a hostile peer pretends to serve: the payload (all files, in order), its piece length and info hash. */
 export type HostileTorrent = {infoHash: Buffer; pieceLength: number; payload: Buffer};
@@ -345,28 +345,12 @@ export async function listenHostile(
 		connections.push(log);
 		first(log);
 	});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => resolve());
-	});
-	const stop = async () => {
+	const {port, stop} = await listenOnLoopback(t, server, 'the hostile peer', () => {
 		for (const socket of sockets) {
 			socket.destroy();
 		}
-
-		await new Promise<void>((resolve) => {
-			server.close(() => resolve());
-		});
-	};
-
-	t.teardown(stop);
-	const address = server.address();
-	if (!address || typeof address !== 'object') {
-		await stop();
-		throw new Error('the hostile peer has no port');
-	}
-
-	return {port: address.port, connections, firstConnection, stop};
+	});
+	return {port, connections, firstConnection, stop};
 }
 
 /**

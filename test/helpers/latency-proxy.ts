@@ -1,6 +1,6 @@
 import net from 'node:net';
 import {performance} from 'node:perf_hooks';
-import type {Teardown} from './swarm-fixture.js';
+import {listenOnLoopback, type Teardown} from './swarm-fixture.js';
 
 export type LinkOptions = {
 	/** One-way delay added to every byte, each direction. */
@@ -136,7 +136,7 @@ export async function startLatencyProxy(
 			socket.on('error', () => undefined);
 		}
 	});
-	const stop = async () => {
+	return listenOnLoopback(t, server, 'the proxy', () => {
 		for (const line of lines) {
 			line.stop();
 		}
@@ -144,22 +144,5 @@ export async function startLatencyProxy(
 		for (const socket of sockets) {
 			socket.destroy();
 		}
-
-		await new Promise<void>((resolve) => {
-			server.close(() => resolve());
-		});
-	};
-
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => resolve());
 	});
-	t.teardown(stop);
-	const address = server.address();
-	if (!address || typeof address !== 'object') {
-		await stop();
-		throw new Error('the proxy has no port');
-	}
-
-	return {port: address.port, stop};
 }

@@ -826,7 +826,7 @@ export async function startThrottledProxy(
 			timers.add(timer);
 		});
 	});
-	const stop = async () => {
+	return listenOnLoopback(t, server, 'the proxy', () => {
 		for (const timer of timers) {
 			clearTimeout(timer);
 		}
@@ -834,7 +834,21 @@ export async function startThrottledProxy(
 		for (const socket of sockets) {
 			socket.destroy();
 		}
+	});
+}
 
+/**
+ * Starts `server` on a free port of 127.0.0.1. Its `stop`, also run on teardown, calls
+ * `beforeClose` (to end connections and timers) and waits for the server to close.
+ */
+export async function listenOnLoopback(
+	t: Teardown,
+	server: net.Server,
+	what: string,
+	beforeClose: () => void,
+): Promise<{port: number; stop(): Promise<void>}> {
+	const stop = async () => {
+		beforeClose();
 		await new Promise<void>((resolve) => {
 			server.close(() => resolve());
 		});
@@ -848,7 +862,7 @@ export async function startThrottledProxy(
 	const address = server.address();
 	if (!address || typeof address !== 'object') {
 		await stop();
-		throw new Error('the proxy has no port');
+		throw new Error(`${what} has no port`);
 	}
 
 	return {port: address.port, stop};

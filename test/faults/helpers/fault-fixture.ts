@@ -17,6 +17,7 @@ import bencode from 'bencode';
 import {
 	type DebugEvent,
 	debugEvents,
+	listenOnLoopback,
 	listPayloadFiles,
 	pseudoRandomBytes,
 	startLibtorrentSeeder,
@@ -226,30 +227,14 @@ export async function startFakeTracker(t: Teardown, behaviour: TrackerBehaviour)
 		sockets.add(socket);
 		socket.once('close', () => sockets.delete(socket));
 	});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => resolve());
-	});
-	const stop = async () => {
+	const {port, stop} = await listenOnLoopback(t, server, 'the fake tracker', () => {
 		for (const socket of sockets) {
 			socket.destroy();
 		}
-
-		await new Promise<void>((resolve) => {
-			server.close(() => resolve());
-		});
-	};
-
-	t.teardown(stop);
-	const address = server.address();
-	if (!address || typeof address !== 'object') {
-		await stop();
-		throw new Error('the fake tracker has no port');
-	}
-
+	});
 	return {
-		url: `http://127.0.0.1:${address.port}/announce`,
-		port: address.port,
+		url: `http://127.0.0.1:${port}/announce`,
+		port,
 		announces,
 		connections: () => connections,
 		stop,
