@@ -4,6 +4,7 @@ import {PeerProtocolError, TorrentRxError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
+import {RequestLedger} from './request-ledger.js';
 import type {RequestWindowOptions} from './request-window.js';
 
 /** What the downloader asks of the world after each input: messages to send, finished pieces, events. */
@@ -18,9 +19,6 @@ const snubbedAfterMs = 60_000;
 /** At most this many requests wait for the window to have room for all of them. */
 const maxRequestBatch = 16;
 
-/** Requests that went unanswered before a choke or a timeout; their blocks may still arrive. */
-const maxStaleRequests = 4096;
-
 /**
  * One peer's side of a download, as a state machine fed with the peer's messages and clock
  * ticks: it tracks choking and interest, keeps a sliding window of pipelined block requests
@@ -32,15 +30,8 @@ export class PeerDownloader {
 	#choked = true;
 	#interested = false;
 	#window: number;
-	/** Our requests still out, by block key: what the peer may send us. */
-	readonly #requests = new Set<number>();
-	/** Pieces we picked and are filling. */
-	readonly #pieces = new Map<number, PieceProgress>();
-	/** Endgame: other peers' pieces we asked for a few blocks of as well. */
-	readonly #borrowed = new Map<number, PieceProgress>();
-	/** Owned pieces that still have blocks to ask for, oldest first: finish pieces before starting new ones. */
-	#claimable: PieceProgress[] = [];
-	readonly #stale = new Set<number>();
+	/** What we asked this peer for, and which pieces we fill with it. */
+	readonly #ledger: RequestLedger;
 	#bytesSinceTick = 0;
 	#downloadedBytes = 0;
 	#lastBlockAt: number;
@@ -48,7 +39,6 @@ export class PeerDownloader {
 	#lastSentAt: number;
 	/** The time of the input being handled, so that request timing starts when requests go out. */
 	#now: number;
-	#maxBlocksPerPiece: number;
 
 	constructor(
 		readonly peer: string,
@@ -62,7 +52,7 @@ export class PeerDownloader {
 		this.#lastReceivedAt = now;
 		this.#lastSentAt = now;
 		this.#now = now;
-		this.#maxBlocksPerPiece = Math.ceil(picker.pieceSize(0) / blockLength);
+		this.#ledger = new RequestLedger(Math.ceil(picker.pieceSize(0) / blockLength));
 	}
 
 	get window(): number {
@@ -70,7 +60,7 @@ export class PeerDownloader {
 	}
 
 	get outstanding(): number {
-		return this.#requests.size;
+		return this.#ledger.size;
 	}
 
 	/** Payload bytes received from this peer in blocks we asked for. */
@@ -80,7 +70,7 @@ export class PeerDownloader {
 
 	/** Requests are out but nothing came for `snubbedAfterMs`: the choker gives its slot to another. */
 	snubbed(now: number): boolean {
-		return this.#requests.size > 0 && now - this.#lastBlockAt >= snubbedAfterMs;
+		return this.#ledger.size > 0 && now - this.#lastBlockAt >= snubbedAfterMs;
 	}
 
 	/** Handles one message from the peer and returns what follows from it. */
@@ -118,7 +108,8 @@ export class PeerDownloader {
 			}
 
 			case 'reject':
-				this.#rejected(message.index, message.begin);
+				// BEP 6: the block can be asked for again (of anyone); given up on already, it is simply not expected.
+				this.#ledger.rejected(message.index, Math.floor(message.begin / blockLength));
 				break;
 			case 'have': {
 				if (message.index >= this.picker.pieceCount) {
@@ -140,7 +131,7 @@ export class PeerDownloader {
 					this.#choked = true;
 					this.picker.peerSending(false);
 					// BEP 3: a choke discards every pending request; blocks already sent may still land.
-					this.#releaseAll();
+					this.#ledger.releaseAll(this.picker);
 					activity.push({type: 'peer-choked', peer: this.peer});
 				}
 
@@ -149,7 +140,7 @@ export class PeerDownloader {
 				if (this.#choked) {
 					this.#choked = false;
 					this.picker.peerSending(true);
-					this.#stale.clear();
+					this.#ledger.clearGivenUp();
 					activity.push({type: 'peer-unchoked', peer: this.peer});
 				}
 
@@ -183,7 +174,7 @@ export class PeerDownloader {
 	tick(now: number, elapsedMs: number): PeerActivity[] {
 		this.#now = now;
 		this.#leaveIfBothSeeds();
-		if (this.#requests.size > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
+		if (this.#ledger.size > 0 && now - this.#lastBlockAt >= this.options.requestTimeoutMs) {
 			throw new PeerProtocolError(`no block for ${Math.round((now - this.#lastBlockAt) / 1000)} s`);
 		}
 
@@ -213,10 +204,8 @@ export class PeerDownloader {
 	 */
 	blockArrived(piece: PieceProgress, block: number): PeerActivity[] {
 		const activity: PeerActivity[] = [];
-		const key = this.#key(piece.index, block);
-		if (this.#pieceFor(piece.index) === piece && this.#requests.delete(key)) {
-			// Its copy may already be on the way: not a protocol violation when it lands.
-			this.#remember(key);
+		// Its copy may already be on the way: not a protocol violation when it lands.
+		if (this.#ledger.withdraw(piece, block)) {
 			const message: PeerMessage = {
 				type: 'cancel',
 				index: piece.index,
@@ -227,7 +216,7 @@ export class PeerDownloader {
 		}
 
 		if (piece.complete) {
-			this.#forget(piece);
+			this.#ledger.forget(piece);
 		}
 
 		this.#fillWindow(activity);
@@ -254,7 +243,7 @@ export class PeerDownloader {
 			this.picker.peerSending(false);
 		}
 
-		this.#releaseAll();
+		this.#ledger.releaseAll(this.picker);
 		this.picker.addAvailability(this.peerPieces, -1);
 	}
 
@@ -267,13 +256,13 @@ export class PeerDownloader {
 
 	#receiveBlock(index: number, begin: number, data: Buffer, now: number, activity: PeerActivity[]): void {
 		const block = begin / blockLength;
-		const key = this.#key(index, block);
 		// We ask for whole blocks inside a piece only. Anything else cannot be ours, and its key
 		// would alias another block's (an offset past the end of piece n is a block of piece n+1).
 		const ours =
 			Number.isInteger(block) && index < this.picker.pieceCount && begin < this.picker.pieceSize(index);
-		if (!ours || !this.#requests.delete(key)) {
-			if (this.#stale.delete(key)) {
+		const origin = ours ? this.#ledger.settle(index, block) : 'unasked';
+		if (origin !== 'asked') {
+			if (origin === 'given-up') {
 				return;
 			}
 
@@ -283,7 +272,7 @@ export class PeerDownloader {
 		}
 
 		this.#lastBlockAt = now;
-		const piece = this.#pieceFor(index);
+		const piece = this.#ledger.pieceFor(index);
 		// Asked for, but the piece was finished by another peer meanwhile (endgame).
 		const receipt = piece ? piece.receive(begin, data, this.peer) : 'duplicate';
 		if (receipt === 'misfit') {
@@ -300,54 +289,9 @@ export class PeerDownloader {
 
 		this.picker.blockStored(piece, block);
 		if (piece.complete) {
-			this.#forget(piece);
+			this.#ledger.forget(piece);
 			this.picker.markVerifying(index);
 			activity.push({type: 'piece-complete', piece});
-		}
-	}
-
-	/**
-	 * BEP 6: the peer will not send this block. Outstanding, it can be asked for again (of
-	 * anyone); already given up on after a choke, it is simply no longer expected.
-	 */
-	#rejected(index: number, begin: number): void {
-		const block = Math.floor(begin / blockLength);
-		const key = this.#key(index, block);
-		if (!this.#requests.delete(key)) {
-			this.#stale.delete(key);
-			return;
-		}
-
-		const piece = this.#pieceFor(index);
-		piece?.unclaimBlock(block);
-		if (piece && this.#pieces.get(index) === piece && !this.#claimable.includes(piece)) {
-			this.#claimable.unshift(piece);
-		}
-	}
-
-	#key(index: number, block: number): number {
-		return index * this.#maxBlocksPerPiece + block;
-	}
-
-	#pieceFor(index: number): PieceProgress | undefined {
-		return this.#pieces.get(index) ?? this.#borrowed.get(index);
-	}
-
-	/** A piece is finished (here or elsewhere): nothing more to ask or expect of it. */
-	#forget(piece: PieceProgress): void {
-		if (this.#pieces.get(piece.index) === piece) {
-			this.#pieces.delete(piece.index);
-		}
-
-		if (this.#borrowed.get(piece.index) === piece) {
-			this.#borrowed.delete(piece.index);
-		}
-	}
-
-	/** A request given up on whose block may still arrive. */
-	#remember(key: number): void {
-		if (this.#stale.size < maxStaleRequests) {
-			this.#stale.add(key);
 		}
 	}
 
@@ -366,17 +310,17 @@ export class PeerDownloader {
 
 		// Top the window up in batches: a request per block received would cost a syscall each.
 		const batch = Math.max(1, Math.min(maxRequestBatch, Math.floor(this.#window / 4)));
-		if (this.#requests.size > 0 && this.#window - this.#requests.size < batch) {
+		if (this.#ledger.size > 0 && this.#window - this.#ledger.size < batch) {
 			return;
 		}
 
 		const requests: PeerMessage[] = [];
-		if (this.#requests.size === 0) {
+		if (this.#ledger.size === 0) {
 			// The request timeout measures how long the oldest outstanding request has waited.
 			this.#lastBlockAt = this.#now;
 		}
 
-		while (this.#requests.size < this.#window) {
+		while (this.#ledger.size < this.#window) {
 			const next = this.#claimNextBlock(activity);
 			if (!next) {
 				break;
@@ -389,73 +333,44 @@ export class PeerDownloader {
 				begin: block * blockLength,
 				length: piece.blockSize(block),
 			});
-			this.#requests.add(this.#key(piece.index, block));
+			this.#ledger.add(piece.index, block);
 		}
 
 		if (requests.length > 0) {
 			activity.push({type: 'send', messages: requests});
-		} else if (this.#requests.size === 0 && this.#pieces.size === 0) {
+		} else if (this.#ledger.size === 0 && this.#ledger.ownedCount === 0) {
 			// Nothing left that this peer can give us (or the memory budget is spent): say so if it is for good.
 			this.#updateInterest(activity);
 		}
 	}
 
 	#claimNextBlock(activity: PeerActivity[]): [PieceProgress, number] | undefined {
-		for (let piece = this.#claimable[0]; piece; piece = this.#claimable[0]) {
-			const block = piece.claimBlock();
-			if (block >= 0) {
-				return [piece, block];
-			}
-
-			this.#claimable.shift();
+		const owned = this.#ledger.claimOwnedBlock();
+		if (owned) {
+			return owned;
 		}
 
 		// An upper bound (the last piece is shorter), and cheap: no sum over hundreds of small pieces.
-		const piece = this.picker.pick(this.peerPieces, this.#pieces.size * this.picker.pieceSize(0));
+		const piece = this.picker.pick(this.peerPieces, this.#ledger.ownedCount * this.picker.pieceSize(0));
 		if (!piece) {
 			return this.#claimDuplicate();
 		}
 
-		this.#borrowed.delete(piece.index);
-		this.#pieces.set(piece.index, piece);
+		this.#ledger.own(piece);
 		piece.startedAt ??= this.#now;
 		activity.push({type: 'piece-started', peer: this.peer, index: piece.index});
-		const block = piece.claimBlock();
-		if (block < 0) {
-			return undefined;
-		}
-
-		this.#claimable.push(piece);
-		return [piece, block];
+		return this.#ledger.claimOwnedBlock();
 	}
 
 	/** Endgame: a block someone else is already asked for, unless we asked for it ourselves. */
 	#claimDuplicate(): [PieceProgress, number] | undefined {
 		const duplicate = this.picker.pickDuplicate(this.peerPieces, (index, block) =>
-			this.#requests.has(this.#key(index, block)),
+			this.#ledger.asked(index, block),
 		);
-		if (duplicate && this.#pieces.get(duplicate[0].index) !== duplicate[0]) {
-			this.#borrowed.set(duplicate[0].index, duplicate[0]);
+		if (duplicate) {
+			this.#ledger.borrow(duplicate[0]);
 		}
 
 		return duplicate;
-	}
-
-	/** Withdraws every request (their blocks may still land) and hands our pieces back to the pool. */
-	#releaseAll(): void {
-		for (const key of this.#requests) {
-			this.#remember(key);
-			const index = Math.floor(key / this.#maxBlocksPerPiece);
-			this.#pieceFor(index)?.unclaimBlock(key % this.#maxBlocksPerPiece);
-		}
-
-		for (const piece of this.#pieces.values()) {
-			this.picker.release(piece);
-		}
-
-		this.#requests.clear();
-		this.#pieces.clear();
-		this.#borrowed.clear();
-		this.#claimable = [];
 	}
 }
