@@ -12,6 +12,13 @@ enum PieceState {
 	Done = 3,
 }
 
+/**
+ * The first picks start at random places, so that peers starting at once fetch different pieces
+ * and have something to trade soon; later ones go on from the last pick, so that pieces finish
+ * in file order and their writes join into one.
+ */
+const randomStarts = 4;
+
 export type PickerOptions = {
 	/** Pieces already verified on disk. */
 	have?: Bitfield;
@@ -57,6 +64,13 @@ export class PiecePicker {
 	#sendingPeers = 0;
 	/** Pieces nobody has started: when none is left, the download is in endgame. */
 	#neededCount: number;
+	/** Pieces not done nor being verified: some peer has one of these, or is useless to us. */
+	#wantedCount: number;
+	/** How many pieces nobody has started are had by 0, 1, 2… peers: how rare the rarest is, at a glance. */
+	readonly #neededByAvailability: number[] = [0];
+	/** Where the next pick starts looking. */
+	#cursor = 0;
+	#picks = 0;
 
 	constructor(
 		readonly pieceSize: (index: number) => number,
@@ -73,6 +87,8 @@ export class PiecePicker {
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
 		this.have = new Bitfield(pieceCount);
 		this.#neededCount = pieceCount;
+		this.#wantedCount = pieceCount;
+		this.#neededByAvailability[0] = pieceCount;
 		if (options.have) {
 			for (let index = 0; index < pieceCount; index++) {
 				if (options.have.has(index)) {
@@ -81,6 +97,8 @@ export class PiecePicker {
 					this.#doneCount++;
 					this.#doneBytes += pieceSize(index);
 					this.#neededCount--;
+					this.#wantedCount--;
+					this.#countNeeded(index, -1);
 				}
 			}
 		}
@@ -124,6 +142,10 @@ export class PiecePicker {
 	}
 
 	isInteresting(peerPieces: Bitfield): boolean {
+		if (peerPieces.complete) {
+			return this.#wantedCount > 0;
+		}
+
 		for (let index = 0; index < this.pieceCount; index++) {
 			if (peerPieces.has(index) && this.wants(index)) {
 				return true;
@@ -136,18 +158,20 @@ export class PiecePicker {
 	addAvailability(peerPieces: Bitfield, delta: 1 | -1): void {
 		for (let index = 0; index < this.pieceCount; index++) {
 			if (peerPieces.has(index)) {
-				this.#availability[index] = Math.max(0, (this.#availability[index] ?? 0) + delta);
+				this.#setAvailability(index, Math.max(0, (this.#availability[index] ?? 0) + delta));
 			}
 		}
 	}
 
 	addHave(index: number): void {
-		this.#availability[index] = (this.#availability[index] ?? 0) + 1;
+		this.#setAvailability(index, (this.#availability[index] ?? 0) + 1);
 	}
 
 	/**
 	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
-	 * piece (ties broken at random, from a random starting point). Undefined when there is nothing
+	 * piece. Among equally rare pieces the first after the last pick wins (the first few picks
+	 * start at random places); the search stops at a piece no needed piece is rarer than, so it is
+	 * short however many pieces there are. Undefined when there is nothing
 	 * it can help with, or when the budget is spent or the peer already holds its share of it
 	 * (`ownedBytes`; the budget divided between the peers that let us request). A peer with
 	 * nothing may always start one piece. Taken first come, first served, the first peer to open
@@ -162,10 +186,11 @@ export class PiecePicker {
 			}
 		}
 
-		const start = Math.floor(this.#random() * this.pieceCount);
+		// No needed piece that anyone has is rarer than this: a piece this rare ends the search.
+		const rarest = this.#rarestAvailability();
+		const start = this.#picks < randomStarts ? Math.floor(this.#random() * this.pieceCount) : this.#cursor;
 		let best = -1;
 		let bestAvailability = Number.POSITIVE_INFINITY;
-		let ties = 0;
 		for (let step = 0; step < this.pieceCount; step++) {
 			const index = (start + step) % this.pieceCount;
 			if (this.#state[index] !== PieceState.Needed || !peerPieces.has(index)) {
@@ -176,13 +201,9 @@ export class PiecePicker {
 			if (availability < bestAvailability) {
 				best = index;
 				bestAvailability = availability;
-				ties = 1;
-				// Nobody can have it less often than the one peer asking: stop looking.
-				if (availability <= 1) {
+				if (availability <= rarest) {
 					break;
 				}
-			} else if (availability === bestAvailability && this.#random() * ++ties < 1) {
-				best = index;
 			}
 		}
 
@@ -199,9 +220,12 @@ export class PiecePicker {
 			return undefined;
 		}
 
+		this.#countNeeded(best, -1);
 		this.#state[best] = PieceState.InProgress;
 		this.#bytesInFlight += size;
 		this.#neededCount--;
+		this.#cursor = (best + 1) % this.pieceCount;
+		this.#picks++;
 		const progress = new PieceProgress(best, size, this.#allocate);
 		this.#inProgress.set(best, progress);
 		return progress;
@@ -254,6 +278,7 @@ export class PiecePicker {
 
 		if (progress.empty && !progress.asked) {
 			this.#state[progress.index] = PieceState.Needed;
+			this.#countNeeded(progress.index, 1);
 			this.#bytesInFlight -= progress.length;
 			this.#neededCount++;
 			this.#inProgress.delete(progress.index);
@@ -266,6 +291,10 @@ export class PiecePicker {
 
 	/** Every block is in: the piece is hashed next and no peer may pick it meanwhile. */
 	markVerifying(index: number): void {
+		if (this.#state[index] !== PieceState.Verifying) {
+			this.#wantedCount--;
+		}
+
 		this.#state[index] = PieceState.Verifying;
 		this.#inProgress.delete(index);
 		this.#orphans.delete(index);
@@ -279,8 +308,13 @@ export class PiecePicker {
 
 		if (this.#state[index] === PieceState.Needed) {
 			this.#neededCount--;
+			this.#countNeeded(index, -1);
 		} else {
 			this.#bytesInFlight -= this.pieceSize(index);
+		}
+
+		if (this.#state[index] !== PieceState.Verifying) {
+			this.#wantedCount--;
 		}
 
 		this.#inProgress.delete(index);
@@ -311,11 +345,47 @@ export class PiecePicker {
 			return;
 		}
 
+		if (this.#state[index] === PieceState.Verifying) {
+			this.#wantedCount++;
+		}
+
 		this.#orphans.delete(index);
 		this.#inProgress.delete(index);
 		this.#neededCount++;
 		this.#bytesInFlight -= this.pieceSize(index);
 		this.#state[index] = PieceState.Needed;
+		this.#countNeeded(index, 1);
 		this.workAvailable$.next();
+	}
+
+	/** The fewest peers that have a needed piece, among pieces some peer has; infinity when none. */
+	#rarestAvailability(): number {
+		for (let availability = 1; availability < this.#neededByAvailability.length; availability++) {
+			if ((this.#neededByAvailability[availability] ?? 0) > 0) {
+				return availability;
+			}
+		}
+
+		return Number.POSITIVE_INFINITY;
+	}
+
+	#setAvailability(index: number, availability: number): void {
+		if (this.#state[index] === PieceState.Needed) {
+			this.#countNeeded(index, -1);
+			this.#availability[index] = availability;
+			this.#countNeeded(index, 1);
+		} else {
+			this.#availability[index] = availability;
+		}
+	}
+
+	/** A piece with its present availability joins (1) or leaves (-1) the pieces nobody has started. */
+	#countNeeded(index: number, delta: 1 | -1): void {
+		const availability = this.#availability[index] ?? 0;
+		while (this.#neededByAvailability.length <= availability) {
+			this.#neededByAvailability.push(0);
+		}
+
+		this.#neededByAvailability[availability] = (this.#neededByAvailability[availability] ?? 0) + delta;
 	}
 }

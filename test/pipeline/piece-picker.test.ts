@@ -113,3 +113,37 @@ test('work becoming available is signalled', (t) => {
 
 	t.is(signals, 1);
 });
+
+test('after a few picks from random places, equally rare pieces are taken in order from the last pick', (t) => {
+	const starts = [0.5, 0.1, 0.9, 0.3];
+	const pool = new PiecePicker(() => 100, 20, {maxBytesInFlight: 1 << 30, random: () => starts.shift() ?? 0});
+	const all = pieces(20, Array.from({length: 20}, (_, index) => index));
+	pool.addAvailability(all, 1);
+	const firstFour = [1, 2, 3, 4].map(() => pool.pick(all)?.index);
+	t.deepEqual(firstFour, [10, 2, 18, 6]);
+	t.deepEqual(
+		[1, 2, 3].map(() => pool.pick(all)?.index),
+		[7, 8, 9],
+	);
+	// Rarer pieces still come first, wherever they are.
+	pool.addHave(0);
+	pool.addAvailability(pieces(20, [1, 11, 12, 13]), 1);
+	t.is(pool.pick(all)?.index, 14, 'the rarest pieces (availability 1) after the last pick');
+	pool.addAvailability(pieces(20, [15, 16, 17, 19]), 1);
+	t.is(pool.pick(all)?.index, 3, 'from the start again, past the taken pieces');
+});
+
+test('a seed is interesting while any piece is neither done nor being verified', (t) => {
+	const pool = picker(2);
+	const seed = pieces(2, [0, 1]);
+	t.true(pool.isInteresting(seed));
+	pool.markVerifying(pool.pick(seed)?.index ?? -1);
+	t.true(pool.isInteresting(seed));
+	pool.markVerifying(pool.pick(seed)?.index ?? -1);
+	t.false(pool.isInteresting(seed), 'everything is being verified');
+	pool.markFailed(1);
+	t.true(pool.isInteresting(seed), 'a failed piece is wanted again');
+	pool.markDone(0);
+	pool.markDone(1);
+	t.false(pool.isInteresting(seed));
+});
