@@ -117,7 +117,10 @@ test('work becoming available is signalled', (t) => {
 test('after a few picks from random places, equally rare pieces are taken in order from the last pick', (t) => {
 	const starts = [0.5, 0.1, 0.9, 0.3];
 	const pool = new PiecePicker(() => 100, 20, {maxBytesInFlight: 1 << 30, random: () => starts.shift() ?? 0});
-	const all = pieces(20, Array.from({length: 20}, (_, index) => index));
+	const all = pieces(
+		20,
+		Array.from({length: 20}, (_, index) => index),
+	);
 	pool.addAvailability(all, 1);
 	const firstFour = [1, 2, 3, 4].map(() => pool.pick(all)?.index);
 	t.deepEqual(firstFour, [10, 2, 18, 6]);
