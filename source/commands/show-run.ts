@@ -9,14 +9,13 @@ import {
 	type Observable,
 	of,
 	Subject,
-	scan,
 	takeUntil,
 	tap,
 } from 'rxjs';
 import {describeError} from '../errors.js';
 import type {TimedEvent} from '../events/events.js';
-import {initialRunState, type RunState, reduceRunState} from '../events/run-state.js';
-import {sampleState} from '../events/sample-state.js';
+import type {RunState} from '../events/run-state.js';
+import {sampleRunState} from '../events/sample-state.js';
 import {serveMetrics} from '../metrics/metrics-server.js';
 import {createRunMetrics} from '../metrics/run-metrics.js';
 import {withResource} from '../rx/with-resource.js';
@@ -115,8 +114,7 @@ export async function showRun(
 				process.stderr.write(`${JSON.stringify(event)}\n`);
 			}
 		}),
-		scan(reduceRunState, initialRunState),
-		sampleState(),
+		sampleRunState(),
 	);
 	const onQuit = () => {
 		quit = true;

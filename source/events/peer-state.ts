@@ -67,6 +67,15 @@ function slidePeer(peer: PeerState, now: number): PeerState {
 		: {...peer, recentDownloads, recentUploads, downloadRate, uploadRate};
 }
 
+/** A peer copied in this batch, so ours to change. */
+function slideInPlace(peer: PeerState, now: number): PeerState {
+	peer.recentDownloads = slide(peer.recentDownloads, now);
+	peer.recentUploads = slide(peer.recentUploads, now);
+	peer.downloadRate = rate(peer.recentDownloads, peer.since, now);
+	peer.uploadRate = rate(peer.recentUploads, peer.since, now);
+	return peer;
+}
+
 const statusWith = (peer: PeerState, piecesInFlight: number): PeerStatus =>
 	peer.status === 'connecting' || peer.status === 'choked'
 		? peer.status
@@ -75,134 +84,148 @@ const statusWith = (peer: PeerState, piecesInFlight: number): PeerStatus =>
 			: 'unchoked';
 
 /** One piece fewer in flight: verified or failed. */
-function pieceSettled(peer: PeerState): Pick<PeerState, 'piecesInFlight' | 'currentPiece' | 'status'> {
-	const piecesInFlight = Math.max(0, peer.piecesInFlight - 1);
-	return {
-		piecesInFlight,
-		currentPiece: piecesInFlight > 0 ? peer.currentPiece : undefined,
-		status: statusWith(peer, piecesInFlight),
-	};
-}
-
-/**
- * Applies `change` to one peer, seen or not, after sliding every peer's rate window to `now`;
- * the same map when no peer changed.
- */
-function updatePeers(
-	peers: ReadonlyMap<string, PeerState>,
-	now: number,
-	address?: string,
-	change?: (peer: PeerState) => PeerState | undefined,
-): ReadonlyMap<string, PeerState> {
-	let next: Map<string, PeerState> | undefined;
-	for (const [key, peer] of peers) {
-		const slid = slidePeer(peer, now);
-		if (slid !== peer) {
-			next ??= new Map(peers);
-			next.set(key, slid);
-		}
-	}
-
-	if (address === undefined || !change) {
-		return next ?? peers;
-	}
-
-	next ??= new Map(peers);
-	const changed = change(next.get(address) ?? newPeer(address, now));
-	if (changed) {
-		next.set(address, changed);
-	} else {
-		next.delete(address);
-	}
-
-	return next;
+function settlePiece(peer: PeerState): void {
+	peer.piecesInFlight = Math.max(0, peer.piecesInFlight - 1);
+	peer.currentPiece = peer.piecesInFlight > 0 ? peer.currentPiece : undefined;
+	peer.status = statusWith(peer, peer.piecesInFlight);
 }
 
 export const countConnected = (peers: ReadonlyMap<string, PeerState>) =>
 	[...peers.values()].filter((peer) => peer.status !== 'connecting').length;
 
-/** The per-peer part of the fold: who is connected, choking, sending which piece, at what rate. */
-export function reducePeers(
-	peers: ReadonlyMap<string, PeerState>,
-	event: TimedEvent,
-): ReadonlyMap<string, PeerState> {
-	const now = event.at;
-	switch (event.type) {
-		case 'peer-connecting':
-			return updatePeers(peers, now, event.peer, () => newPeer(event.peer, now, event.source));
-		case 'peer-connected':
-			return updatePeers(peers, now, event.peer, (peer) => ({
-				...peer,
-				client: clientName(event.peerId),
-				status: 'choked',
-			}));
-		case 'peer-identified':
-			return peers.has(event.peer)
-				? updatePeers(peers, now, event.peer, (peer) => ({
-						...peer,
-						client: clientNameFromVersion(event.client),
-					}))
-				: updatePeers(peers, now);
-		case 'metadata-fetched':
-		case 'started':
-			// A new phase of the run opens its own connections; the old ones are gone.
-			return new Map();
-		case 'peer-disconnected':
-			return updatePeers(peers, now, event.peer, () => undefined);
-		case 'peer-choked':
-			// Its requests are cancelled: the pieces go back to the picker.
-			return updatePeers(peers, now, event.peer, (peer) => ({
-				...peer,
-				status: 'choked',
-				piecesInFlight: 0,
-				currentPiece: undefined,
-			}));
-		case 'peer-unchoked':
-			return updatePeers(peers, now, event.peer, (peer) => ({
-				...peer,
-				status: peer.piecesInFlight > 0 ? 'downloading' : 'unchoked',
-			}));
-		case 'piece-started':
-			return updatePeers(peers, now, event.peer, (peer) => ({
-				...peer,
-				piecesInFlight: peer.piecesInFlight + 1,
-				currentPiece: event.index,
-				status: statusWith(peer, peer.piecesInFlight + 1),
-			}));
-		case 'piece-failed':
-			return updatePeers(peers, now, event.peer, (peer) => ({...peer, ...pieceSettled(peer)}));
-		case 'piece-verified':
-			if (!peers.has(event.peer)) {
-				// Verified from a peer that has since gone (or a replayed log without peer events).
-				return updatePeers(peers, now);
+/**
+ * The per-peer part of the fold (who is connected, choking, sending which piece, at what
+ * rate) for a batch of events. The map and each peer that changes are copied once per batch,
+ * not once per event, and the map stays the same object when no peer changed.
+ */
+export class PeerMapDraft {
+	#peers: ReadonlyMap<string, PeerState>;
+	/** The batch's own copy of the map, once anything changed. */
+	#copy: Map<string, PeerState> | undefined;
+	/** Peers copied in this batch: changed in place from then on. */
+	readonly #drafted = new Set<string>();
+
+	constructor(peers: ReadonlyMap<string, PeerState>) {
+		this.#peers = peers;
+	}
+
+	apply(event: TimedEvent): void {
+		const now = event.at;
+		switch (event.type) {
+			case 'peer-connecting':
+				this.#put(newPeer(event.peer, now, event.source));
+				break;
+			case 'peer-connected': {
+				const peer = this.#writable(event.peer, now);
+				peer.client = clientName(event.peerId);
+				peer.status = 'choked';
+				break;
 			}
 
-			return updatePeers(peers, now, event.peer, (peer) => {
-				const recentDownloads = addBytes(peer.recentDownloads, now, event.bytes);
-				return {
-					...peer,
-					...pieceSettled(peer),
-					piecesDownloaded: peer.piecesDownloaded + 1,
-					bytesDownloaded: peer.bytesDownloaded + event.bytes,
-					recentDownloads,
-					downloadRate: rate(recentDownloads, peer.since, now),
-				};
-			});
-		case 'uploaded':
-			if (!peers.has(event.peer)) {
-				return updatePeers(peers, now);
+			case 'peer-identified':
+				if (this.#peers.has(event.peer)) {
+					this.#writable(event.peer, now).client = clientNameFromVersion(event.client);
+				}
+
+				break;
+			case 'metadata-fetched':
+			case 'started':
+				// A new phase of the run opens its own connections; the old ones are gone.
+				this.#peers = this.#copy = new Map();
+				this.#drafted.clear();
+				break;
+			case 'peer-disconnected':
+				this.#own().delete(event.peer);
+				this.#drafted.delete(event.peer);
+				break;
+			case 'peer-choked': {
+				// Its requests are cancelled: the pieces go back to the picker.
+				const peer = this.#writable(event.peer, now);
+				peer.status = 'choked';
+				peer.piecesInFlight = 0;
+				peer.currentPiece = undefined;
+				break;
 			}
 
-			return updatePeers(peers, now, event.peer, (peer) => {
-				const recentUploads = addBytes(peer.recentUploads, now, event.bytes);
-				return {
-					...peer,
-					bytesUploaded: peer.bytesUploaded + event.bytes,
-					recentUploads,
-					uploadRate: rate(recentUploads, peer.since, now),
-				};
-			});
-		default:
-			return updatePeers(peers, now);
+			case 'peer-unchoked': {
+				const peer = this.#writable(event.peer, now);
+				peer.status = peer.piecesInFlight > 0 ? 'downloading' : 'unchoked';
+				break;
+			}
+
+			case 'piece-started': {
+				const peer = this.#writable(event.peer, now);
+				peer.piecesInFlight++;
+				peer.currentPiece = event.index;
+				peer.status = statusWith(peer, peer.piecesInFlight);
+				break;
+			}
+
+			case 'piece-failed':
+				settlePiece(this.#writable(event.peer, now));
+				break;
+			case 'piece-verified':
+				// Not for a peer that has since gone (or in a replayed log without peer events).
+				if (this.#peers.has(event.peer)) {
+					const peer = this.#writable(event.peer, now);
+					settlePiece(peer);
+					peer.piecesDownloaded++;
+					peer.bytesDownloaded += event.bytes;
+					peer.recentDownloads = addBytes(peer.recentDownloads, now, event.bytes);
+				}
+
+				break;
+			case 'uploaded':
+				if (this.#peers.has(event.peer)) {
+					const peer = this.#writable(event.peer, now);
+					peer.bytesUploaded += event.bytes;
+					peer.recentUploads = addBytes(peer.recentUploads, now, event.bytes);
+				}
+
+				break;
+			default:
+				break;
+		}
+	}
+
+	/** The peers with their rates as of `now`, the batch's last event. */
+	finish(now: number): ReadonlyMap<string, PeerState> {
+		for (const [address, peer] of this.#peers) {
+			if (this.#drafted.has(address)) {
+				slideInPlace(peer, now);
+			} else {
+				const slid = slidePeer(peer, now);
+				if (slid !== peer) {
+					this.#own().set(address, slid);
+				}
+			}
+		}
+
+		return this.#peers;
+	}
+
+	#own(): Map<string, PeerState> {
+		if (!this.#copy) {
+			this.#copy = new Map(this.#peers);
+			this.#peers = this.#copy;
+		}
+
+		return this.#copy;
+	}
+
+	#put(peer: PeerState): PeerState {
+		this.#own().set(peer.address, peer);
+		this.#drafted.add(peer.address);
+		return peer;
+	}
+
+	/** The batch's own copy of a peer (a new one if it is not known), to change in place. */
+	#writable(address: string, now: number): PeerState {
+		const peer = this.#peers.get(address);
+		if (peer && this.#drafted.has(address)) {
+			return peer;
+		}
+
+		return this.#put(peer ? {...peer} : newPeer(address, now));
 	}
 }

@@ -1,5 +1,5 @@
 import type {TimedEvent} from './events.js';
-import {countConnected, type PeerState, reducePeers} from './peer-state.js';
+import {countConnected, PeerMapDraft, type PeerState} from './peer-state.js';
 import {addBytes, emptyRateWindow, type RateWindow, rate, slide} from './rate-window.js';
 
 export type {PeerState, PeerStatus} from './peer-state.js';
@@ -61,97 +61,101 @@ export const initialRunState: RunState = {
 
 /** The run-state reducer: pure, so `scan` can fold it and replay can rebuild it exactly. */
 export function reduceRunState(state: RunState, event: TimedEvent): RunState {
-	const now = event.at;
-	const peers = reducePeers(state.peers, event);
-	const overall = reduceOverall(
-		{
-			...state,
-			now,
-			peers,
-			connectedPeers: peers === state.peers ? state.connectedPeers : countConnected(peers),
-		},
-		event,
-	);
-	const left = overall.totalLength - overall.bytesDone;
-	return {
-		...overall,
-		etaSeconds:
-			overall.downloadRate > 0 && left > 0 && overall.phase !== 'completed'
-				? left / overall.downloadRate
-				: undefined,
-	};
+	return foldRunEvents(state, [event]);
 }
 
-/** Pieces, bytes, rates and phase of the whole run. */
-function reduceOverall(state: RunState, event: TimedEvent): RunState {
+/**
+ * Folds a batch of events at once, as `reduceRunState` would one by one; but the state and
+ * each peer that changes are copied once per batch rather than once per event, so a view that
+ * takes the state ten times a second costs next to nothing per piece.
+ */
+export function foldRunEvents(state: RunState, events: readonly TimedEvent[]): RunState {
+	const last = events.at(-1);
+	if (!last) {
+		return state;
+	}
+
+	const next: RunState = {...state};
+	const peers = new PeerMapDraft(state.peers);
+	for (const event of events) {
+		peers.apply(event);
+		applyOverall(next, event);
+	}
+
+	// Rates and the peers' windows as of the batch's last event.
+	const now = last.at;
+	next.now = now;
+	next.peers = peers.finish(now);
+	next.connectedPeers = next.peers === state.peers ? state.connectedPeers : countConnected(next.peers);
+	next.recent = slide(next.recent, now);
+	next.recentUploads = slide(next.recentUploads, now);
+	next.downloadRate = rate(next.recent, next.startedAt, now);
+	next.uploadRate = rate(next.recentUploads, next.startedAt, now);
+	const left = next.totalLength - next.bytesDone;
+	next.etaSeconds =
+		next.downloadRate > 0 && left > 0 && next.phase !== 'completed' ? left / next.downloadRate : undefined;
+	return next;
+}
+
+/** Pieces, bytes and phase of the whole run: changes `state`, the batch's own copy. */
+function applyOverall(state: RunState, event: TimedEvent): void {
 	const now = event.at;
-	const recent = slide(state.recent, now);
-	const recentUploads = slide(state.recentUploads, now);
-	const next: RunState = {
-		...state,
-		recent,
-		recentUploads,
-		downloadRate: rate(recent, state.startedAt, now),
-		uploadRate: rate(recentUploads, state.startedAt, now),
-	};
 	switch (event.type) {
 		case 'metadata-fetching':
-			return {...next, name: event.name ?? event.infoHash, phase: 'fetching-metadata', startedAt: now};
+			state.name = event.name ?? event.infoHash;
+			state.phase = 'fetching-metadata';
+			state.startedAt = now;
+			break;
 		case 'started':
-			return {
-				...next,
-				name: event.name,
-				pieceCount: event.pieceCount,
-				totalLength: event.totalLength,
-				phase: 'downloading',
-				startedAt: now,
-				downloadRate: 0,
-				uploadRate: 0,
-			};
+			state.name = event.name;
+			state.pieceCount = event.pieceCount;
+			state.totalLength = event.totalLength;
+			state.phase = 'downloading';
+			state.startedAt = now;
+			// Rates start again with the download.
+			state.recent = emptyRateWindow;
+			state.recentUploads = emptyRateWindow;
+			break;
 		case 'peer-connected':
-			return {...next, phase: state.phase === 'starving' ? 'downloading' : state.phase};
-		case 'piece-verified': {
-			const withPiece = addBytes(recent, now, event.bytes);
-			return {
-				...next,
-				piecesDone: state.piecesDone + 1,
-				bytesDone: state.bytesDone + event.bytes,
-				recent: withPiece,
-				downloadRate: rate(withPiece, state.startedAt, now),
-			};
-		}
-
+			state.phase = state.phase === 'starving' ? 'downloading' : state.phase;
+			break;
+		case 'piece-verified':
+			state.piecesDone++;
+			state.bytesDone += event.bytes;
+			state.recent = addBytes(state.recent, now, event.bytes);
+			break;
 		case 'checking':
-			return {...next, phase: 'checking', checked: event.checked, toCheck: event.total};
+			state.phase = 'checking';
+			state.checked = event.checked;
+			state.toCheck = event.total;
+			break;
 		case 'checked':
-			return {
-				...next,
-				piecesDone: event.pieces,
-				bytesDone: event.bytes ?? estimatedBytes(state, event.pieces),
-				phase: 'downloading',
-			};
-		case 'uploaded': {
-			const withUpload = addBytes(recentUploads, now, event.bytes);
-			return {
-				...next,
-				bytesUploaded: state.bytesUploaded + event.bytes,
-				recentUploads: withUpload,
-				uploadRate: rate(withUpload, state.startedAt, now),
-			};
-		}
-
+			state.piecesDone = event.pieces;
+			state.bytesDone = event.bytes ?? estimatedBytes(state, event.pieces);
+			state.phase = 'downloading';
+			break;
+		case 'uploaded':
+			state.bytesUploaded += event.bytes;
+			state.recentUploads = addBytes(state.recentUploads, now, event.bytes);
+			break;
 		case 'announce-answered':
-			return {...next, tracker: {host: hostOf(event.tracker), peers: event.peers.length}};
+			state.tracker = {host: hostOf(event.tracker), peers: event.peers.length};
+			break;
 		case 'announce-failed':
-			return {...next, tracker: {host: hostOf(event.tracker), failure: event.reason}};
+			state.tracker = {host: hostOf(event.tracker), failure: event.reason};
+			break;
 		case 'seeding':
-			return {...next, phase: 'seeding'};
+			state.phase = 'seeding';
+			break;
 		case 'no-peers':
-			return {...next, phase: 'starving'};
+			state.phase = 'starving';
+			break;
 		case 'completed':
-			return {...next, phase: 'completed', bytesDone: state.totalLength || state.bytesDone};
+			state.phase = 'completed';
+			state.bytesDone = state.totalLength || state.bytesDone;
+			break;
 		default:
-			return next;
+			break;
 	}
 }
 

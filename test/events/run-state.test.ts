@@ -1,6 +1,11 @@
 import test from 'ava';
-import type {TimedEvent} from '../../source/events/events.js';
-import {initialRunState, type RunState, reduceRunState} from '../../source/events/run-state.js';
+import type {RunEvent, TimedEvent} from '../../source/events/events.js';
+import {
+	foldRunEvents,
+	initialRunState,
+	type RunState,
+	reduceRunState,
+} from '../../source/events/run-state.js';
 import {snapshot} from '../../source/ui/snapshot.js';
 
 const fold = (events: TimedEvent[]): RunState => events.reduce(reduceRunState, initialRunState);
@@ -192,4 +197,48 @@ test('the reducer does not mutate the state it is given', (t) => {
 	reduceRunState(before, {type: 'piece-started', peer: 'a', index: 1, at: 3});
 	reduceRunState(before, {type: 'piece-verified', peer: 'a', index: 1, bytes: 5, at: 4});
 	t.deepEqual(before, snapshot);
+});
+
+test('folding events in batches gives the state that folding them one by one gives', (t) => {
+	const peers = ['a', 'b', 'c'];
+	const events: TimedEvent[] = [started];
+	let at = 0;
+	const next = (event: RunEvent) => events.push({...event, at: (at += 137)});
+	for (const peer of peers) {
+		next({type: 'peer-connecting', peer, source: 'tracker'});
+		next({type: 'peer-connected', peer, peerId: '-LT2080-abcdefghijkl'});
+		next({type: 'peer-unchoked', peer});
+	}
+
+	for (let index = 0; index < 90; index++) {
+		const peer = peers[index % 3] ?? 'a';
+		next({type: 'piece-started', peer, index});
+		if (index % 7 === 0) {
+			next({type: 'uploaded', peer, bytes: 16_384});
+		}
+
+		if (index % 11 === 0) {
+			next({type: 'piece-failed', peer, index, strikes: 1});
+		} else {
+			next({type: 'piece-verified', peer, index, bytes: 100_000});
+		}
+
+		if (index === 40) {
+			next({type: 'peer-choked', peer: 'b'});
+			next({type: 'peer-disconnected', peer: 'c', reason: 'connection closed'});
+		}
+	}
+
+	next({type: 'completed', bytes: 10_000_000});
+	const oneByOne = fold(events);
+	for (const size of [1, 2, 5, 64, events.length]) {
+		let state = initialRunState;
+		for (let from = 0; from < events.length; from += size) {
+			state = foldRunEvents(state, events.slice(from, from + size));
+		}
+
+		t.deepEqual(state, oneByOne, `in batches of ${size}`);
+	}
+
+	t.is(foldRunEvents(oneByOne, []), oneByOne, 'an empty batch changes nothing');
 });

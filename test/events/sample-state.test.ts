@@ -1,18 +1,50 @@
 import test from 'ava';
-import {sampleState} from '../../source/events/sample-state.js';
+import {map} from 'rxjs';
+import type {TimedEvent} from '../../source/events/events.js';
+import {sampleRunState} from '../../source/events/sample-state.js';
 import {testScheduler} from '../helpers/marbles.js';
 
-test('passes the first state at once, then at most one per period, the latest of it', (t) => {
+const verified = (index: number): TimedEvent => ({
+	type: 'piece-verified',
+	peer: 'a',
+	index,
+	bytes: 10,
+	at: 0,
+});
+const events = {a: verified(0), b: verified(1), c: verified(2), d: verified(3), e: verified(4)};
+
+test('the first event is shown at once, then one state a period with every event of it', (t) => {
 	testScheduler(t).run(({cold, expectObservable, expectSubscriptions}) => {
-		const states = cold('  a 9ms bc 35ms d 99ms e 9ms f 89ms |');
-		const subscription = ' ^ 246ms !';
-		expectObservable(states.pipe(sampleState(100))).toBe('a 99ms d 99ms f 46ms |');
-		expectSubscriptions(states.subscriptions).toBe(subscription);
+		const events$ = cold('  a 9ms b 35ms c 99ms d 9ms e 89ms |', events);
+		const subscription = '  ^ 245ms !';
+		expectObservable(
+			events$.pipe(
+				sampleRunState(100),
+				map((state) => state.piecesDone),
+			),
+		).toBe('x 99ms y 99ms z 45ms |', {x: 1, y: 3, z: 5});
+		expectSubscriptions(events$.subscriptions).toBe(subscription);
 	});
 });
 
-test('the last state always arrives, even when the run ends inside a period', (t) => {
+test('the last events are folded as the run ends, without waiting out the period', (t) => {
 	testScheduler(t).run(({cold, expectObservable}) => {
-		expectObservable(cold('a 9ms b 9ms c |').pipe(sampleState(100))).toBe('a 99ms (c|)');
+		expectObservable(
+			cold('a 9ms b 9ms c |', events).pipe(
+				sampleRunState(100),
+				map((state) => state.piecesDone),
+			),
+		).toBe('x 20ms (y|)', {x: 1, y: 3});
+	});
+});
+
+test('a quiet period shows nothing, and the next event is shown at once', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		expectObservable(
+			cold('a 299ms b 9ms c 99ms |', events).pipe(
+				sampleRunState(100),
+				map((state) => state.piecesDone),
+			),
+		).toBe('x 299ms y 99ms z 9ms |', {x: 1, y: 2, z: 3});
 	});
 });
