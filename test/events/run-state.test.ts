@@ -203,7 +203,10 @@ test('folding events in batches gives the state that folding them one by one giv
 	const peers = ['a', 'b', 'c'];
 	const events: TimedEvent[] = [started];
 	let at = 0;
-	const next = (event: RunEvent) => events.push({...event, at: (at += 137)});
+	const next = (event: RunEvent) => {
+		at += 137;
+		events.push({...event, at});
+	};
 	for (const peer of peers) {
 		next({type: 'peer-connecting', peer, source: 'tracker'});
 		next({type: 'peer-connected', peer, peerId: '-LT2080-abcdefghijkl'});
