@@ -88,7 +88,10 @@ function scope(): Teardown & {close(): Promise<void>} {
 	};
 }
 
-/** Incompressible bytes, a mebibyte at a time. */
+/**
+ * Incompressible bytes, a mebibyte at a time, flushed to disk: otherwise the kernel writes the
+ * payload back during the first client's run, and that client pays for it.
+ */
 async function writePayload(file: string, size: number): Promise<void> {
 	const handle = await open(file, 'w');
 	try {
@@ -97,6 +100,8 @@ async function writePayload(file: string, size: number): Promise<void> {
 			randomFillSync(chunk);
 			await handle.write(chunk, 0, Math.min(chunk.length, size - written), written);
 		}
+
+		await handle.sync();
 	} finally {
 		await handle.close();
 	}
