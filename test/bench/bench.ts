@@ -279,11 +279,17 @@ async function runScenario(
 				const {port} = await startLibtorrentSeeder(resources, torrentPath, dir, {
 					readyTimeoutMs: 120_000,
 					mode: 'seed-quietly',
+					extra: ['checked'],
 				});
 				const proxy = await startLatencyProxy(resources, port, scenario.link);
 				await announceSeeder(tracker.url, infoHash, proxy.port);
 			} else {
-				await startLibtorrentSeeder(resources, torrentPath, dir, {readyTimeoutMs: 120_000});
+				// Checked before seeding: in libtorrent's seed mode the first downloader (always torrent-rx,
+				// in the first run) paid for the seeders hashing each piece as they sent it.
+				await startLibtorrentSeeder(resources, torrentPath, dir, {
+					readyTimeoutMs: 120_000,
+					extra: ['checked'],
+				});
 			}
 		}
 

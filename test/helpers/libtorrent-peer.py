@@ -1,8 +1,9 @@
 """A real peer from another implementation, for torrent-rx's interop tests.
 
   create PAYLOAD TORRENT TRACKER_URL PIECE_LENGTH   make a v1 .torrent of a file or folder
-  seed TORRENT SAVE_DIR                              seed it; prints "ready PORT" once the
-                                                     tracker has answered, then runs until killed
+  seed TORRENT SAVE_DIR [checked]                    seed it; prints "ready PORT" once the
+                                                     tracker has answered, then runs until killed;
+                                                     with "checked", only after hashing every piece
   download TORRENT SAVE_DIR [TIMEOUT]                download it from the swarm; prints
                                                      "done SECONDS" when every piece is in
   infohash TORRENT                                   print libtorrent's info hash (hex)
@@ -54,11 +55,28 @@ def make_session():
     })
 
 
-def seed(torrent_path, save_dir):
+def seed_flags(checked):
+    """Seed mode trusts the files and hashes each piece the first time it is sent: cheap to start,
+    but the first downloader pays for that hashing. "checked" hashes them all before seeding, so
+    that every downloader of a benchmark meets the same seeder."""
+    if checked == "checked":
+        return 0
+    if checked:
+        raise SystemExit("unknown option " + checked)
+    return lt.torrent_flags.seed_mode
+
+
+def seed(torrent_path, save_dir, checked=""):
     session = make_session()
     info = lt.torrent_info(torrent_path)
-    session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
-    deadline = time.time() + 30
+    handle = session.add_torrent({"ti": info, "save_path": save_dir, "flags": seed_flags(checked)})
+    if checked:
+        # An answer that came while checking may be lost to the loop below: ask again once seeding.
+        while not handle.status().is_seeding:
+            session.wait_for_alert(200)
+            session.pop_alerts()
+        handle.force_reannounce()
+    deadline = time.time() + 120
     while time.time() < deadline:
         session.wait_for_alert(500)
         for alert in session.pop_alerts():
@@ -69,22 +87,25 @@ def seed(torrent_path, save_dir):
                 while True:
                     session.wait_for_alert(1000)
                     session.pop_alerts()
-    print("no tracker reply within 30 s", file=sys.stderr, flush=True)
+    print("no tracker reply within 120 s", file=sys.stderr, flush=True)
     sys.exit(1)
 
 
-def seed_quietly(torrent_path, save_dir):
+def seed_quietly(torrent_path, save_dir, checked=""):
     """Seeds without announcing to the torrent's trackers: only whoever is told its port finds it.
-    Ready as soon as it listens."""
+    Ready as soon as it listens (with "checked", once every piece is hashed)."""
     session = make_session()
     # Added paused (and not auto-managed) so that no announce goes out before the trackers are gone.
     handle = session.add_torrent({
         "ti": lt.torrent_info(torrent_path),
         "save_path": save_dir,
-        "flags": lt.torrent_flags.seed_mode | lt.torrent_flags.paused,
+        "flags": seed_flags(checked) | lt.torrent_flags.paused,
     })
     handle.replace_trackers([])
     handle.resume()
+    while not handle.status().is_seeding:
+        session.wait_for_alert(200)
+        session.pop_alerts()
     print("ready", session.listen_port(), flush=True)
     while True:
         session.wait_for_alert(1000)
