@@ -1,5 +1,6 @@
 import {Subject} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
+import {PieceAvailability} from './piece-availability.js';
 import type {PieceBufferPool} from './piece-buffers.js';
 import {PieceProgress} from './piece-progress.js';
 
@@ -48,7 +49,7 @@ export class PiecePicker {
 	/** The pieces we have, as our bitfield message says. */
 	readonly have: Bitfield;
 	readonly #state: Uint8Array;
-	readonly #availability: Uint32Array;
+	readonly #availability: PieceAvailability;
 	/** Half-done pieces with no owner, resumed before anything new is started. */
 	readonly #orphans = new Map<number, PieceProgress>();
 	/** Every piece with blocks still to come, owned or not, oldest first: where endgame looks for work. */
@@ -66,8 +67,6 @@ export class PiecePicker {
 	#neededCount: number;
 	/** Pieces not done nor being verified: some peer has one of these, or is useless to us. */
 	#wantedCount: number;
-	/** How many pieces nobody has started are had by 0, 1, 2… peers: how rare the rarest is, at a glance. */
-	readonly #neededByAvailability: number[] = [0];
 	/** Where the next pick starts looking. */
 	#cursor = 0;
 	#picks = 0;
@@ -79,7 +78,10 @@ export class PiecePicker {
 	) {
 		this.pieceCount = pieceCount;
 		this.#state = new Uint8Array(pieceCount);
-		this.#availability = new Uint32Array(pieceCount);
+		this.#availability = new PieceAvailability(
+			pieceCount,
+			(index) => this.#state[index] === PieceState.Needed,
+		);
 		this.#random = options.random ?? Math.random;
 		this.#maxBytesInFlight = options.maxBytesInFlight;
 		this.#buffers = options.buffers;
@@ -88,7 +90,6 @@ export class PiecePicker {
 		this.have = new Bitfield(pieceCount);
 		this.#neededCount = pieceCount;
 		this.#wantedCount = pieceCount;
-		this.#neededByAvailability[0] = pieceCount;
 		if (options.have) {
 			for (let index = 0; index < pieceCount; index++) {
 				if (options.have.has(index)) {
@@ -98,7 +99,7 @@ export class PiecePicker {
 					this.#doneBytes += pieceSize(index);
 					this.#neededCount--;
 					this.#wantedCount--;
-					this.#countNeeded(index, -1);
+					this.#availability.neededChanged(index, -1);
 				}
 			}
 		}
@@ -158,13 +159,13 @@ export class PiecePicker {
 	addAvailability(peerPieces: Bitfield, delta: 1 | -1): void {
 		for (let index = 0; index < this.pieceCount; index++) {
 			if (peerPieces.has(index)) {
-				this.#setAvailability(index, Math.max(0, (this.#availability[index] ?? 0) + delta));
+				this.#availability.add(index, delta);
 			}
 		}
 	}
 
 	addHave(index: number): void {
-		this.#setAvailability(index, (this.#availability[index] ?? 0) + 1);
+		this.#availability.add(index, 1);
 	}
 
 	/**
@@ -187,7 +188,7 @@ export class PiecePicker {
 		}
 
 		// No needed piece that anyone has is rarer than this: a piece this rare ends the search.
-		const rarest = this.#rarestAvailability();
+		const rarest = this.#availability.rarest();
 		const start = this.#picks < randomStarts ? Math.floor(this.#random() * this.pieceCount) : this.#cursor;
 		let best = -1;
 		let bestAvailability = Number.POSITIVE_INFINITY;
@@ -197,7 +198,7 @@ export class PiecePicker {
 				continue;
 			}
 
-			const availability = this.#availability[index] ?? 0;
+			const availability = this.#availability.of(index);
 			if (availability < bestAvailability) {
 				best = index;
 				bestAvailability = availability;
@@ -220,7 +221,7 @@ export class PiecePicker {
 			return undefined;
 		}
 
-		this.#countNeeded(best, -1);
+		this.#availability.neededChanged(best, -1);
 		this.#state[best] = PieceState.InProgress;
 		this.#bytesInFlight += size;
 		this.#neededCount--;
@@ -278,7 +279,7 @@ export class PiecePicker {
 
 		if (progress.empty && !progress.asked) {
 			this.#state[progress.index] = PieceState.Needed;
-			this.#countNeeded(progress.index, 1);
+			this.#availability.neededChanged(progress.index, 1);
 			this.#bytesInFlight -= progress.length;
 			this.#neededCount++;
 			this.#inProgress.delete(progress.index);
@@ -308,7 +309,7 @@ export class PiecePicker {
 
 		if (this.#state[index] === PieceState.Needed) {
 			this.#neededCount--;
-			this.#countNeeded(index, -1);
+			this.#availability.neededChanged(index, -1);
 		} else {
 			this.#bytesInFlight -= this.pieceSize(index);
 		}
@@ -354,38 +355,7 @@ export class PiecePicker {
 		this.#neededCount++;
 		this.#bytesInFlight -= this.pieceSize(index);
 		this.#state[index] = PieceState.Needed;
-		this.#countNeeded(index, 1);
+		this.#availability.neededChanged(index, 1);
 		this.workAvailable$.next();
-	}
-
-	/** The fewest peers that have a needed piece, among pieces some peer has; infinity when none. */
-	#rarestAvailability(): number {
-		for (let availability = 1; availability < this.#neededByAvailability.length; availability++) {
-			if ((this.#neededByAvailability[availability] ?? 0) > 0) {
-				return availability;
-			}
-		}
-
-		return Number.POSITIVE_INFINITY;
-	}
-
-	#setAvailability(index: number, availability: number): void {
-		if (this.#state[index] === PieceState.Needed) {
-			this.#countNeeded(index, -1);
-			this.#availability[index] = availability;
-			this.#countNeeded(index, 1);
-		} else {
-			this.#availability[index] = availability;
-		}
-	}
-
-	/** A piece with its present availability joins (1) or leaves (-1) the pieces nobody has started. */
-	#countNeeded(index: number, delta: 1 | -1): void {
-		const availability = this.#availability[index] ?? 0;
-		while (this.#neededByAvailability.length <= availability) {
-			this.#neededByAvailability.push(0);
-		}
-
-		this.#neededByAvailability[availability] = (this.#neededByAvailability[availability] ?? 0) + delta;
 	}
 }
