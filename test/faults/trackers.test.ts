@@ -49,6 +49,20 @@ const garbageBodies: Record<string, string> = {
 };
 
 /** A URL on 127.0.0.1 where nothing listens. */
+/** A download into `outputDir` with every event on stderr, on a port of its own, no metrics, no history. */
+async function cliArguments(torrent: string, outputDir: string): Promise<string[]> {
+	return [
+		torrent,
+		'-o',
+		outputDir,
+		'--debug',
+		'--no-metrics',
+		'--no-history',
+		'--port',
+		String(await freePort()),
+	];
+}
+
 async function closedTrackerUrl(): Promise<string> {
 	return `http://127.0.0.1:${await freePort()}/announce`;
 }
@@ -84,20 +98,9 @@ test('a closed port, HTTP 500 and garbage replies are each tried in tier order, 
 	seederAddress = await startSeeder(t, fixture);
 	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
 
-	const result = await runTorrentRx(
-		t,
-		[
-			fixture.torrentPath,
-			'-o',
-			outputDir,
-			'--debug',
-			'--no-metrics',
-			'--no-history',
-			'--port',
-			String(await freePort()),
-		],
-		{timeoutMs: 30_000},
-	);
+	const result = await runTorrentRx(t, await cliArguments(fixture.torrentPath, outputDir), {
+		timeoutMs: 30_000,
+	});
 	t.is(result.code, 0, describeRun(result));
 	t.false(hasStackTrace(result.stderr), 'no stack trace, no crash');
 	const events = debugEvents(result.stderr);
@@ -143,20 +146,7 @@ async function hangingFirstTier(t: ExecutionContext, salt: string) {
 	});
 	seederAddress = await startSeeder(t, fixture);
 	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
-	const run = spawnTorrentRx(
-		t,
-		[
-			fixture.torrentPath,
-			'-o',
-			outputDir,
-			'--debug',
-			'--no-metrics',
-			'--no-history',
-			'--port',
-			String(await freePort()),
-		],
-		{timeoutMs: 50_000},
-	);
+	const run = spawnTorrentRx(t, await cliArguments(fixture.torrentPath, outputDir), {timeoutMs: 50_000});
 	return {hanging, good, fixture, outputDir, run};
 }
 
@@ -207,20 +197,7 @@ test('when no tracker answers and no peer is known, the run waits, asks every ti
 		salt: 'tracker-nobody',
 	});
 	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
-	const run = spawnTorrentRx(
-		t,
-		[
-			fixture.torrentPath,
-			'-o',
-			outputDir,
-			'--debug',
-			'--no-metrics',
-			'--no-history',
-			'--port',
-			String(await freePort()),
-		],
-		{timeoutMs: 40_000},
-	);
+	const run = spawnTorrentRx(t, await cliArguments(fixture.torrentPath, outputDir), {timeoutMs: 40_000});
 	// The second round: the third announce to the last tier's tracker.
 	const cycleStarts = (events: readonly DebugEvent[]) =>
 		events.filter((event) => event.type === 'announce-sent' && event.tracker === closed);
@@ -372,11 +349,7 @@ test('a magnet link whose trackers are all broken still downloads from the peer 
 		.map((url) => `&tr=${encodeURIComponent(url)}`)
 		.join('')}&x.pe=${encodeURIComponent(`${seeder.host}:${seeder.port}`)}`;
 
-	const result = await runTorrentRx(
-		t,
-		[link, '-o', outputDir, '--debug', '--no-metrics', '--no-history', '--port', String(await freePort())],
-		{timeoutMs: 30_000},
-	);
+	const result = await runTorrentRx(t, await cliArguments(link, outputDir), {timeoutMs: 30_000});
 	t.is(result.code, 0, describeRun(result));
 	const failed = new Set(eventsOfType(result.stderr, 'announce-failed').map((event) => event.tracker));
 	t.true(failed.has(closed) && failed.has(serverError.url), 'the trackers failed');
@@ -403,20 +376,7 @@ test('a tracker that answers no peers with `min interval: 0` is not asked again 
 		salt: 'tracker-min-interval',
 	});
 	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
-	const run = spawnTorrentRx(
-		t,
-		[
-			fixture.torrentPath,
-			'-o',
-			outputDir,
-			'--debug',
-			'--no-metrics',
-			'--no-history',
-			'--port',
-			String(await freePort()),
-		],
-		{timeoutMs: 20_000},
-	);
+	const run = spawnTorrentRx(t, await cliArguments(fixture.torrentPath, outputDir), {timeoutMs: 20_000});
 	await waitForDebugEvent(run, (event) => event.type === 'announce-answered', {timeoutMs: 15_000});
 	await new Promise((resolve) => setTimeout(resolve, 3000));
 	const announces = empty.announces.length;
