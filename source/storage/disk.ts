@@ -3,6 +3,7 @@ import {type FileHandle, lstat, mkdir, open} from 'node:fs/promises';
 import path from 'node:path';
 import {defer, Observable} from 'rxjs';
 import {StorageError} from '../errors.js';
+import {directWritable} from './aligned-memory.js';
 import type {FileSpan, StorageLayout} from './layout.js';
 import {makeFolderInside, payloadPath} from './paths.js';
 import {WriteCoalescer} from './write-coalescer.js';
@@ -138,6 +139,53 @@ function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: H
 	};
 }
 
+/**
+ * Writes pieces, with direct I/O where their memory, length and position allow: the data goes
+ * from the piece buffer to the device without a copy into the page cache. On these machines that
+ * copy was the largest single cost of a download (a third of its CPU time on a 1 GiB torrent),
+ * because every fresh page-cache page is a page the hypervisor has to fault in. A file system
+ * that refuses direct I/O gets buffered writes from then on.
+ */
+function spanWriter(layout: StorageLayout, paths: readonly string[], handles: HandleCache) {
+	const directHandles = new HandleCache(paths, constants.O_WRONLY | (constants.O_DIRECT ?? 0));
+	let direct = constants.O_DIRECT !== undefined;
+	const writers = layout.files.map(() => new WriteCoalescer());
+	const writeDirect = async (fileIndex: number, data: Buffer, position: number): Promise<boolean> => {
+		if (!direct || !directWritable(data, position)) {
+			return false;
+		}
+
+		try {
+			await writers[fileIndex]?.write(await directHandles.get(fileIndex), data, position);
+			return true;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
+				throw error;
+			}
+
+			direct = false;
+			return false;
+		}
+	};
+
+	const write = async (index: number, data: Buffer): Promise<void> => {
+		await Promise.all(
+			layout.spans(index).map(async ({fileIndex, fileOffset, pieceOffset, length}) => {
+				const slice = data.subarray(pieceOffset, pieceOffset + length);
+				try {
+					if (!(await writeDirect(fileIndex, slice, fileOffset))) {
+						await writers[fileIndex]?.write(await handles.get(fileIndex), slice, fileOffset);
+					}
+				} catch (error) {
+					throw storageError('write', paths[fileIndex] ?? '', error);
+				}
+			}),
+		);
+	};
+
+	return Object.assign(write, {close: () => directHandles.closeAll()});
+}
+
 function readPiece(
 	layout: StorageLayout,
 	index: number,
@@ -182,18 +230,9 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(paths, constants.O_RDWR);
 		const onEachSpan = spanVisitor(layout, paths, handles);
-		const writers = layout.files.map(() => new WriteCoalescer());
+		const writeSpan = spanWriter(layout, paths, handles);
 		const store: Omit<PieceStore, 'preexisting'> = {
-			writePiece: (index, data) =>
-				defer(() =>
-					onEachSpan(index, 'write', async (handle, span) =>
-						writers[span.fileIndex]?.write(
-							handle,
-							data.subarray(span.pieceOffset, span.pieceOffset + span.length),
-							span.fileOffset,
-						),
-					),
-				),
+			writePiece: (index, data) => defer(() => writeSpan(index, data)),
 			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),
 		};
 
@@ -204,6 +243,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 			);
 			return () => {
 				void handles.closeAll();
+				void writeSpan.close();
 			};
 		});
 	});

@@ -27,7 +27,7 @@ export class WriteCoalescer {
 	#pending: PendingWrite[] = [];
 	#callsInFlight = 0;
 
-	/** Writes all of `data` at `position`; resolves once it is in the file (the page cache). */
+	/** Writes all of `data` at `position`; resolves once it is in the file (the page cache, or the device for direct I/O). */
 	write(handle: FileHandle, data: Buffer, position: number): Promise<void> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({handle, data, position, resolve, reject});

@@ -1,6 +1,7 @@
 import test from 'ava';
 import {PieceBufferPool} from '../../source/pipeline/piece-buffers.js';
 import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {directIoAlignment} from '../../source/storage/aligned-memory.js';
 
 test('a buffer given back is taken again for a piece of the same length, and only of that length', (t) => {
 	const pool = new PieceBufferPool(1 << 20);
@@ -22,11 +23,19 @@ test('idle buffers are bounded: beyond maxBytes a returned buffer is dropped', (
 	t.is(pool.idleBytes, 2000);
 });
 
-test('buffers never come from Node’s shared pool of small buffers', (t) => {
+test('buffers are page-aligned shared memory, never Node’s pool of small buffers', (t) => {
 	const pool = new PieceBufferPool(1 << 20);
-	const buffer = pool.take(16 * 1024);
-	t.is(buffer.byteOffset, 0);
-	t.is(buffer.buffer.byteLength, 16 * 1024);
+	const [first, second] = [pool.take(16 * 1024), pool.take(16 * 1024)];
+	for (const buffer of [first, second]) {
+		t.true(buffer.buffer instanceof SharedArrayBuffer, 'a hashing worker reads it without a copy');
+		t.is(buffer.byteOffset % directIoAlignment, 0, 'the store may write it with direct I/O');
+	}
+
+	first.fill(1);
+	t.true(
+		second.every((byte) => byte === 0),
+		'no two buffers overlap',
+	);
 });
 
 test('the picker hands pieces buffers from its pool, and recycle gives them back', (t) => {
@@ -50,9 +59,4 @@ test('the picker hands pieces buffers from its pool, and recycle gives them back
 	t.is(pool.idleBytes, 32 * 1024);
 	t.is(picker.pick(everything)?.data, buffer, 'the next piece writes into the same memory');
 	t.is(first.takeData(), undefined, 'the recycled piece holds no buffer any more');
-});
-
-test('buffers are shared memory, so a hashing worker reads a piece without a copy', (t) => {
-	const pool = new PieceBufferPool(1024);
-	t.true(pool.take(100).buffer instanceof SharedArrayBuffer);
 });

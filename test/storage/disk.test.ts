@@ -17,6 +17,7 @@ import {concat, defer, firstValueFrom, forkJoin, lastValueFrom, type Observable,
 import type {FileEntry} from '../../source/codec/metainfo.js';
 import {StorageError} from '../../source/errors.js';
 import {withResource} from '../../source/rx/with-resource.js';
+import {AlignedAllocator} from '../../source/storage/aligned-memory.js';
 import {openPieceStore, type PieceStore} from '../../source/storage/disk.js';
 import {StorageLayout} from '../../source/storage/layout.js';
 
@@ -140,6 +141,49 @@ test('written pieces read back, and the files concatenate to the payload', async
 	t.deepEqual(onDisk[0], payload.subarray(0, 7));
 	t.deepEqual(onDisk[2], payload.subarray(7, 27));
 	t.deepEqual(onDisk[3], payload.subarray(27, 30));
+});
+
+/** Whether one of this process's descriptors for a file under `folder` was opened with O_DIRECT (Linux). */
+async function directDescriptorUnder(folder: string): Promise<boolean> {
+	const oDirect = 0o40000;
+	for (const fd of await readdir('/proc/self/fd')) {
+		const target = await readlink(path.join('/proc/self/fd', fd)).catch(() => '');
+		const info = await readFile(path.join('/proc/self/fdinfo', fd), 'utf8').catch(() => '');
+		const flags = Number.parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
+		if (target.startsWith(`${folder}${path.sep}`) && (flags & oDirect) !== 0) {
+			return true;
+		}
+	}
+
+	return false;
+}
+
+test('pieces in page-aligned memory go out with direct I/O where they align, buffered elsewhere', async (t) => {
+	const root = await temporaryFolder(t);
+	// Piece 0 lies page-aligned in file a; piece 1 ends a at a 512-byte boundary and starts b there;
+	// piece 2 sits in b off the page grid; piece 3 is a short tail.
+	const layout = layoutOf(16_384, [20_480 + 512, 'a'], [30_720, 'b']);
+	const payload = payloadOf(layout.totalLength);
+	const allocator = new AlignedAllocator();
+	let directWhileOpen = false;
+	const readBack = await withStore(layout, root, (store) =>
+		concat(
+			...Array.from({length: layout.pieceCount}, (_, index) => {
+				const piece = allocator.allocate(layout.pieceSize(index));
+				pieceOf(layout, payload, index).copy(piece);
+				return store.writePiece(index, piece);
+			}),
+			defer(async () => {
+				directWhileOpen = await directDescriptorUnder(root);
+			}),
+			defer(() => forkJoin(Array.from({length: layout.pieceCount}, (_, index) => store.readPiece(index)))),
+		),
+	);
+	t.true(directWhileOpen, 'the aligned piece was written through an O_DIRECT descriptor');
+	t.deepEqual(Buffer.concat(readBack.at(-1) as Buffer[]), payload);
+	const onDisk = await Promise.all(layout.files.map((file) => readFile(path.join(root, ...file.path))));
+	t.deepEqual(Buffer.concat(onDisk), payload);
+	t.true(await eventually(async () => !(await directDescriptorUnder(root))), 'closed with the store');
 });
 
 test('pieces written out of order land at their own positions', async (t) => {
