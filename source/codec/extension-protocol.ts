@@ -150,7 +150,10 @@ export function decodeMetadataMessage(payload: Buffer): MetadataMessage {
 		case metadataKinds.reject:
 			return {kind: 'reject', piece};
 		default:
-			throw new PeerProtocolError(`ut_metadata message of unknown type ${String(kind)}`);
+			// Only a number goes into the text: a dictionary from the wire may carry its own toString.
+			throw new PeerProtocolError(
+				`ut_metadata message of unknown type ${isInteger(kind) ? kind : 'that is not an integer'}`,
+			);
 	}
 }
 

@@ -198,6 +198,11 @@ const badMetadataMessages: Array<[what: string, payload: Buffer, message: RegExp
 	['a piece that is a string', Buffer.from('d8:msg_typei0e5:piece1:0e'), /without a piece number/],
 	['msg_type 3', Buffer.from('d8:msg_typei3e5:piecei0ee'), /unknown type 3/],
 	['no msg_type', Buffer.from('d5:piecei0ee'), /unknown type/],
+	[
+		'a msg_type that is a dictionary with its own toString',
+		Buffer.from('d8:msg_typed8:toString1:x9:__proto__i0ee5:piecei0ee'),
+		/unknown type that is not an integer/,
+	],
 	['data without total_size', Buffer.from('d8:msg_typei1e5:piecei0eeXY'), /total_size/],
 	['data with total_size 0', Buffer.from('d8:msg_typei1e5:piecei0e10:total_sizei0eeXY'), /total_size/],
 	[
