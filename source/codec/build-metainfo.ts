@@ -1,5 +1,6 @@
 import {encodeBencode} from './bencode.js';
 import type {FileEntry} from './metainfo.js';
+import type {PieceHashes} from './piece-hashes.js';
 
 export type NewTorrent = {
 	name: string;
@@ -8,7 +9,7 @@ export type NewTorrent = {
 	/** True for a folder: the files live under `name`. */
 	multiFile: boolean;
 	pieceLength: number;
-	pieceHashes: readonly Buffer[];
+	pieceHashes: PieceHashes;
 	trackers: readonly string[];
 	private: boolean;
 	comment?: string;
@@ -26,7 +27,7 @@ export function buildMetainfo(torrent: NewTorrent): Buffer {
 	const info: Record<string, unknown> = {
 		name: torrent.name,
 		'piece length': torrent.pieceLength,
-		pieces: Buffer.concat(torrent.pieceHashes),
+		pieces: torrent.pieceHashes.digests,
 	};
 	if (torrent.multiFile) {
 		info.files = torrent.files.map((file) => ({length: file.length, path: file.path.slice(1)}));

@@ -10,6 +10,7 @@ import {
 	isInteger,
 	rawDictionaryValue,
 } from './bencode.js';
+import {PieceHashes} from './piece-hashes.js';
 
 /** One file of the torrent, its path relative to the torrent's root, in piece order. */
 export type FileEntry = {
@@ -27,8 +28,8 @@ export type Metainfo = {
 	infoBytes: Buffer;
 	name: string;
 	pieceLength: number;
-	/** 20-byte SHA-1 digests, one per piece. */
-	pieceHashes: Buffer[];
+	/** The SHA-1 digest of each piece. */
+	pieceHashes: PieceHashes;
 	files: FileEntry[];
 	/** True for a multi-file torrent: the files live under a folder called `name`. */
 	multiFile: boolean;
@@ -219,9 +220,7 @@ export function parseInfoDictionary(
 		);
 	}
 
-	const pieceHashes = Array.from({length: pieceCount}, (_, index) =>
-		Buffer.from(pieces.subarray(index * 20, index * 20 + 20)),
-	);
+	const pieceHashes = PieceHashes.fromConcatenated(pieces);
 
 	return {
 		infoHash: createHash('sha1').update(infoBytes).digest(),

@@ -1,5 +1,6 @@
 import {concat, defer, from, map, type Observable, of, scan, switchMap, throttleTime} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
+import type {PieceHashes} from '../codec/piece-hashes.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
@@ -25,7 +26,7 @@ export type CheckOptions = StoredPieceHashing & {
 	pieceCount: number;
 	/** Piece lengths: all `pieceLength` but a shorter last one. */
 	pieceSize: (index: number) => number;
-	pieceHashes: readonly Buffer[];
+	pieceHashes: PieceHashes;
 	/** Which pieces to read and hash; the others are taken as missing. */
 	candidates: (index: number) => boolean;
 	/** At most one progress event per this many milliseconds. */
@@ -46,7 +47,7 @@ export function checkExistingPieces(
 		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
 		const checked$ = hashStoredPieces(store, indexes, hashPiece, options).pipe(
 			map(([index, digest]) => {
-				if (digest.equals(options.pieceHashes[index] ?? Buffer.alloc(0))) {
+				if (options.pieceHashes.matches(index, digest)) {
 					have.set(index);
 				}
 			}),
@@ -83,7 +84,7 @@ export function piecesOnDisk(
 	resume: ResumeStore | undefined,
 	hashPiece: HashPort,
 	layout: StorageLayout,
-	pieceHashes: readonly Buffer[],
+	pieceHashes: PieceHashes,
 ): Observable<RunEvent | CheckResult> {
 	const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
 		? checkExistingPieces(store, hashPiece, {

@@ -1,11 +1,12 @@
 import {concat, defer, map, type Observable, of, scan, throttleTime} from 'rxjs';
+import {PieceHashes} from '../codec/piece-hashes.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {PieceStore} from '../storage/disk.js';
 import {hashStoredPieces} from './hash-stored-pieces.js';
 
 export type HashProgress =
 	| {type: 'hashing'; hashed: number; total: number}
-	| {type: 'hashed'; pieceHashes: Buffer[]};
+	| {type: 'hashed'; pieceHashes: PieceHashes};
 
 /**
  * Hashes every piece of a payload, `concurrency` at a time (enough to keep the hashing workers
@@ -18,11 +19,11 @@ export function hashPayload(
 	{concurrency, progressMs, pieceLength}: {concurrency: number; progressMs: number; pieceLength: number},
 ): Observable<HashProgress> {
 	return defer(() => {
-		const pieceHashes: Buffer[] = Array.from({length: pieceCount});
+		const digests: Buffer[] = Array.from({length: pieceCount});
 		const indexes = Array.from({length: pieceCount}, (_, index) => index);
 		const progress$ = hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
 			map(([index, digest]) => {
-				pieceHashes[index] = digest;
+				digests[index] = digest;
 			}),
 			scan((hashed) => hashed + 1, 0),
 			throttleTime(progressMs, undefined, {leading: true, trailing: true}),
@@ -30,7 +31,7 @@ export function hashPayload(
 		);
 		return concat(
 			progress$,
-			defer(() => of<HashProgress>({type: 'hashed', pieceHashes})),
+			defer(() => of<HashProgress>({type: 'hashed', pieceHashes: PieceHashes.of(digests)})),
 		);
 	});
 }

@@ -28,6 +28,7 @@ import {
 	supportsFastExtension,
 } from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
+import type {PieceHashes} from '../codec/piece-hashes.js';
 import {describeError, PeerProtocolError, StorageError} from '../errors.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
@@ -59,7 +60,7 @@ export type PeerStats = UploadStats & {downloaded: number; snubbed: boolean};
 export type SwarmContext = {
 	infoHash: Buffer;
 	peerId: Buffer;
-	pieceHashes: readonly Buffer[];
+	pieceHashes: PieceHashes;
 	pieceSize: (index: number) => number;
 	picker: PiecePicker;
 	window: RequestWindowOptions;

@@ -25,7 +25,7 @@ export function verifyAndStore(
 
 	return ports.hashPiece(piece.data).pipe(
 		mergeMap((digest): Observable<RunEvent> => {
-			if (digest.equals(context.pieceHashes[piece.index] ?? Buffer.alloc(0))) {
+			if (context.pieceHashes.matches(piece.index, digest)) {
 				for (const liar of convictLiars(piece.index, piece.data, context.suspects)) {
 					context.strikes.set(liar, context.maxStrikes);
 					context.banned.add(liar);

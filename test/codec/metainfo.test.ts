@@ -55,8 +55,8 @@ test('parses a single-file torrent', (t) => {
 	t.is(metainfo.pieceLength, 16);
 	t.is(metainfo.totalLength, 40);
 	t.deepEqual(metainfo.files, [{path: ['hello.txt'], length: 40, offset: 0}]);
-	t.is(metainfo.pieceHashes.length, 3);
-	t.deepEqual(metainfo.pieceHashes[1], sha1(Buffer.from('piece 1')));
+	t.is(metainfo.pieceHashes.count, 3);
+	t.deepEqual(metainfo.pieceHashes.at(1), sha1(Buffer.from('piece 1')));
 	t.deepEqual(metainfo.announceTiers, [['http://tracker.example/announce']]);
 	t.false(metainfo.private);
 	t.is(metainfo.comment, 'a comment');

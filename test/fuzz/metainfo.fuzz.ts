@@ -24,11 +24,11 @@ function assertValidMetainfo(metainfo: Omit<Metainfo, 'announceTiers' | 'comment
 		'a positive piece length',
 	);
 	invariant(
-		metainfo.pieceHashes.every((hash) => hash.length === 20),
+		metainfo.pieceHashes.digests.length === metainfo.pieceHashes.count * 20,
 		'every piece hash is 20 bytes',
 	);
 	invariant(
-		metainfo.pieceHashes.length === Math.ceil(metainfo.totalLength / metainfo.pieceLength),
+		metainfo.pieceHashes.count === Math.ceil(metainfo.totalLength / metainfo.pieceLength),
 		'one hash a piece',
 	);
 	invariant(metainfo.files.length > 0, 'at least one file');
@@ -76,10 +76,7 @@ test('metainfo: torrents written by buildMetainfo parse back to what was written
 					JSON.stringify(torrent.files.map(({path, length}) => ({path, length}))),
 				'files',
 			);
-			invariant(
-				Buffer.concat(metainfo.pieceHashes).equals(Buffer.concat(torrent.pieceHashes)),
-				'piece hashes',
-			);
+			invariant(metainfo.pieceHashes.digests.equals(torrent.pieceHashes.digests), 'piece hashes');
 			invariant(
 				JSON.stringify(metainfo.announceTiers.flat()) === JSON.stringify(torrent.trackers.filter(Boolean)),
 				'trackers',

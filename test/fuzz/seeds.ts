@@ -4,6 +4,7 @@ import {buildMetainfo, type NewTorrent} from '../../source/codec/build-metainfo.
 import type {PeerAddress} from '../../source/codec/compact-peers.js';
 import type {Handshake} from '../../source/codec/handshake.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
+import {PieceHashes} from '../../source/codec/piece-hashes.js';
 import {type BencodeNode, bytesNode, dictNode, encodeNode, intNode, listNode} from './mutate.js';
 
 /*
@@ -93,8 +94,8 @@ export const newTorrent: fc.Arbitrary<NewTorrent> = fc
 				multiFile,
 				files: entries,
 				pieceLength: length,
-				pieceHashes: Array.from({length: pieceCount}, (_, index) =>
-					Buffer.alloc(20, (hashSeed + index) & 0xff),
+				pieceHashes: PieceHashes.of(
+					Array.from({length: pieceCount}, (_, index) => Buffer.alloc(20, (hashSeed + index) & 0xff)),
 				),
 				trackers,
 				private: isPrivate,

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import {asyncScheduler, NEVER, Observable, of, Subject, Subscription} from 'rxjs';
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
+import {PieceHashes} from '../../source/codec/piece-hashes.js';
 import {frameWire, type WireFrame} from '../../source/peer/framer.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
 import type {PieceStore} from '../../source/storage/disk.js';
@@ -21,7 +22,7 @@ export function makeTorrent(length: number, pieceLength: number) {
 		payload,
 		pieceLength,
 		pieces,
-		pieceHashes: pieces.map((piece) => createHash('sha1').update(piece).digest()),
+		pieceHashes: PieceHashes.of(pieces.map((piece) => createHash('sha1').update(piece).digest())),
 		infoHash: createHash('sha1').update(`torrent of ${length}/${pieceLength}`).digest(),
 	};
 }

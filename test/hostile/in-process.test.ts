@@ -63,12 +63,7 @@ function runSwarm(
 	const unverifiedWrites: number[] = [];
 	const writePiece = store.writePiece.bind(store);
 	store.writePiece = (index, data) => {
-		if (
-			!createHash('sha1')
-				.update(data)
-				.digest()
-				.equals(torrent.pieceHashes[index] ?? Buffer.alloc(0))
-		) {
+		if (!torrent.pieceHashes.matches(index, createHash('sha1').update(data).digest())) {
 			unverifiedWrites.push(index);
 		}
 

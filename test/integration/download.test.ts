@@ -78,7 +78,7 @@ test('downloads a single file with a short last piece from a libtorrent seeder',
 	const {torrentPath} = await downloadFromLibtorrent(t, {name: 'single.bin', length}, pieceLength);
 
 	const metainfo = parseMetainfo(await readFile(torrentPath));
-	t.is(metainfo.pieceHashes.length, 13, 'twelve full pieces and one of 11 bytes');
+	t.is(metainfo.pieceHashes.count, 13, 'twelve full pieces and one of 11 bytes');
 	t.is(metainfo.totalLength % pieceLength, 11);
 });
 
@@ -113,7 +113,7 @@ test('downloads nested folders, an empty file and pieces spanning files from a l
 		metainfo.files.some((file) => file.length > pieceLength),
 		'a file is larger than a piece',
 	);
-	const filesPerPiece = Array.from({length: metainfo.pieceHashes.length}, (_, index) => {
+	const filesPerPiece = Array.from({length: metainfo.pieceHashes.count}, (_, index) => {
 		const start = index * pieceLength;
 		const end = Math.min(start + pieceLength, metainfo.totalLength);
 		return metainfo.files.filter(
