@@ -32,3 +32,16 @@ test('small pieces, hashed without a hand-over, get their digests too', async (t
 	const piece = Buffer.from('the quick brown fox');
 	t.deepEqual(await firstValueFrom(pool.hashPiece(piece)), sha1(piece));
 });
+
+test('workers start only when big pieces come, and only as many as are busy at once', async (t) => {
+	const pool = createHashWorkerPool(3);
+	t.teardown(async () => pool.close());
+	await firstValueFrom(pool.hashPiece(Buffer.alloc(64 * 1024)));
+	t.is(pool.workersStarted, 0, 'a small piece is hashed where it is');
+	const big = () => Buffer.from(new SharedArrayBuffer(1 << 20)).fill(7);
+	await firstValueFrom(pool.hashPiece(big()));
+	await firstValueFrom(pool.hashPiece(big()));
+	t.is(pool.workersStarted, 1, 'one piece at a time needs one worker');
+	await firstValueFrom(forkJoin(Array.from({length: 8}, () => pool.hashPiece(big()))));
+	t.is(pool.workersStarted, 3, 'eight at once start the rest, and no more than the size');
+});
