@@ -17,7 +17,7 @@ import type {TimedEvent} from '../events/events.js';
 import type {RunState} from '../events/run-state.js';
 import {sampleRunState} from '../events/sample-state.js';
 import {serveMetrics} from '../metrics/metrics-server.js';
-import {createRunMetrics} from '../metrics/run-metrics.js';
+import type {RunMetrics} from '../metrics/run-metrics.js';
 import {withResource} from '../rx/with-resource.js';
 import {minimalView} from '../ui/minimal.js';
 import {snapshot} from '../ui/snapshot.js';
@@ -51,12 +51,15 @@ const warn = (what: string) => (error: unknown) => {
  * Serves the metrics for as long as the run goes; a port already taken is a warning, not the
  * end of the download.
  */
-function withMetrics(events$: Observable<TimedEvent>, address: Address | undefined): Observable<TimedEvent> {
-	if (!address) {
+function withMetrics(
+	events$: Observable<TimedEvent>,
+	address: Address | undefined,
+	metrics: RunMetrics | undefined,
+): Observable<TimedEvent> {
+	if (!address || !metrics) {
 		return events$;
 	}
 
-	const metrics = createRunMetrics();
 	const observed$ = events$.pipe(tap((event) => metrics.observe(event)));
 	return withResource(
 		serveMetrics(metrics.registry, address).pipe(catchError(warn('no metrics'))),
@@ -107,7 +110,9 @@ export async function showRun(
 	let completed = false;
 	const quit$ = new Subject<void>();
 	let quit = false;
-	const state$ = withMetrics(events$.pipe(takeUntil(quit$)), metrics).pipe(
+	// prom-client takes a tenth of a second to load: only when the metrics are served.
+	const runMetrics = metrics ? (await import('../metrics/run-metrics.js')).createRunMetrics() : undefined;
+	const state$ = withMetrics(events$.pipe(takeUntil(quit$)), metrics, runMetrics).pipe(
 		tap((event) => {
 			completed ||= event.type === 'completed';
 			if (debug) {
