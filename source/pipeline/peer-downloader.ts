@@ -30,6 +30,12 @@ export class PeerDownloader {
 	#choked = true;
 	#interested = false;
 	#window: number;
+	/**
+	 * Until the first rate measurement, each block asked for and received widens the window by one
+	 * (it doubles every round trip, as TCP's slow start): sized by the initial window alone, a peer
+	 * 50 ms away stayed below its link's rate for the whole first second.
+	 */
+	#slowStart = true;
 	/** What we asked this peer for, and which pieces we fill with it. */
 	readonly #ledger: RequestLedger;
 	#bytesSinceTick = 0;
@@ -186,6 +192,7 @@ export class PeerDownloader {
 			const bytesPerSecond = (this.#bytesSinceTick * 1000) / elapsedMs;
 			const target = Math.ceil((bytesPerSecond * this.options.queueSeconds) / blockLength);
 			this.#window = Math.min(this.options.maxWindow, Math.max(this.options.minWindow, target, this.#window));
+			this.#slowStart = false;
 		}
 
 		this.#bytesSinceTick = 0;
@@ -283,6 +290,9 @@ export class PeerDownloader {
 
 		this.#bytesSinceTick += data.length;
 		this.#downloadedBytes += data.length;
+		if (this.#slowStart && this.#window < this.options.maxWindow) {
+			this.#window++;
+		}
 		if (receipt === 'duplicate' || !piece) {
 			return;
 		}
