@@ -10,7 +10,6 @@ import {
 	from,
 	map,
 	merge,
-	mergeMap,
 	type Observable,
 	of,
 	type SchedulerLike,
@@ -34,6 +33,7 @@ import type {PeerSource, RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import {frameWire} from '../peer/framer.js';
 import type {ConnectPort, PeerWire} from '../peer/socket.js';
+import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {SuspectBlock} from './blame.js';
@@ -171,10 +171,9 @@ export function peerSession(
 							send,
 							...optionalScheduler,
 						}),
-						mergeMap((activity) =>
-							activity.type === 'piece-complete'
-								? verifyAndStore(activity.piece, peer, ports, context)
-								: of<RunEvent>(activity),
+						mergeMapWhere(
+							(activity) => activity.type === 'piece-complete',
+							({piece}) => verifyAndStore(piece, peer, ports, context),
 						),
 					),
 					messages$.pipe(
