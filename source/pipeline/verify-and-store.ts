@@ -1,4 +1,4 @@
-import {asyncScheduler, concat, defer, finalize, map, mergeMap, type Observable, of, throwError} from 'rxjs';
+import {asyncScheduler, Observable, type Subscription, throwError} from 'rxjs';
 import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import {convictLiars, rememberSuspects} from './blame.js';
@@ -17,74 +17,95 @@ export function verifyAndStore(
 	context: SwarmContext,
 ): Observable<RunEvent> {
 	const {picker} = context;
-	let settled = false;
 	if (context.banned.has(peer)) {
 		picker.markFailed(piece.index);
 		return throwError(() => new PeerProtocolError('sent blocks that failed the hash check'));
 	}
 
-	return ports.hashPiece(piece.data).pipe(
-		mergeMap((digest): Observable<RunEvent> => {
-			if (context.pieceHashes.matches(piece.index, digest)) {
+	// One hand-written Observable rather than a chain of operators: this runs once per piece, and
+	// with 100,000 small pieces the chain's subscribers were a tenth of all allocation.
+	return new Observable<RunEvent>((subscriber) => {
+		let settled = false;
+		let hashed = false;
+		let writing: Subscription | undefined;
+		const hashing = ports.hashPiece(piece.data).subscribe({
+			next(digest) {
+				hashed = true;
+				if (!context.pieceHashes.matches(piece.index, digest)) {
+					settled = true;
+					const {event, strikes} = strikeFor(piece, peer, context);
+					subscriber.next(event);
+					if (strikes >= context.maxStrikes) {
+						context.banned.add(peer);
+						subscriber.error(new PeerProtocolError(`sent ${strikes} pieces that failed the hash check`));
+					} else {
+						subscriber.complete();
+					}
+
+					return;
+				}
+
 				for (const liar of convictLiars(piece.index, piece.data, context.suspects)) {
 					context.strikes.set(liar, context.maxStrikes);
 					context.banned.add(liar);
 				}
 
-				return ports.store.writePiece(piece.index, piece.data).pipe(
-					map((): RunEvent => {
+				writing = ports.store.writePiece(piece.index, piece.data).subscribe({
+					error: (error: unknown) => subscriber.error(error),
+					complete() {
 						settled = true;
 						picker.markDone(piece.index);
 						// Written: the buffer can carry the next piece. (Never on teardown, while a write may be running.)
 						picker.recycle(piece);
 						const now = (context.scheduler ?? asyncScheduler).now();
-						return {
+						subscriber.next({
 							type: 'piece-verified',
 							peer,
 							index: piece.index,
 							bytes: piece.length,
 							durationMs: now - (piece.startedAt ?? now),
-						};
-					}),
-					mergeMap((verified) =>
-						picker.complete
-							? of(verified, {type: 'completed', bytes: picker.doneBytes} as const)
-							: of(verified),
-					),
-				);
-			}
+						});
+						if (picker.complete) {
+							subscriber.next({type: 'completed', bytes: picker.doneBytes});
+						}
 
-			settled = true;
-			// Sent by one peer, the piece convicts it; sent by several, it only makes them suspects.
-			let strikesOfThisPeer = context.strikes.get(peer) ?? 0;
-			if (piece.contributors.size === 1) {
-				strikesOfThisPeer++;
-				context.strikes.set(peer, strikesOfThisPeer);
-			} else {
-				rememberSuspects(piece, context.suspects);
-			}
-
-			picker.markFailed(piece.index);
-			picker.recycle(piece);
-
-			const failed: RunEvent = {type: 'piece-failed', peer, index: piece.index, strikes: strikesOfThisPeer};
-			if (strikesOfThisPeer >= context.maxStrikes) {
-				context.banned.add(peer);
-				return concat(
-					of(failed),
-					defer(() => {
-						throw new PeerProtocolError(`sent ${strikesOfThisPeer} pieces that failed the hash check`);
-					}),
-				);
-			}
-
-			return of(failed);
-		}),
-		finalize(() => {
+						subscriber.complete();
+					},
+				});
+			},
+			error: (error: unknown) => subscriber.error(error),
+			complete() {
+				if (!hashed) {
+					subscriber.complete();
+				}
+			},
+		});
+		return () => {
+			hashing.unsubscribe();
+			writing?.unsubscribe();
 			// Torn down before the piece was written (the peer went away, the run stopped): fetch it again.
 			if (!settled) {
 				picker.markFailed(piece.index);
 			}
-		}),
-	);
+		};
+	});
+}
+
+/** A piece that failed its hash: sent by one peer, it convicts it; sent by several, it only makes them suspects. */
+function strikeFor(
+	piece: PieceProgress,
+	peer: string,
+	context: SwarmContext,
+): {event: RunEvent; strikes: number} {
+	let strikes = context.strikes.get(peer) ?? 0;
+	if (piece.contributors.size === 1) {
+		strikes++;
+		context.strikes.set(peer, strikes);
+	} else {
+		rememberSuspects(piece, context.suspects);
+	}
+
+	context.picker.markFailed(piece.index);
+	context.picker.recycle(piece);
+	return {event: {type: 'piece-failed', peer, index: piece.index, strikes}, strikes};
 }
