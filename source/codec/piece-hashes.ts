@@ -12,13 +12,16 @@ export class PieceHashes {
 		this.count = digests.length / digestLength;
 	}
 
-	/** `info.pieces` as it is: concatenated digests (copied, so it outlives the decoded torrent). */
+	/**
+	 * `info.pieces` as it is: concatenated digests. A view, not a copy: the torrent keeps its info
+	 * dictionary (to serve it to peers), and a copy was 2 MB more for 100,000 pieces.
+	 */
 	static fromConcatenated(pieces: Uint8Array): PieceHashes {
 		if (pieces.length % digestLength !== 0) {
 			throw new RangeError(`${pieces.length} bytes of piece digests is not a multiple of ${digestLength}`);
 		}
 
-		return new PieceHashes(Buffer.from(pieces));
+		return new PieceHashes(Buffer.from(pieces.buffer, pieces.byteOffset, pieces.length));
 	}
 
 	static of(digests: readonly Buffer[]): PieceHashes {
