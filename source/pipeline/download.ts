@@ -7,6 +7,7 @@ import {
 	EMPTY,
 	filter,
 	finalize,
+	identity,
 	ignoreElements,
 	map,
 	merge,
@@ -30,6 +31,7 @@ import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {IncomingPeer} from '../peer/listener.js';
 import type {ConnectPort} from '../peer/socket.js';
+import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
@@ -261,9 +263,13 @@ export function download(
 						seedRatioReached$.next();
 					}
 				}),
-				mergeMap((event): RunEvent[] =>
-					event.type === 'completed' && options.seed ? [event, {type: 'seeding'}] : [event],
-				),
+				// Every event of the run passes here: only the completion gets an inner stream.
+				options.seed
+					? mergeMapWhere(
+							(event): event is Extract<RunEvent, {type: 'completed'}> => event.type === 'completed',
+							(event): Observable<RunEvent> => of(event, {type: 'seeding'} as const),
+						)
+					: identity,
 			);
 			// Remember verified pieces every few seconds until complete; the final save follows the run.
 			const saves$ = resume
