@@ -146,41 +146,44 @@ function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: H
  * because every fresh page-cache page is a page the hypervisor has to fault in. A file system
  * that refuses direct I/O gets buffered writes from then on.
  */
-function spanWriter(layout: StorageLayout, paths: readonly string[], handles: HandleCache) {
+function pieceWriter(layout: StorageLayout, paths: readonly string[], handles: HandleCache) {
 	const directHandles = new HandleCache(paths, constants.O_WRONLY | (constants.O_DIRECT ?? 0));
 	let direct = constants.O_DIRECT !== undefined;
 	const writers = layout.files.map(() => new WriteCoalescer());
-	const writeDirect = async (fileIndex: number, data: Buffer, position: number): Promise<boolean> => {
-		if (!direct || !directWritable(data, position)) {
-			return false;
-		}
-
+	const writeBuffered = async (fileIndex: number, data: Buffer, position: number): Promise<void> =>
+		writers[fileIndex]?.write(await handles.get(fileIndex), data, position);
+	const writeDirect = async (fileIndex: number, data: Buffer, position: number): Promise<void> => {
 		try {
 			await writers[fileIndex]?.write(await directHandles.get(fileIndex), data, position);
-			return true;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
 				throw error;
 			}
 
 			direct = false;
-			return false;
+			await writeBuffered(fileIndex, data, position);
 		}
 	};
 
-	const write = async (index: number, data: Buffer): Promise<void> => {
-		await Promise.all(
-			layout.spans(index).map(async ({fileIndex, fileOffset, pieceOffset, length}) => {
-				const slice = data.subarray(pieceOffset, pieceOffset + length);
-				try {
-					if (!(await writeDirect(fileIndex, slice, fileOffset))) {
-						await writers[fileIndex]?.write(await handles.get(fileIndex), slice, fileOffset);
-					}
-				} catch (error) {
-					throw storageError('write', paths[fileIndex] ?? '', error);
-				}
-			}),
-		);
+	const writeSpan = (data: Buffer, {fileIndex, fileOffset, pieceOffset, length}: FileSpan): Promise<void> => {
+		const slice =
+			pieceOffset === 0 && length === data.length ? data : data.subarray(pieceOffset, pieceOffset + length);
+		const written =
+			direct && directWritable(slice, fileOffset)
+				? writeDirect(fileIndex, slice, fileOffset)
+				: writeBuffered(fileIndex, slice, fileOffset);
+		return written.catch((error: unknown) => {
+			throw storageError('write', paths[fileIndex] ?? '', error);
+		});
+	};
+
+	// Most pieces lie in one file: no Promise.all and no array of promises for them.
+	const write = (index: number, data: Buffer): Promise<void> => {
+		const spans = layout.spans(index);
+		const [only] = spans;
+		return spans.length === 1 && only
+			? writeSpan(data, only)
+			: Promise.all(spans.map((span) => writeSpan(data, span))).then(() => undefined);
 	};
 
 	return Object.assign(write, {close: () => directHandles.closeAll()});
@@ -230,9 +233,9 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(paths, constants.O_RDWR);
 		const onEachSpan = spanVisitor(layout, paths, handles);
-		const writeSpan = spanWriter(layout, paths, handles);
+		const writePiece = pieceWriter(layout, paths, handles);
 		const store: Omit<PieceStore, 'preexisting'> = {
-			writePiece: (index, data) => defer(() => writeSpan(index, data)),
+			writePiece: (index, data) => defer(() => writePiece(index, data)),
 			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),
 		};
 
@@ -243,7 +246,7 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 			);
 			return () => {
 				void handles.closeAll();
-				void writeSpan.close();
+				void writePiece.close();
 			};
 		});
 	});
