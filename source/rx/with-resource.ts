@@ -1,17 +1,53 @@
-import {dematerialize, materialize, type Observable, switchMap} from 'rxjs';
+import {Observable, type Subscription} from 'rxjs';
 
 /**
  * Runs `use` with the resource that `resource$` emits, and completes when `use` completes.
  * Resource Observables (open files, a listening socket) never complete on their own: they
- * emit the resource and release it on unsubscribe. Completion travels as a notification so
- * that the resource is released exactly when its user is done, or fails, or is cancelled.
+ * emit the resource and release it on unsubscribe. The resource is released exactly when its
+ * user is done, or fails, or is cancelled, and after the user has let go of it. A second
+ * resource replaces the first, and its user the first user.
+ *
+ * Hand-written: every event of a run, and of each peer's session, passes through here, and
+ * `switchMap` with `materialize` made a notification object of each.
  */
 export function withResource<R, T>(
 	resource$: Observable<R>,
 	use: (resource: R) => Observable<T>,
 ): Observable<T> {
-	return resource$.pipe(
-		switchMap((resource) => use(resource).pipe(materialize())),
-		dematerialize(),
-	);
+	return new Observable<T>((subscriber) => {
+		let using: Subscription | undefined;
+		const holding = resource$.subscribe({
+			next(resource) {
+				if (subscriber.closed) {
+					return;
+				}
+
+				using?.unsubscribe();
+				let user$: Observable<T>;
+				try {
+					user$ = use(resource);
+				} catch (error) {
+					subscriber.error(error);
+					return;
+				}
+
+				using = user$.subscribe({
+					next: (value) => subscriber.next(value),
+					error: (error: unknown) => subscriber.error(error),
+					complete: () => subscriber.complete(),
+				});
+			},
+			error: (error: unknown) => subscriber.error(error),
+			complete() {
+				// Without a resource there is nothing to use; with one, the user decides the end.
+				if (!using) {
+					subscriber.complete();
+				}
+			},
+		});
+		return () => {
+			using?.unsubscribe();
+			holding.unsubscribe();
+		};
+	});
 }
