@@ -3,9 +3,9 @@ import {
 	catchError,
 	concat,
 	defer,
-	distinct,
 	EMPTY,
 	endWith,
+	filter,
 	finalize,
 	ignoreElements,
 	merge,
@@ -48,8 +48,16 @@ export type MetadataFetchOptions = {
 	handshakeTimeoutMs: number;
 	/** A peer that sends no metadata piece for this long is left for others. */
 	pieceTimeoutMs: number;
+	/**
+	 * A peer whose session ended (it failed, or it had nothing) is dialled again if it is named
+	 * again this long after: a peer that was not ready is the only one a DHT may find.
+	 */
+	redialAfterMs?: number;
 	scheduler?: SchedulerLike;
 };
+
+/** The DHT looks a magnet link up again every 15 s. */
+const defaultRedialAfterMs = 15_000;
 
 /** The verified info dictionary, once some peers have handed over all of it. */
 export type MetadataFetched = {type: 'metadata'; infoBytes: Buffer};
@@ -229,7 +237,7 @@ function metadataSession(
 
 /**
  * Fetches a torrent's info dictionary from the peers `peers$` names, at most `maxPeers` at
- * once, each peer once. Emits the peers' events and then, once the pieces hash to the info
+ * once, each peer once at a time (and again only `redialAfterMs` after it was let go). Emits the peers' events and then, once the pieces hash to the info
  * hash, the metadata, and completes (closing every connection). Completes without it if the
  * peers run out first.
  */
@@ -240,9 +248,28 @@ export function fetchMetadata(
 ): Observable<RunEvent | MetadataFetched> {
 	return defer(() => {
 		const assembly = new MetadataAssembly(options.infoHash);
+		const scheduler = options.scheduler ?? asyncScheduler;
+		const redialAfterMs = options.redialAfterMs ?? defaultRedialAfterMs;
+		// When each peer's last session ended: +Infinity while one is queued or running.
+		const endedAt = new Map<string, number>();
 		return peers$.pipe(
-			distinct(peerKey),
-			mergeMap((address) => metadataSession(address, connect, assembly, options), options.maxPeers),
+			filter((address) => {
+				const key = peerKey(address);
+				const ended = endedAt.get(key);
+				if (ended !== undefined && !(scheduler.now() - ended >= redialAfterMs)) {
+					return false;
+				}
+
+				endedAt.set(key, Number.POSITIVE_INFINITY);
+				return true;
+			}),
+			mergeMap(
+				(address) =>
+					metadataSession(address, connect, assembly, options).pipe(
+						finalize(() => endedAt.set(peerKey(address), scheduler.now())),
+					),
+				options.maxPeers,
+			),
 			// The metadata is the last thing emitted: every session is closed with it.
 			takeWhile((event) => event.type !== 'metadata', true),
 		);

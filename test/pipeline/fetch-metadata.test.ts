@@ -1,5 +1,5 @@
 import test, {type ExecutionContext} from 'ava';
-import {asyncScheduler, from, type Observable, takeUntil, timer} from 'rxjs';
+import {asyncScheduler, from, type Observable, takeUntil, throwError, timer} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import {supportsExtensionProtocol} from '../../source/codec/handshake.js';
 import type {RunEvent} from '../../source/events/events.js';
@@ -280,6 +280,32 @@ test('the same address named twice is dialled once', (t) => {
 	});
 	t.is(dialled, 1);
 	t.is(fake.log.connections, 1);
+});
+
+test('a peer let go is dialled again when named again redialAfterMs later, not sooner', (t) => {
+	const fake = metadataPeer({infoBytes: small.infoBytes, infoHash: small.infoHash, latencyMs: 5});
+	const dialledAt: number[] = [];
+	let metadataAt: number | undefined;
+	testScheduler(t).run(({cold, flush}) => {
+		// Named at 0, 1 s and 21 s, as DHT lookups name the peers they find again and again.
+		const peers$ = cold<PeerAddress>('a 999ms a 19999ms a', {a: address(0)});
+		fetchMetadata(
+			peers$,
+			(peer) => {
+				dialledAt.push(asyncScheduler.now());
+				// Not ready the first time (as a seeder still starting): the connection fails.
+				return dialledAt.length === 1 ? throwError(() => new Error('connection refused')) : fake(peer);
+			},
+			fetchOptions(small.infoHash, {redialAfterMs: 15_000}),
+		).subscribe((event) => {
+			if (event.type === 'metadata') {
+				metadataAt = asyncScheduler.now();
+			}
+		});
+		flush();
+	});
+	t.deepEqual(dialledAt, [0, 21_000]);
+	t.true(metadataAt !== undefined && metadataAt > 21_000);
 });
 
 test('at most maxPeers connections at once', (t) => {
