@@ -144,7 +144,11 @@ def seed_dht(torrent_path, save_dir, bootstrap_port):
         "enable_upnp": False,
         "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.all_categories,
+        # TCP only, and only the alerts the loop needs: with every category on (peer, DHT and picker
+        # logs) this seeder sometimes sat on requests for most of a minute.
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "alert_mask": ALERTS,
     })
     info = lt.torrent_info(torrent_path)
     handle = session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
