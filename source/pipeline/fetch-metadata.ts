@@ -256,7 +256,7 @@ export function fetchMetadata(
 			filter((address) => {
 				const key = peerKey(address);
 				const ended = endedAt.get(key);
-				if (ended !== undefined && !(scheduler.now() - ended >= redialAfterMs)) {
+				if (ended !== undefined && scheduler.now() < ended + redialAfterMs) {
 					return false;
 				}
 

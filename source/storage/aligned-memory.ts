@@ -13,7 +13,7 @@ declare const WebAssembly: {
 const slabBytes = 4 * 1024 * 1024;
 const wasmPageBytes = 64 * 1024;
 
-/** The backing memory of every buffer `allocateAligned` carved out of a page-aligned slab. */
+/** The backing memory of every slab `AlignedAllocator` cuts buffers from: page-aligned. */
 const pageAlignedMemory = new WeakSet<ArrayBufferLike>();
 
 const roundUp = (value: number, step: number) => Math.ceil(value / step) * step;

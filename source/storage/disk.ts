@@ -119,20 +119,20 @@ async function readFully(handle: FileHandle, into: Buffer, offset: number, lengt
 	}
 }
 
+/** Reads each file span of a piece (writes have a path of their own: `pieceWriter`). */
 type SpanVisitor = (
 	index: number,
-	verb: string,
 	action: (handle: FileHandle, span: FileSpan) => Promise<void>,
 ) => Promise<void>;
 
 function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: HandleCache): SpanVisitor {
-	return async (index, verb, action) => {
+	return async (index, action) => {
 		await Promise.all(
 			layout.spans(index).map(async (span) => {
 				try {
 					await action(await handles.get(span.fileIndex), span);
 				} catch (error) {
-					throw storageError(verb, paths[span.fileIndex] ?? '', error);
+					throw storageError('read', paths[span.fileIndex] ?? '', error);
 				}
 			}),
 		);
@@ -198,7 +198,7 @@ function readPiece(
 	return defer(async () => {
 		const size = layout.pieceSize(index);
 		const piece = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-		await onEachSpan(index, 'read', (handle, span) =>
+		await onEachSpan(index, (handle, span) =>
 			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
 		);
 		return piece;
