@@ -112,16 +112,39 @@ def seed_quietly(torrent_path, save_dir, checked=""):
         session.pop_alerts()
 
 
+def is_checking(handle):
+    """Still checking: libtorrent resets every incoming connection for the torrent until it is done."""
+    return handle.status().state in (lt.torrent_status.checking_resume_data, lt.torrent_status.checking_files)
+
+
+def is_connected_to(handle, port):
+    """Past checking, and past the BitTorrent handshake with the peer at 127.0.0.1:port."""
+    if is_checking(handle):
+        return False
+    pending = lt.peer_info.connecting | lt.peer_info.handshake
+    return any(peer.ip == ("127.0.0.1", port) and not peer.flags & pending for peer in handle.get_peer_info())
+
+
 def leech_slowly(torrent_path, save_dir, peer_port, rate):
     """Downloads at `rate` bytes a second from the peer at 127.0.0.1:peer_port (and the tracker's),
-    staying a leecher long enough to tell others about that peer by PEX (BEP 11)."""
+    staying a leecher long enough to tell others about that peer by PEX (BEP 11). Ready once
+    connected to that peer."""
     session = make_session()
     # Rate limits skip peers on the local network unless told otherwise; here everything is.
     session.apply_settings({"ignore_limits_on_local_network": False})
     handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
     handle.set_download_limit(int(rate))
     handle.connect_peer(("127.0.0.1", int(peer_port)))
-    # Ready as soon as it listens; whoever needs it on the tracker asks the tracker.
+    # Ready once it can take peers and has the one it is to tell of. A torrent still checking its
+    # resume data hangs up on every incoming peer (the run it was named to would then have nobody),
+    # and what it sends by PEX before it holds the seeder's connection does not name the seeder:
+    # libtorrent's next PEX message comes a minute later.
+    deadline = time.time() + 15
+    while not is_connected_to(handle, int(peer_port)):
+        if time.time() > deadline:
+            raise SystemExit("not connected to 127.0.0.1:%s within 15 s" % peer_port)
+        session.wait_for_alert(100)
+        session.pop_alerts()
     print("ready", session.listen_port(), flush=True)
     while True:
         session.wait_for_alert(1000)
@@ -152,6 +175,9 @@ def seed_dht(torrent_path, save_dir, bootstrap_port):
     })
     info = lt.torrent_info(torrent_path)
     handle = session.add_torrent({"ti": info, "save_path": save_dir, "flags": lt.torrent_flags.seed_mode})
+    while is_checking(handle):
+        session.wait_for_alert(100)
+        session.pop_alerts()
     print("ready", session.listen_port(), flush=True)
     # Announce again every two seconds for a while: the test's DHT is being built as we go.
     started = time.time()
