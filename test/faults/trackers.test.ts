@@ -20,6 +20,7 @@ import {
 	tempDir,
 	waitForDebugEvent,
 } from '../helpers/swarm-fixture.js';
+import {until} from '../helpers/until.js';
 import {
 	assertSameFiles,
 	describeRun,
@@ -288,6 +289,9 @@ test('the announcer backs off 1×, 2×, 4× the retry delay over real trackers t
 			complete: () => reject(new Error('the announcer completed')),
 		});
 	});
+	// `announce-sent` comes before the request's connection reaches the tracker: wait for the
+	// fourth to arrive, or letting go now could abort it before the tracker ever sees it.
+	await until(() => hanging.connections() >= 4, 5000, 'the hanging tracker accepted the fourth announce');
 	subscription?.unsubscribe();
 
 	t.false(
@@ -326,8 +330,6 @@ test('the announcer backs off 1×, 2×, 4× the retry delay over real trackers t
 		(event) => event.tracker === hanging.url && event.type === 'announce-failed',
 	);
 	t.regex(hangFailure?.reason ?? '', /no reply within 300 ms/);
-	// Give the aborted requests a moment to close on the server's side.
-	await new Promise((resolve) => setTimeout(resolve, 100));
 	t.is(hanging.connections(), 4, 'one connection per announce, each dropped when given up');
 });
 

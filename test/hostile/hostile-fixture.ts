@@ -227,14 +227,4 @@ export async function gatedHonestSeeder(t: ExecutionContext, swarm: HostileSwarm
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once `condition` holds (polled every 20 ms); rejects after `timeoutMs`, naming `what`. */
-export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) {
-			throw new Error(`not within ${timeoutMs} ms: ${what}`);
-		}
-
-		await sleep(20);
-	}
-}
+export {until} from '../helpers/until.js';

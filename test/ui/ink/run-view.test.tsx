@@ -5,6 +5,7 @@ import {initialRunState, type RunState, reduceRunState} from '../../../source/ev
 import {LiveRunView} from '../../../source/ui/ink/ink-view.js';
 import {RunView} from '../../../source/ui/ink/run-view.js';
 import {snapshot} from '../../../source/ui/snapshot.js';
+import {until} from '../../helpers/until.js';
 
 const fold = (events: TimedEvent[], from: RunState = initialRunState): RunState =>
 	events.reduce(reduceRunState, from);
@@ -143,14 +144,15 @@ test('wider terminals give the room to the peer column', (t) => {
 test('q quits the live view; other keys do not', async (t) => {
 	let quits = 0;
 	const {stdin, unmount} = render(<LiveRunView view={snapshot(started)} onQuit={() => quits++} />);
-	await new Promise((resolve) => setTimeout(resolve, 50));
+	t.teardown(unmount);
+	// Keys reach the view only once its input hook has set raw mode and listens: before that
+	// they are lost. Wait for the listener, not for a delay that usually suffices.
+	await until(() => stdin.listenerCount('readable') > 0, 5000, 'the view listens to its input');
 	stdin.write('x');
-	await new Promise((resolve) => setTimeout(resolve, 20));
-	t.is(quits, 0);
 	stdin.write('q');
-	await new Promise((resolve) => setTimeout(resolve, 20));
+	// Keys are handled in order: once the q is, the x was, and it did not count.
+	await until(() => quits > 0, 5000, 'q quits');
 	t.is(quits, 1);
-	unmount();
 });
 
 test('from 90 columns the table also says where each peer came from', (t) => {
