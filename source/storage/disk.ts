@@ -1,11 +1,11 @@
 import {constants} from 'node:fs';
-import {type FileHandle, lstat, mkdir, open} from 'node:fs/promises';
-import path from 'node:path';
+import {type FileHandle, lstat, mkdir} from 'node:fs/promises';
 import {defer, Observable} from 'rxjs';
 import {StorageError} from '../errors.js';
 import {directWritable} from './aligned-memory.js';
 import type {FileSpan, StorageLayout} from './layout.js';
-import {makeFolderInside, payloadPath} from './paths.js';
+import {openInside} from './own-files.js';
+import {payloadPath} from './paths.js';
 import {WriteCoalescer} from './write-coalescer.js';
 
 /** The payload files as the pipeline sees them. */
@@ -22,17 +22,27 @@ export type PieceStore = {
 const maxOpenFiles = 64;
 
 function storageError(action: string, file: string, error: unknown): StorageError {
+	if (error instanceof StorageError) {
+		// Already says what and why (a link refused, a file that is not a regular one).
+		return error;
+	}
+
 	const code = (error as NodeJS.ErrnoException | undefined)?.code;
 	const reason =
 		code === 'ENOSPC' ? 'disk full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : undefined;
 	return new StorageError(`cannot ${action} ${file}${reason ? `: ${reason}` : ''}`, {cause: error});
 }
 
-/** Opened file handles, least recently used closed first. */
+/**
+ * Opened file handles, least recently used closed first. Every open, the first and the ones
+ * after an eviction, goes through `openInside`: a file swapped for a link since the last check
+ * is refused, not followed.
+ */
 class HandleCache {
 	readonly #handles = new Map<number, Promise<FileHandle>>();
 
 	constructor(
+		readonly root: string,
 		readonly paths: readonly string[],
 		readonly flags: number,
 	) {}
@@ -55,7 +65,7 @@ class HandleCache {
 		}
 
 		const filePath = this.paths[fileIndex] ?? '';
-		const opening = open(filePath, this.flags);
+		const opening = openInside(this.root, filePath, this.flags);
 		this.#handles.set(fileIndex, opening);
 		opening.catch(() => this.#handles.delete(fileIndex));
 		return opening;
@@ -81,16 +91,14 @@ async function prepareFiles(
 	const preexisting: boolean[] = [];
 	for (const [index, file] of layout.files.entries()) {
 		const filePath = paths[index] ?? '';
-		const folder = path.dirname(filePath);
 		try {
-			await makeFolderInside(root, folder);
 			const existing = await lstat(filePath).catch(() => undefined);
 			if (existing && !existing.isFile()) {
 				throw new StorageError(`${filePath} exists and is not a regular file`);
 			}
 
 			preexisting.push((existing?.size ?? 0) > 0);
-			const handle = await open(filePath, constants.O_RDWR | constants.O_CREAT);
+			const handle = await openInside(root, filePath, constants.O_RDWR | constants.O_CREAT);
 			try {
 				if ((existing?.size ?? 0) !== file.length) {
 					await handle.truncate(file.length);
@@ -99,7 +107,7 @@ async function prepareFiles(
 				await handle.close();
 			}
 		} catch (error) {
-			throw error instanceof StorageError ? error : storageError('create', filePath, error);
+			throw storageError('create', filePath, error);
 		}
 	}
 
@@ -146,8 +154,8 @@ function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: H
  * because every fresh page-cache page is a page the hypervisor has to fault in. A file system
  * that refuses direct I/O gets buffered writes from then on.
  */
-function pieceWriter(layout: StorageLayout, paths: readonly string[], handles: HandleCache) {
-	const directHandles = new HandleCache(paths, constants.O_WRONLY | (constants.O_DIRECT ?? 0));
+function pieceWriter(layout: StorageLayout, root: string, paths: readonly string[], handles: HandleCache) {
+	const directHandles = new HandleCache(root, paths, constants.O_WRONLY | (constants.O_DIRECT ?? 0));
 	let direct = constants.O_DIRECT !== undefined;
 	const writers = layout.files.map(() => new WriteCoalescer());
 	const writeBuffered = async (fileIndex: number, data: Buffer, position: number): Promise<void> =>
@@ -215,7 +223,7 @@ export function openPieceReader(
 ): Observable<Pick<PieceStore, 'readPiece'>> {
 	return new Observable((subscriber) => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
-		const handles = new HandleCache(paths, constants.O_RDONLY);
+		const handles = new HandleCache(root, paths, constants.O_RDONLY);
 		const onEachSpan = spanVisitor(layout, paths, handles);
 		subscriber.next({readPiece: (index, into) => readPiece(layout, index, onEachSpan, into)});
 		return () => {
@@ -231,9 +239,9 @@ export function openPieceReader(
 export function openPieceStore(layout: StorageLayout, root: string): Observable<PieceStore> {
 	return defer(() => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
-		const handles = new HandleCache(paths, constants.O_RDWR);
+		const handles = new HandleCache(root, paths, constants.O_RDWR);
 		const onEachSpan = spanVisitor(layout, paths, handles);
-		const writePiece = pieceWriter(layout, paths, handles);
+		const writePiece = pieceWriter(layout, root, paths, handles);
 		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) => defer(() => writePiece(index, data)),
 			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),

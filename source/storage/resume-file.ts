@@ -1,10 +1,10 @@
-import {readFile, rename, rm, stat, writeFile} from 'node:fs/promises';
+import {stat} from 'node:fs/promises';
 import path from 'node:path';
-import process from 'node:process';
 import {catchError, defer, type Observable, of} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {StorageLayout} from './layout.js';
-import {makeFolderInside, payloadPath} from './paths.js';
+import {readOwnFile, replaceInside, stateFolderName} from './own-files.js';
+import {payloadPath} from './paths.js';
 
 /** Remembers which pieces are verified on disk, so a restart need not hash everything again. */
 export type ResumeStore = {
@@ -52,18 +52,16 @@ function parseResume(text: string, infoHash: string, pieceCount: number): Resume
  * every file still has the size and modification time it recorded: any write after the last
  * save (a crash, another program) changes a time, and the caller falls back to a full check.
  * Saves go to a temporary file and are renamed into place, so a crash of the process never
- * leaves half a resume file.
+ * leaves half a resume file; neither is ever read or written through a link (`own-files.ts`).
  */
 export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageLayout): ResumeStore {
 	const hex = infoHash.toString('hex');
-	const folder = path.join(outputDir, '.torrent-rx');
-	const file = path.join(folder, `${hex}.resume`);
+	const file = path.join(outputDir, stateFolderName, `${hex}.resume`);
 	const paths = layout.files.map((entry) => payloadPath(outputDir, entry.path));
-	let saves = 0;
 	return {
 		load: () =>
 			defer(async () => {
-				const text = await readFile(file, 'utf8').catch(() => undefined);
+				const text = (await readOwnFile(file))?.toString('utf8');
 				const data = text === undefined ? undefined : parseResume(text, hex, layout.pieceCount);
 				if (!data) {
 					return undefined;
@@ -88,8 +86,6 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 			),
 		save: (have) =>
 			defer(async () => {
-				// Our folder inside the output folder: never a link that leads somewhere else.
-				await makeFolderInside(outputDir, folder);
 				const data: ResumeData = {
 					version: 1,
 					infoHash: hex,
@@ -97,19 +93,11 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 					have: have.bytes.toString('base64'),
 					files: await fileStates(paths),
 				};
-				// A name of its own per save: two saves at once must not write into one file.
-				const temporary = `${file}.${process.pid}.${saves++}.tmp`;
 				// No fsync: on ext4 it commits every dirty page of the payload too (seconds per save
 				// while downloading fast). A resume file torn by a power cut fails to parse or to
 				// match the files' times, and the data is checked instead, so it is never trusted wrongly.
-				try {
-					await writeFile(temporary, JSON.stringify(data));
-					await rename(temporary, file);
-				} catch (error) {
-					// A full disk must not also collect a half-written file per save.
-					await rm(temporary, {force: true}).catch(() => undefined);
-					throw error;
-				}
+				// Each save has a temporary file of its own, so two saves at once never share one.
+				await replaceInside(outputDir, file, JSON.stringify(data));
 			}),
 	};
 }

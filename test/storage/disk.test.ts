@@ -351,3 +351,54 @@ test('reading a file that shrank behind our back is a StorageError, not zeros', 
 	);
 	t.regex(String((error?.cause as Error | undefined)?.message), /shorter than the torrent says/);
 });
+
+/**
+ * Issue 14 (2.5): the files are checked when the store opens, but opened for writing later (and
+ * again after a handle was evicted). A link put in a payload file's place after the check must
+ * not be followed, for buffered writes and for the direct-I/O descriptor alike.
+ */
+for (const direct of [false, true]) {
+	test(`a payload file swapped for a link after the check is not written through (${direct ? 'direct' : 'buffered'})`, async (t) => {
+		const root = await temporaryFolder(t);
+		const outside = await temporaryFolder(t);
+		const victim = path.join(outside, 'victim.bin');
+		await writeFile(victim, 'do not touch\n');
+		const layout = layoutOf(16_384, [16_384, 'album', 'a.bin']);
+		const piece = direct ? new AlignedAllocator().allocate(16_384) : Buffer.alloc(16_384);
+		piece.fill(7);
+		const error = await t.throwsAsync(
+			withStore(layout, root, (store) =>
+				concat(
+					defer(async () => {
+						await rm(path.join(root, 'album', 'a.bin'));
+						await symlink(victim, path.join(root, 'album', 'a.bin'));
+					}),
+					store.writePiece(0, piece),
+				),
+			),
+		);
+		t.true(error instanceof StorageError, String(error));
+		t.is(await readFile(victim, 'utf8'), 'do not touch\n');
+	});
+}
+
+test('a payload folder swapped for a link to outside after the check is not written through', async (t) => {
+	const root = await temporaryFolder(t);
+	const outside = await temporaryFolder(t);
+	await writeFile(path.join(outside, 'a.bin'), 'do not touch\n');
+	const layout = layoutOf(16_384, [16_384, 'album', 'a.bin']);
+	const error = await t.throwsAsync(
+		withStore(layout, root, (store) =>
+			concat(
+				defer(async () => {
+					await rm(path.join(root, 'album'), {recursive: true});
+					await symlink(outside, path.join(root, 'album'));
+				}),
+				store.writePiece(0, Buffer.alloc(16_384, 7)),
+			),
+		),
+	);
+	t.true(error instanceof StorageError, String(error));
+	t.regex(error?.message ?? '', /refusing to write through a link/);
+	t.is(await readFile(path.join(outside, 'a.bin'), 'utf8'), 'do not touch\n');
+});

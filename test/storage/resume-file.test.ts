@@ -1,6 +1,19 @@
-import {mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile} from 'node:fs/promises';
+import {
+	lstat,
+	mkdir,
+	mkdtemp,
+	readdir,
+	readFile,
+	rename,
+	rm,
+	stat,
+	symlink,
+	utimes,
+	writeFile,
+} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import test from 'ava';
 import {firstValueFrom} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
@@ -102,5 +115,37 @@ test('a resume file with spare bits set in its bitfield is ignored, even with ma
 	await writeFile(file, resume(0b1000_1000));
 	t.is((await firstValueFrom(store.load()))?.count, 2);
 	await writeFile(file, resume(0b1000_1111));
+	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+/**
+ * Issue 14 (2.5): the temporary name was the process id and a counter, so anyone who can write
+ * to the output folder could plant a link there in advance, and the save wrote through it.
+ */
+test('links planted at the resume file and at its old temporary names are not written through', async (t) => {
+	const {store, have, folder} = await setup(t);
+	const outside = await mkdtemp(path.join(tmpdir(), 'torrent-rx-outside-'));
+	t.teardown(async () => rm(outside, {recursive: true, force: true}));
+	const victim = path.join(outside, 'victim');
+	await writeFile(victim, 'do not touch\n');
+	const resume = path.join(folder, '.torrent-rx', `${'ab'.repeat(20)}.resume`);
+	await mkdir(path.dirname(resume));
+	for (let save = 0; save < 4; save++) {
+		await symlink(victim, `${resume}.${process.pid}.${save}.tmp`);
+	}
+
+	await symlink(victim, resume);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	t.is(await readFile(victim, 'utf8'), 'do not touch\n');
+	t.false((await lstat(resume)).isSymbolicLink(), 'the link was replaced by the resume file');
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, have.bytes);
+});
+
+test('a resume file that is a link is not read', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	const resume = path.join(folder, '.torrent-rx', `${'ab'.repeat(20)}.resume`);
+	await rename(resume, path.join(folder, 'elsewhere.resume'));
+	await symlink(path.join(folder, 'elsewhere.resume'), resume);
 	t.is(await firstValueFrom(store.load()), undefined);
 });
