@@ -1,9 +1,10 @@
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+import {closeSync, constants, openSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import type DHT from 'bittorrent-dht';
 import {bufferTime, defer, filter, from, Observable, share, switchMap} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import {TorrentRxError} from '../errors.js';
+import {replaceInsideSync} from '../storage/own-files.js';
 
 /** The well-known routers most clients join the DHT through (BEP 5). */
 export const defaultDhtBootstrap = [
@@ -18,7 +19,10 @@ export type DhtOptions = {
 	port: number;
 	host: string;
 	bootstrap: string[];
-	/** Where the routing table is kept between runs; none: start from the bootstrap nodes every time. */
+	/**
+	 * Where the routing table is kept between runs (`<output folder>/.torrent-rx/dht.json`: it is
+	 * never written outside the folder two levels up); none: start from the bootstrap nodes every time.
+	 */
 	stateFile?: string;
 };
 
@@ -38,7 +42,16 @@ function loadNodes(stateFile: string | undefined): Array<{host: string; port: nu
 	}
 
 	try {
-		const state = JSON.parse(readFileSync(stateFile, 'utf8')) as {nodes?: unknown};
+		// Never read through a link at its name either (O_NOFOLLOW).
+		const fd = openSync(stateFile, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+		let text: string;
+		try {
+			text = readFileSync(fd, 'utf8');
+		} finally {
+			closeSync(fd);
+		}
+
+		const state = JSON.parse(text) as {nodes?: unknown};
 		return Array.isArray(state.nodes)
 			? state.nodes.filter(
 					(node): node is {host: string; port: number} =>
@@ -56,10 +69,9 @@ function loadNodes(stateFile: string | undefined): Array<{host: string; port: nu
 
 function saveNodes(stateFile: string, nodes: Array<{host: string; port: number}>): void {
 	try {
-		mkdirSync(path.dirname(stateFile), {recursive: true});
-		const temporary = `${stateFile}.tmp`;
-		writeFileSync(temporary, `${JSON.stringify({nodes})}\n`);
-		renameSync(temporary, stateFile);
+		// Synchronous: the save happens in a teardown, which cannot wait. Links planted in the output
+		// folder are neither followed nor written through (own-files.ts).
+		replaceInsideSync(path.dirname(path.dirname(stateFile)), stateFile, `${JSON.stringify({nodes})}\n`);
 	} catch {
 		// The next run bootstraps again; not worth failing this one's end.
 	}
