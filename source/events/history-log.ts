@@ -1,8 +1,8 @@
 import {createWriteStream} from 'node:fs';
-import {mkdir, readFile} from 'node:fs/promises';
-import path from 'node:path';
+import {readFile} from 'node:fs/promises';
 import {defer, from, type MonoTypeOperatorFunction, Observable, switchMap} from 'rxjs';
 import {TorrentRxError} from '../errors.js';
+import {openLogFile} from '../storage/own-files.js';
 import {eventShapeProblem} from './event-shape.js';
 import type {TimedEvent} from './events.js';
 
@@ -12,11 +12,11 @@ import type {TimedEvent} from './events.js';
  */
 export function recordHistory(file: string): MonoTypeOperatorFunction<TimedEvent> {
 	return (events$) =>
-		defer(() => from(mkdir(path.dirname(file), {recursive: true}))).pipe(
+		defer(() => from(openLogFile(file))).pipe(
 			switchMap(
-				() =>
+				(handle) =>
 					new Observable<TimedEvent>((subscriber) => {
-						const log = createWriteStream(file, {flags: 'a'});
+						const log = createWriteStream(file, {fd: handle});
 						log.once('error', (error) =>
 							subscriber.error(new TorrentRxError(`cannot write the history log ${file}`, {cause: error})),
 						);

@@ -161,9 +161,13 @@ export async function openLogFile(file: string): Promise<FileHandle> {
 	await mkdir(path.dirname(file), {recursive: true});
 	const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | noFollow;
 	const handle = await open(file, flags).catch((error: unknown) => {
-		throw (error as NodeJS.ErrnoException).code === 'ELOOP'
+		const {code} = error as NodeJS.ErrnoException;
+		throw code === 'ELOOP'
 			? new StorageError(`refusing to write the log through a link: ${file}`, {cause: error})
-			: error;
+			: // A FIFO nobody reads, opened without blocking.
+				code === 'ENXIO'
+				? new StorageError(`${file} exists and is not a regular file`, {cause: error})
+				: new StorageError(`cannot open ${file}`, {cause: error});
 	});
 	if (!(await handle.stat()).isFile()) {
 		await handle.close();
