@@ -1,5 +1,3 @@
-import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {
 	concat,
@@ -20,30 +18,33 @@ import {torrentFileFromInfo} from '../codec/build-metainfo.js';
 import type {MagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
 import {generatePeerId, ourClientName} from '../codec/peer-id.js';
+import {StorageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import {connectTcp} from '../peer/socket.js';
 import {fetchMetadata} from '../pipeline/fetch-metadata.js';
+import {createInside, readOwnFile} from '../storage/own-files.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {announcer} from '../tracker/announcer.js';
 import {shuffleTiers} from '../tracker/tiers.js';
 import {type RunConfig, runTorrent} from './run-torrent.js';
 
 /**
- * Saves the fetched torrent as `<name>.torrent` in the output folder. A different file of that
- * name is never overwritten: ours then gets the info hash in its name.
+ * Saves the fetched torrent as `<name>.torrent` in the output folder, or as
+ * `<name>.<hash8>.torrent` when a different file has that name. Nothing that exists is ever
+ * overwritten, and a link at either name is never taken for our file (own-files.ts).
  */
-async function saveTorrent(outputDir: string, metainfo: Metainfo, bytes: Buffer): Promise<string> {
-	await mkdir(outputDir, {recursive: true});
-	const plain = path.join(outputDir, `${metainfo.name}.torrent`);
-	const existing = await readFile(plain).catch(() => undefined);
-	const file =
-		existing === undefined || existing.equals(bytes)
-			? plain
-			: path.join(outputDir, `${metainfo.name}.${metainfo.infoHash.toString('hex').slice(0, 8)}.torrent`);
-	const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-	await writeFile(temporary, bytes);
-	await rename(temporary, file);
-	return file;
+export async function saveTorrent(outputDir: string, metainfo: Metainfo, bytes: Buffer): Promise<string> {
+	const names = [
+		`${metainfo.name}.torrent`,
+		`${metainfo.name}.${metainfo.infoHash.toString('hex').slice(0, 8)}.torrent`,
+	].map((name) => path.join(outputDir, name));
+	for (const file of names) {
+		if ((await createInside(outputDir, file, bytes)) || (await readOwnFile(file))?.equals(bytes)) {
+			return file;
+		}
+	}
+
+	throw new StorageError(`cannot save the torrent: ${names.join(' and ')} exist and hold something else`);
 }
 
 /**
