@@ -13,6 +13,7 @@ import {
 	share,
 	switchMap,
 	takeWhile,
+	throwError,
 } from 'rxjs';
 import {torrentFileFromInfo} from '../codec/build-metainfo.js';
 import type {MagnetLink} from '../codec/magnet.js';
@@ -26,7 +27,7 @@ import {createInside, readOwnFile} from '../storage/own-files.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {announcer} from '../tracker/announcer.js';
 import {shuffleTiers} from '../tracker/tiers.js';
-import {type RunConfig, runTorrent} from './run-torrent.js';
+import {type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';
 
 /**
  * Saves the fetched torrent as `<name>.torrent` in the output folder, or as
@@ -109,6 +110,12 @@ export function runMagnet(link: MagnetLink, config: RunConfig): Observable<RunEv
 
 				const bytes = torrentFileFromInfo(event.infoBytes, link.trackers);
 				const metainfo = parseMetainfo(bytes);
+				// Refused before the .torrent is saved: nothing is left behind for a torrent we will not fetch.
+				const problem = reservedNameProblem(metainfo, config.outputDir, config.historyFile);
+				if (problem) {
+					return throwError(() => problem);
+				}
+
 				return from(saveTorrent(config.outputDir, metainfo, bytes)).pipe(
 					switchMap((torrentFile) =>
 						concat(

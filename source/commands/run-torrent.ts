@@ -1,7 +1,9 @@
-import {EMPTY, map, merge, type Observable, of} from 'rxjs';
+import path from 'node:path';
+import {defer, EMPTY, map, merge, type Observable, of, throwError} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {generatePeerId} from '../codec/peer-id.js';
+import {MetainfoError, UsageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {Dht} from '../peer/dht.js';
@@ -14,6 +16,8 @@ import type {PeerBatch} from '../pipeline/swarm.js';
 import {withResource} from '../rx/with-resource.js';
 import {openPieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
+import {stateFolderName} from '../storage/own-files.js';
+import {isInside} from '../storage/paths.js';
 import {resumeFile} from '../storage/resume-file.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
@@ -29,6 +33,8 @@ export type RunConfig = {
 	hashPiece: HashPort;
 	/** Keep a resume file in `outputDir/.torrent-rx/` (default: yes). */
 	resumeFile?: boolean;
+	/** The history log this run appends to, if any: the payload may not take its name. */
+	historyFile?: string;
 	/** Peers to call besides the trackers' (a magnet link's `x.pe`). */
 	peers?: PeerAddress[];
 	/** The DHT node to find peers through (BEP 5); never used for a private torrent (BEP 27). */
@@ -63,7 +69,40 @@ function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): O
 	return merge(fromLink, fromDht, fromLocalNetwork);
 }
 
+/**
+ * Why the torrent cannot be downloaded into `outputDir` beside our own files, if it cannot. Its
+ * name is the only top-level entry it adds there (its other paths are below that name), so that
+ * is the one to compare: with our state folder (case-folded, for case-insensitive file systems),
+ * and with the history log, which must be neither the payload nor inside its folder.
+ */
+export function reservedNameProblem(
+	metainfo: Metainfo,
+	outputDir: string,
+	historyFile?: string,
+): MetainfoError | UsageError | undefined {
+	if (metainfo.name.toLowerCase() === stateFolderName) {
+		return new MetainfoError(
+			`the torrent's name ${metainfo.name} is torrent-rx's own state folder; refusing it`,
+		);
+	}
+
+	if (historyFile && isInside(path.resolve(outputDir, metainfo.name), path.resolve(historyFile))) {
+		return new UsageError(
+			`the torrent's files (${metainfo.name}) would take the history log's place ${historyFile}: give --history FILE or --no-history`,
+		);
+	}
+
+	return undefined;
+}
+
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
+	return defer(() => {
+		const problem = reservedNameProblem(metainfo, config.outputDir, config.historyFile);
+		return problem ? throwError(() => problem) : runChecked(metainfo, config);
+	});
+}
+
+function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
 	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
 			metainfo,
