@@ -46,10 +46,6 @@ export type RunConfig = {
 /** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
 const dhtLookupIntervalMs = 15 * 60 * 1000;
 
-/**
- * One torrent, wired to the real world: TCP peers, HTTP trackers, files under `outputDir`, with
- * the tuning a user gets. The CLI and the demo's seeders and downloader all run through here.
- */
 /** Peers from outside the trackers: the magnet link's, and the DHT's and the local network's unless the torrent is private. */
 function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): Observable<PeerBatch> {
 	const fromLink = config.peers?.length ? of<PeerBatch>({source: 'magnet', peers: config.peers}) : EMPTY;
@@ -95,6 +91,11 @@ export function reservedNameProblem(
 	return undefined;
 }
 
+/**
+ * One torrent, wired to the real world: TCP peers, HTTP trackers, files under `outputDir`, with
+ * the tuning a user gets; a torrent whose name is one of ours is refused first. The CLI and the
+ * demo's seeders and downloader all run through here.
+ */
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
 	return defer(() => {
 		const problem = reservedNameProblem(metainfo, config.outputDir, config.historyFile);
