@@ -59,8 +59,8 @@ async function assertOpenedInside(root: string, file: string, opened: Stats): Pr
 }
 
 /**
- * Opens `file`, which must lie below `root`, with `flags`, creating its folders below `root`
- * first; never through a link, neither at its name nor on the way (see above).
+ * Opens `file`, which must lie below `root`, with `flags` (and its folders below `root` first,
+ * with `O_CREAT`); never through a link, neither at its name nor on the way (see above).
  */
 export async function openInside(root: string, file: string, flags: number): Promise<FileHandle> {
 	const target = path.resolve(file);
@@ -68,8 +68,11 @@ export async function openInside(root: string, file: string, flags: number): Pro
 		throw outsideError(file);
 	}
 
-	await mkdir(root, {recursive: true});
-	await makeFolderInside(root, path.dirname(target));
+	if (flags & constants.O_CREAT) {
+		await mkdir(root, {recursive: true});
+		await makeFolderInside(root, path.dirname(target));
+	}
+
 	const handle = await open(target, flags | noFollow).catch((error: unknown) => {
 		throw openError(file, error);
 	});
