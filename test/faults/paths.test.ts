@@ -293,3 +293,59 @@ test('a `.torrent-rx` link to outside the output folder is not written through',
 	t.is(result.code, 0, describeRun(result));
 	t.deepEqual(await readdir(outside), [], 'nothing was written through the link');
 });
+
+/**
+ * Issue 14 (2.5): our own files in the output folder are written without following links planted
+ * there: the DHT's state (the link at its old fixed temporary name overwrote the file it pointed
+ * to with `{"nodes":[]}`) and the default history log.
+ */
+test('links planted at dht.json’s temporary name and at history.log are not written through', async (t) => {
+	t.timeout(60_000);
+	const tracker = await startFakeTracker(t, {kind: 'peers', peers: () => []});
+	const fixture = await makeFixture(t, {
+		name: 'done.bin',
+		pieceLength,
+		tiers: [[tracker.url]],
+		length: 100_000,
+		salt: 'paths-state-links',
+	});
+	const outside = await tempDir(t, 'torrent-rx-fault-outside-');
+	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
+	const victim = path.join(outside, 'victim');
+	await writeFile(victim, 'do not touch\n');
+	await writeFile(path.join(outputDir, 'done.bin'), fixture.files[0]?.data ?? Buffer.alloc(0));
+	await mkdir(path.join(outputDir, '.torrent-rx'));
+	await symlink(victim, path.join(outputDir, '.torrent-rx', 'dht.json.tmp'));
+
+	// The DHT on, through a bootstrap address on 127.0.0.1 where nothing answers.
+	const dht = ['--dht-bootstrap', `127.0.0.1:${await freePort()}`];
+	const done = await runInto(t, fixture.torrentPath, outputDir, dht);
+	t.is(done.code, 0, describeRun(done));
+	t.is(await readFile(victim, 'utf8'), 'do not touch\n', 'dht.json was not written through the link');
+	t.deepEqual(JSON.parse(await readFile(path.join(outputDir, '.torrent-rx', 'dht.json'), 'utf8')), {
+		nodes: [],
+	});
+
+	await symlink(victim, path.join(outputDir, 'history.log'));
+	const logged = await runTorrentRx(
+		t,
+		[fixture.torrentPath, '-o', outputDir, '--no-metrics', '--port', String(await freePort()), '--no-dht'],
+		{timeoutMs: 20_000},
+	);
+	t.is(logged.code, 1, describeRun(logged));
+	t.regex(messageLines(logged.stderr).join('\n'), /refusing to write the log through a link/);
+	t.is(await readFile(victim, 'utf8'), 'do not touch\n', 'history.log was not written through the link');
+});
+
+/** Issue 14 (2.12): a torrent named after our state folder would put its payload in it. */
+test('a torrent named .torrent-rx is refused with one line before anything is written', async (t) => {
+	t.timeout(30_000);
+	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
+	const torrentPath = await hostileTorrent(t, {name: '.torrent-rx', paths: [['a.txt']]});
+	const result = await runInto(t, torrentPath, outputDir);
+	t.is(result.code, 2, describeRun(result));
+	t.deepEqual(messageLines(result.stderr), [
+		"torrent-rx: the torrent's name .torrent-rx is torrent-rx's own state folder; refusing it",
+	]);
+	t.deepEqual(await listAll(outputDir), []);
+});
