@@ -13,7 +13,7 @@ import {openDht} from '../peer/dht.js';
 import type {SeedOptions} from '../pipeline/download.js';
 import {withResource} from '../rx/with-resource.js';
 import {runMagnet} from './run-magnet.js';
-import {type RunConfig, runTorrent} from './run-torrent.js';
+import {type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';
 import {type ShowOptions, showRun} from './show-run.js';
 
 export type DownloadCommand = {
@@ -115,6 +115,18 @@ export async function downloadCommand(
 	interruptedExitCode: number,
 ): Promise<RunOutcome> {
 	const source = await openTorrent(command.torrent, command.dht !== undefined);
+	// A torrent file is judged before the log, the DHT or a socket is opened: a refused torrent
+	// leaves nothing behind. A magnet's name is known only once its metadata arrives (runTorrent).
+	if ('metainfo' in source) {
+		const problem = reservedNameProblem(
+			source.metainfo,
+			path.resolve(command.outputDir),
+			command.historyFile,
+		);
+		if (problem) {
+			throw problem;
+		}
+	}
 
 	let interrupted = false;
 	const interrupt$ = interruptSignal(interruptedExitCode);
@@ -131,6 +143,8 @@ export async function downloadCommand(
 			hashPiece: hashers.hashPiece,
 			...(command.seed ? {seed: command.seed} : {}),
 			...(command.lsd ? {lsd: true} : {}),
+			// The run refuses a torrent whose files would take the log's place (reserved names).
+			...(command.historyFile ? {historyFile: command.historyFile} : {}),
 		};
 		const {completed, quit} = await showRun(
 			withResource(joinDht(command, source), (dht) => {

@@ -349,3 +349,29 @@ test('a torrent named .torrent-rx is refused with one line before anything is wr
 	]);
 	t.deepEqual(await listAll(outputDir), []);
 });
+
+test('a single-file torrent named history.log is refused while the default log would share its name', async (t) => {
+	t.timeout(30_000);
+	const outputDir = await tempDir(t, 'torrent-rx-fault-out-');
+	const dir = await tempDir(t, 'torrent-rx-fault-torrent-');
+	const torrentPath = path.join(dir, 'history.torrent');
+	await writeFile(
+		torrentPath,
+		buildTorrent({
+			name: 'history.log',
+			pieceLength,
+			tiers: [[`http://127.0.0.1:${await freePort()}/announce`]],
+			data: Buffer.alloc(3000, 7),
+		}),
+	);
+	const result = await runTorrentRx(
+		t,
+		[torrentPath, '-o', outputDir, '--no-metrics', '--port', String(await freePort())],
+		{timeoutMs: 20_000},
+	);
+	t.is(result.code, 2, describeRun(result));
+	const lines = messageLines(result.stderr);
+	t.is(lines.length, 1, describeRun(result));
+	t.regex(lines[0] ?? '', /history log.*--history FILE or --no-history/);
+	t.deepEqual(await listAll(outputDir), []);
+});
