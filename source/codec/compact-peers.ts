@@ -7,14 +7,21 @@ export function peerKey({host, port}: PeerAddress): string {
 	return isIPv4(host) ? `${host}:${port}` : `[${host}]:${port}`;
 }
 
-/** BEP 23 (6 bytes a peer, IPv4) and BEP 7 (18 bytes a peer, IPv6) compact peer lists. */
-export function decodeCompactPeers(bytes: Uint8Array, family: 4 | 6): PeerAddress[] {
+/**
+ * BEP 23 (6 bytes a peer, IPv4) and BEP 7 (18 bytes a peer, IPv6) compact peer lists, up to
+ * `limit` peers: the rest of a longer list is never decoded.
+ */
+export function decodeCompactPeers(
+	bytes: Uint8Array,
+	family: 4 | 6,
+	limit = Number.POSITIVE_INFINITY,
+): PeerAddress[] {
 	const addressLength = family === 4 ? 4 : 16;
 	const entryLength = addressLength + 2;
 	const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 	const peers: PeerAddress[] = [];
 	// A trailing partial entry is ignored rather than fatal: the complete ones are still good.
-	for (let offset = 0; offset + entryLength <= view.length; offset += entryLength) {
+	for (let offset = 0; offset + entryLength <= view.length && peers.length < limit; offset += entryLength) {
 		const port = view.readUInt16BE(offset + addressLength);
 		if (port === 0) {
 			continue;

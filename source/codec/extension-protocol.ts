@@ -177,13 +177,16 @@ export function encodePex({added, dropped}: PexMessage): Buffer {
 
 export function decodePex(payload: Buffer): PexMessage {
 	const dictionary = decodeDictionary(payload, 'ut_pex message');
-	const peers = (key: string, family: 4 | 6) => {
+	// BEP 11: 50 of each at most. Only those are decoded, IPv4 first: an IPv6 address costs a
+	// URL parse, and a message may carry thousands.
+	const peers = (key: string, family: 4 | 6, limit: number) => {
 		const bytes = dictionary[key];
-		return isBytes(bytes) ? decodeCompactPeers(bytes, family) : [];
+		return isBytes(bytes) && limit > 0 ? decodeCompactPeers(bytes, family, limit) : [];
+	};
+	const both = (v4: string, v6: string) => {
+		const first = peers(v4, 4, maxPexPeers);
+		return [...first, ...peers(v6, 6, maxPexPeers - first.length)];
 	};
 
-	return {
-		added: [...peers('added', 4), ...peers('added6', 6)].slice(0, 2 * maxPexPeers),
-		dropped: [...peers('dropped', 4), ...peers('dropped6', 6)].slice(0, 2 * maxPexPeers),
-	};
+	return {added: both('added', 'added6'), dropped: both('dropped', 'dropped6')};
 }

@@ -14,6 +14,13 @@ export type AnnounceResponse = {
 	leechers?: number;
 };
 
+/**
+ * The peers read from one reply, all families together. We ask for 80 (`numwant`); a tracker
+ * that sends 120,000 is not answering the question, and reading them all would cost the memory
+ * and time of a flood.
+ */
+export const maxReplyPeers = 1000;
+
 /** Trackers that send no interval get asked again after this long. */
 export const defaultInterval = 1800;
 
@@ -41,9 +48,16 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
 	const peers: PeerAddress[] = [];
 	const peerList = root.peers;
 	if (isBytes(peerList)) {
-		peers.push(...decodeCompactPeers(peerList, 4));
+		// Appended one by one: a spread of 120,000 arguments overflows the stack (RangeError).
+		for (const peer of decodeCompactPeers(peerList, 4, maxReplyPeers)) {
+			peers.push(peer);
+		}
 	} else if (Array.isArray(peerList)) {
 		for (const entry of peerList) {
+			if (peers.length >= maxReplyPeers) {
+				break;
+			}
+
 			if (!isDictionary(entry) || !isBytes(entry.ip) || !isInteger(entry.port)) {
 				continue;
 			}
@@ -55,7 +69,9 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
 	}
 
 	if (isBytes(root.peers6)) {
-		peers.push(...decodeCompactPeers(root.peers6, 6));
+		for (const peer of decodeCompactPeers(root.peers6, 6, maxReplyPeers - peers.length)) {
+			peers.push(peer);
+		}
 	}
 
 	const interval = isInteger(root.interval) && root.interval > 0 ? root.interval : defaultInterval;

@@ -2,6 +2,7 @@ import {TrackerError} from '../errors.js';
 import type {AnnounceEvent} from '../tracker/announce-request.js';
 import {decodeCompactPeers, type PeerAddress} from './compact-peers.js';
 import {printable} from './printable.js';
+import {maxReplyPeers} from './tracker-response.js';
 
 /** BEP 15's magic constant: the first eight bytes of every connect request. */
 const protocolId = 0x417_2710_1980n;
@@ -125,7 +126,7 @@ export function decodeUdpTrackerReply(packet: Buffer, family: 'IPv4' | 'IPv6'): 
 				interval: packet.readUInt32BE(8),
 				leechers: packet.readUInt32BE(12),
 				seeders: packet.readUInt32BE(16),
-				peers: decodeCompactPeers(peerBytes, family === 'IPv4' ? 4 : 6),
+				peers: decodeCompactPeers(peerBytes, family === 'IPv4' ? 4 : 6, maxReplyPeers),
 			};
 		}
 

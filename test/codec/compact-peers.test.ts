@@ -78,3 +78,10 @@ test('peerKey brackets IPv6 hosts only', (t) => {
 	t.is(peerKey({host: '10.0.0.1', port: 6881}), '10.0.0.1:6881');
 	t.is(peerKey({host: '2001:db8::1', port: 6881}), '[2001:db8::1]:6881');
 });
+
+test('decoding stops at the limit it is given', (t) => {
+	t.deepEqual(decodeCompactPeers(hex('0a000001 1ae1  0a000002 1ae1  0a000003 1ae1'), 4, 2), [
+		{host: '10.0.0.1', port: 6881},
+		{host: '10.0.0.2', port: 6881},
+	]);
+});

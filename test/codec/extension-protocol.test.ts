@@ -3,10 +3,12 @@ import {decodeBencode, encodeBencode} from '../../source/codec/bencode.js';
 import {
 	decodeExtendedHandshake,
 	decodeMetadataMessage,
+	decodePex,
 	encodeExtendedHandshake,
 	encodeMetadataMessage,
 	type MetadataMessage,
 	maxMetadataSize,
+	maxPexPeers,
 	metadataPieceLength,
 	ourExtensions,
 } from '../../source/codec/extension-protocol.js';
@@ -227,4 +229,28 @@ for (const [what, payload, message] of badMetadataMessages) {
 
 test('the encoded messages are valid bencode up to the data bytes', (t) => {
 	t.deepEqual(decodeBencode(encodeMetadataMessage({kind: 'request', piece: 9})), {msg_type: 0, piece: 9});
+});
+
+test('PEX: at most 50 added peers are decoded, IPv4 first, and no URL is built for an IPv6 peer past them', (t) => {
+	const added = Buffer.alloc(40 * 6, 1);
+	const added6 = Buffer.alloc(10_000 * 18, 0x20);
+	const dropped6 = Buffer.alloc(10_000 * 18, 0x30);
+	const RealUrl = globalThis.URL;
+	let built = 0;
+	globalThis.URL = class extends RealUrl {
+		constructor(...parameters: ConstructorParameters<typeof URL>) {
+			super(...parameters);
+			built++;
+		}
+	};
+	try {
+		const {added: peers, dropped} = decodePex(encodeBencode({added, added6, dropped6}));
+		t.is(peers.length, maxPexPeers);
+		t.is(peers[0]?.host, '1.1.1.1');
+		t.is(peers[40]?.host, '2020:2020:2020:2020:2020:2020:2020:2020');
+		t.is(dropped.length, maxPexPeers);
+		t.true(built <= 2 * maxPexPeers, `${built} URLs built`);
+	} finally {
+		globalThis.URL = RealUrl;
+	}
 });

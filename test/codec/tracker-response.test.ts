@@ -1,6 +1,6 @@
 import test from 'ava';
 import {encodeBencode} from '../../source/codec/bencode.js';
-import {parseAnnounceResponse} from '../../source/codec/tracker-response.js';
+import {maxReplyPeers, parseAnnounceResponse} from '../../source/codec/tracker-response.js';
 import {TrackerError} from '../../source/errors.js';
 
 const hex = (text: string) => Buffer.from(text.replaceAll(' ', ''), 'hex');
@@ -142,3 +142,11 @@ for (const [what, body] of [
 		});
 	});
 }
+
+test('a reply naming 130,000 peers is read up to the cap, without a RangeError from a spread', (t) => {
+	const many = Buffer.alloc(130_000 * 6, 1);
+	const many6 = Buffer.alloc(130_000 * 18, 0x20);
+	const response = parseAnnounceResponse(encodeBencode({interval: 1800, peers: many, peers6: many6}));
+	t.is(response.peers.length, maxReplyPeers);
+	t.deepEqual(response.peers[0], {host: '1.1.1.1', port: 257});
+});
