@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import {catchError, fromEvent, merge, of, share, take, takeUntil} from 'rxjs';
+import {isLocalAddress} from '../codec/address-scope.js';
 import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
 import {describeError, MetainfoError} from '../errors.js';
@@ -109,6 +110,12 @@ function joinDht(command: DownloadCommand, source: {metainfo: Metainfo} | {magne
 	);
 }
 
+/** A DHT bootstrap node (`host:port`, `[v6]:port`) on a local address. */
+function isLocalNode(node: string): boolean {
+	const host = node.startsWith('[') ? node.slice(1, node.indexOf(']')) : node.slice(0, node.lastIndexOf(':'));
+	return isLocalAddress(host);
+}
+
 /** `torrent-rx file.torrent` or `torrent-rx 'magnet:?…'`: download (and maybe seed) one torrent with the view. */
 export async function downloadCommand(
 	command: DownloadCommand,
@@ -145,6 +152,9 @@ export async function downloadCommand(
 			...(command.lsd ? {lsd: true} : {}),
 			// The run refuses a torrent whose files would take the log's place (reserved names).
 			...(command.historyFile ? {historyFile: command.historyFile} : {}),
+			...(command.dht && command.dht.bootstrap.length > 0 && command.dht.bootstrap.every(isLocalNode)
+				? {localDht: true}
+				: {}),
 		};
 		const {completed, quit} = await showRun(
 			withResource(joinDht(command, source), (dht) => {

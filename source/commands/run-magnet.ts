@@ -15,6 +15,7 @@ import {
 	takeWhile,
 	throwError,
 } from 'rxjs';
+import {isDialable, isLocalUrl} from '../codec/address-scope.js';
 import {torrentFileFromInfo} from '../codec/build-metainfo.js';
 import type {MagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
@@ -76,11 +77,20 @@ export function runMagnet(link: MagnetLink, config: RunConfig): Observable<RunEv
 			retryDelayMs: 15_000,
 			defaultMinIntervalMs: 30_000,
 		}).pipe(share());
+		// The link's own `x.pe` may name local peers; a tracker or the DHT only when it is local itself.
 		const peers$ = merge(
 			from(link.peers),
-			announces$.pipe(mergeMap((event) => (event.type === 'announce-answered' ? event.peers : []))),
+			announces$.pipe(
+				mergeMap((event) =>
+					event.type === 'announce-answered'
+						? event.peers.filter((peer) => isDialable(peer, isLocalUrl(event.tracker)))
+						: [],
+				),
+			),
 			config.dht
-				? config.dht.peers(link.infoHash, {intervalMs: 15_000}).pipe(mergeMap((peers) => peers))
+				? config.dht
+						.peers(link.infoHash, {intervalMs: 15_000})
+						.pipe(mergeMap((peers) => peers.filter((peer) => isDialable(peer, config.localDht === true))))
 				: EMPTY,
 		);
 		return merge(

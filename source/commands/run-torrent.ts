@@ -39,6 +39,8 @@ export type RunConfig = {
 	peers?: PeerAddress[];
 	/** The DHT node to find peers through (BEP 5); never used for a private torrent (BEP 27). */
 	dht?: Dht;
+	/** The DHT's bootstrap nodes are all on local addresses (a test or home swarm): local peers it finds may be dialled. */
+	localDht?: boolean;
 	/** Local service discovery (BEP 14); never for a private torrent either. */
 	lsd?: boolean;
 };
@@ -48,18 +50,21 @@ const dhtLookupIntervalMs = 15 * 60 * 1000;
 
 /** Peers from outside the trackers: the magnet link's, and the DHT's and the local network's unless the torrent is private. */
 function morePeers(metainfo: Metainfo, config: RunConfig, listenPort: number): Observable<PeerBatch> {
-	const fromLink = config.peers?.length ? of<PeerBatch>({source: 'magnet', peers: config.peers}) : EMPTY;
+	// The user's own `x.pe` and LSD may name peers on the local network; a public DHT may not.
+	const fromLink = config.peers?.length
+		? of<PeerBatch>({source: 'magnet', peers: config.peers, allowLocal: true})
+		: EMPTY;
 	const {dht} = config;
 	const fromDht =
 		dht && !metainfo.private
 			? dht
 					.peers(metainfo.infoHash, {announcePort: listenPort, intervalMs: dhtLookupIntervalMs})
-					.pipe(map((peers): PeerBatch => ({source: 'dht', peers})))
+					.pipe(map((peers): PeerBatch => ({source: 'dht', peers, allowLocal: config.localDht === true})))
 			: EMPTY;
 	const fromLocalNetwork =
 		config.lsd && !metainfo.private
 			? localPeers(metainfo.infoHash, {port: listenPort, intervalMs: 5 * 60 * 1000}).pipe(
-					map((peers): PeerBatch => ({source: 'lsd', peers})),
+					map((peers): PeerBatch => ({source: 'lsd', peers, allowLocal: true})),
 				)
 			: EMPTY;
 	return merge(fromLink, fromDht, fromLocalNetwork);

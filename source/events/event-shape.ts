@@ -20,7 +20,7 @@ const shapes: Record<RunEventType, Record<string, Field | `${Field}?`>> = {
 	'announce-failed': {tracker: 'text', event: 'text', reason: 'text'},
 	'no-peers': {},
 	'peer-connecting': {peer: 'text', source: 'text?'},
-	'peers-found': {source: 'text', from: 'text', peers: 'peers'},
+	'peers-found': {source: 'text', from: 'text', peers: 'peers', count: 'count?'},
 	'peer-connected': {peer: 'text', peerId: 'text'},
 	'peer-identified': {peer: 'text', client: 'text'},
 	'metadata-fetching': {infoHash: 'text', name: 'text?'},

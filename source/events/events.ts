@@ -32,8 +32,17 @@ export type RunEvent =
 	| {type: 'no-peers'}
 	/** `source`: where we learnt of the peer; absent in logs from before it was recorded. */
 	| {type: 'peer-connecting'; peer: string; source?: PeerSource}
-	/** Addresses a peer told us about (BEP 11 PEX); the swarm calls them. */
-	| {type: 'peers-found'; source: PeerSource; from: string; peers: Array<{host: string; port: number}>}
+	/**
+	 * Addresses a peer told us about (BEP 11 PEX): `count` it named (50 at most are read), `peers`
+	 * those that joined the swarm's candidates (absent `count`: logs from before it was recorded).
+	 */
+	| {
+			type: 'peers-found';
+			source: PeerSource;
+			from: string;
+			peers: Array<{host: string; port: number}>;
+			count?: number;
+	  }
 	| {type: 'peer-connected'; peer: string; peerId: string}
 	/** The client name a peer gave in its extended handshake (BEP 10 `v`). */
 	| {type: 'peer-identified'; peer: string; client: string}

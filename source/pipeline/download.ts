@@ -24,6 +24,7 @@ import {
 	takeWhile,
 	tap,
 } from 'rxjs';
+import {isLocalUrl} from '../codec/address-scope.js';
 import type {Bitfield} from '../codec/bitfield.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {ourClientName} from '../codec/peer-id.js';
@@ -38,6 +39,7 @@ import {StorageLayout} from '../storage/layout.js';
 import {PieceCache} from '../storage/piece-cache.js';
 import type {ResumeStore} from '../storage/resume-file.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
+import {swarmMemory} from './bounded-map.js';
 import {piecesOnDisk} from './check-existing.js';
 import {choker} from './choker.js';
 import type {PeerStats, SwarmContext} from './peer-session.js';
@@ -176,10 +178,9 @@ export function download(
 				tickMs: options.tickMs,
 				handshakeTimeoutMs: options.handshakeTimeoutMs,
 				maxStrikes: options.maxStrikes,
-				strikes: new Map(),
-				banned: new Set(),
+				// Bounded: strangers can call from ever new addresses.
+				...swarmMemory(),
 				suspects: new Map(),
-				peerIds: new Map(),
 				peers,
 				unchoked$,
 				interestChanged: () => nudgeChoker$.next(),
@@ -218,7 +219,14 @@ export function download(
 			const addresses$: Observable<PeerBatch> = merge(
 				tracker$.pipe(
 					filter((event) => event.type === 'announce-answered'),
-					map((event): PeerBatch => ({source: 'tracker', peers: event.peers})),
+					// A tracker on a local address (a test swarm, a home tracker) may name local peers; a public one may not.
+					map(
+						(event): PeerBatch => ({
+							source: 'tracker',
+							peers: event.peers,
+							allowLocal: isLocalUrl(event.tracker),
+						}),
+					),
 				),
 				ports.morePeers$ ?? EMPTY,
 			);

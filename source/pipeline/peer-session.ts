@@ -73,6 +73,8 @@ export type SwarmContext = {
 	banned: Set<string>;
 	/** The peer id each address gave in its handshake: how a banned peer is known again. */
 	peerIds: Map<string, string>;
+	/** Addresses that answered with our own peer id (our public address, as trackers name it): never dialled again. */
+	ourAddresses: Set<string>;
 	/** Failed pieces that several peers sent, block by block, until a good copy shows who lied. */
 	suspects: Map<number, SuspectBlock[]>;
 	/** The connected peers, for the choker. */
@@ -105,6 +107,7 @@ function checkHandshake(peer: string, handshake: Handshake, context: SwarmContex
 	}
 
 	if (handshake.peerId.equals(context.peerId)) {
+		context.ourAddresses.add(peer);
 		throw new PeerProtocolError('connected to ourselves');
 	}
 

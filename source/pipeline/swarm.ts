@@ -2,9 +2,8 @@ import {
 	BehaviorSubject,
 	defer,
 	EMPTY,
-	filter,
 	finalize,
-	from,
+	ignoreElements,
 	map,
 	merge,
 	mergeMap,
@@ -13,9 +12,12 @@ import {
 	tap,
 	timer,
 } from 'rxjs';
+import {isLocalAddress} from '../codec/address-scope.js';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {IncomingPeer} from '../peer/listener.js';
+import {BoundedMap} from './bounded-map.js';
+import {type AddOptions, CandidatePool} from './candidate-pool.js';
 import {peerSession, type SwarmContext, type SwarmPorts} from './peer-session.js';
 
 export type SwarmOptions = {
@@ -27,10 +29,16 @@ export type SwarmOptions = {
 	maxRedials: number;
 	/** Our own listening address as trackers report it back to us, never dialled. */
 	self?: PeerAddress;
+	/** Addresses waiting for a slot, at most (libtorrent's `max_peerlist_size` is 3000). */
+	maxCandidates?: number;
 };
 
-/** Addresses from one source: a tracker's answer, a magnet link's peers, a PEX message. */
-export type PeerBatch = {source: PeerSource; peers: PeerAddress[]};
+/**
+ * Addresses from one source: a tracker's answer, a magnet link's peers, a PEX message.
+ * `allowLocal`: the source is itself on a loopback or private address (a tracker there, LSD) or
+ * is the user (`x.pe`), so such addresses from it may be dialled; from anyone else they are not.
+ */
+export type PeerBatch = {source: PeerSource; peers: PeerAddress[]; allowLocal?: boolean};
 
 export type Swarm = {
 	/** Every peer session's events, for as long as it is subscribed. */
@@ -41,13 +49,25 @@ export type Swarm = {
 	dialable: () => PeerAddress[];
 };
 
+const defaultMaxCandidates = 3000;
+/** Redial counts remembered, at most: forgetting one only lets an old peer be called again. */
+const maxRedialRecords = 4096;
+
+/** The host of a peer key (`1.2.3.4:6881`, `[::1]:6881`). */
+function hostOf(key: string): string {
+	return key.startsWith('[') ? key.slice(1, key.indexOf(']')) : key.slice(0, key.lastIndexOf(':'));
+}
+
 /**
- * Turns addresses (from trackers, later DHT and PEX) and accepted connections into peer
- * sessions. Outgoing ones run under a `mergeMap` concurrency limit; an incoming one is taken
- * only while a slot is free. An address already queued or connected is not dialled twice; a
- * banned one never again. A dialled peer that leaves while we still need pieces is called
- * again with a growing delay (trackers may not be asked again for many minutes), until it has
- * failed `maxRedials` times in a row without giving us a verified piece.
+ * Turns addresses (from trackers, DHT, LSD, PEX) and accepted connections into peer sessions.
+ * Addresses wait in a bounded `CandidatePool`; outgoing sessions run under a `mergeMap`
+ * concurrency limit over cheap tokens, one per waiting address, and each session takes its
+ * address from the pool only when its slot is free, so the most promising one goes first
+ * whenever it arrived. An incoming one is taken only while a slot is free. An address already
+ * waiting or connected is not dialled twice; a banned one, or one that answered with our own
+ * peer id, never again. A dialled peer that leaves while we still need pieces is called again
+ * with a growing delay (trackers may not be asked again for many minutes), until it has failed
+ * `maxRedials` times in a row without giving us a verified piece.
  */
 export function swarm(
 	addresses$: Observable<PeerBatch>,
@@ -59,28 +79,45 @@ export function swarm(
 	const activePeers$ = new BehaviorSubject(0);
 	const reached = new Map<string, PeerAddress>();
 	const events$ = defer(() => {
-		// Addresses queued for a slot or connected; the queue holds keys, not sockets.
-		const known = new Set<string>();
 		const selfKey = options.self ? peerKey(options.self) : undefined;
-		// Addresses peers tell us about (PEX) join the ones from the trackers.
-		const found$ = new Subject<PeerBatch>();
+		const pool = new CandidatePool(
+			options.maxCandidates ?? defaultMaxCandidates,
+			(key) => key === selfKey || context.banned.has(key) || context.ourAddresses.has(key),
+		);
+		// One token per waiting address, never more: the queue in front of the mergeMap stays within the pool's bound.
+		const tokens$ = new Subject<void>();
+		let tokens = 0;
+		const offer = (peers: readonly PeerAddress[], source: PeerSource, add: AddOptions): PeerAddress[] => {
+			const added = pool.add(peers, source, add);
+			while (tokens < pool.waiting) {
+				tokens++;
+				tokens$.next();
+			}
+
+			return added;
+		};
+
 		const session = (key: string, wire$: Parameters<typeof peerSession>[1], source: PeerSource) =>
 			defer(() => {
 				activePeers$.next(activePeers$.value + 1);
 				return peerSession(key, wire$, ports, context, source);
 			}).pipe(
-				tap((event) => {
-					if (event.type === 'peers-found') {
-						found$.next({source: event.source, peers: event.peers});
+				map((event) => {
+					if (event.type !== 'peers-found') {
+						return event;
 					}
+
+					// BEP 11 PEX: the sender's word, taken on its own terms (a peer on our network may name others on it).
+					const peers = offer(event.peers, event.source, {allowLocal: isLocalAddress(hostOf(event.from))});
+					return {...event, peers, count: event.count ?? event.peers.length};
 				}),
 				finalize(() => {
-					known.delete(key);
+					pool.release(key);
 					activePeers$.next(activePeers$.value - 1);
 				}),
 			);
 
-		const redials = new Map<string, number>();
+		const redials = new BoundedMap<string, number>(maxRedialRecords);
 		const left$ = new Subject<{source: PeerSource; address: PeerAddress}>();
 		const redial$ = left$.pipe(
 			mergeMap(({source, address}) => {
@@ -90,47 +127,55 @@ export function swarm(
 				return attempt > options.maxRedials || context.picker.complete || context.banned.has(key)
 					? EMPTY
 					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.scheduler).pipe(
-							map((): PeerBatch => ({source, peers: [address]})),
+							tap(() => offer([address], source, {allowLocal: true, returning: true})),
 						);
 			}),
 		);
-		const outgoing$ = merge(addresses$, redial$, found$).pipe(
-			mergeMap(({source, peers}) => from(peers.map((address) => ({source, address})))),
-			filter(({address}) => {
-				const key = peerKey(address);
-				return !known.has(key) && !context.banned.has(key) && key !== selfKey;
-			}),
-			tap(({address}) => known.add(peerKey(address))),
-			mergeMap(({source, address}) => {
-				const key = peerKey(address);
-				return session(key, ports.connect(address), source).pipe(
-					tap((event) => {
-						if (event.type === 'piece-verified') {
-							redials.delete(key);
-						} else if (event.type === 'peer-connected') {
-							reached.set(key, address);
+		const outgoing$ = tokens$.pipe(
+			mergeMap(
+				() =>
+					defer(() => {
+						tokens--;
+						const candidate = pool.take();
+						if (!candidate) {
+							return EMPTY;
 						}
+
+						const {key, address, source} = candidate;
+						return session(key, ports.connect(address), source).pipe(
+							tap((event) => {
+								if (event.type === 'piece-verified') {
+									redials.delete(key);
+								} else if (event.type === 'peer-connected') {
+									reached.set(key, address);
+								}
+							}),
+							finalize(() => {
+								reached.delete(key);
+								left$.next({source, address});
+							}),
+						);
 					}),
-					finalize(() => {
-						reached.delete(key);
-						left$.next({source, address});
-					}),
-				);
-			}, options.maxPeers),
+				options.maxPeers,
+			),
+		);
+		const found$ = addresses$.pipe(
+			tap(({source, peers, allowLocal}) => {
+				offer(peers, source, {allowLocal: allowLocal === true});
+			}),
 		);
 		const accepted$ = incoming$.pipe(
 			mergeMap((incoming) => {
 				const key = peerKey(incoming.address);
-				if (activePeers$.value >= options.maxPeers || context.banned.has(key) || known.has(key)) {
+				if (activePeers$.value >= options.maxPeers || context.banned.has(key) || !pool.claim(key)) {
 					incoming.refuse();
 					return EMPTY;
 				}
 
-				known.add(key);
 				return session(key, incoming.wire$, 'incoming');
 			}),
 		);
-		return merge(outgoing$, accepted$);
+		return merge(outgoing$, accepted$, merge(found$, redial$).pipe(ignoreElements()));
 	});
 	return {events$, activePeers$, dialable: () => [...reached.values()]};
 }

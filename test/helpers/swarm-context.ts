@@ -1,4 +1,5 @@
 import {BehaviorSubject} from 'rxjs';
+import {swarmMemory} from '../../source/pipeline/bounded-map.js';
 import type {SwarmContext} from '../../source/pipeline/peer-session.js';
 import {PiecePicker} from '../../source/pipeline/piece-picker.js';
 import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
@@ -20,10 +21,8 @@ export function swarmContext(
 		tickMs: 1000,
 		handshakeTimeoutMs: 3000,
 		maxStrikes: 3,
-		strikes: new Map(),
-		banned: new Set(),
+		...swarmMemory(),
 		suspects: new Map(),
-		peerIds: new Map(),
 		peers: new Map(),
 		unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 		interestChanged: () => undefined,

@@ -79,7 +79,7 @@ function runSwarm(
 	let endedAt = -1;
 	testScheduler(t).run(({flush}) => {
 		const {events$} = swarm(
-			of({source: 'tracker' as const, peers: scripts.map((_, n) => address(n + 1))}),
+			of({source: 'tracker' as const, peers: scripts.map((_, n) => address(n + 1)), allowLocal: true}),
 			NEVER,
 			{
 				connect,

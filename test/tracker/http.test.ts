@@ -340,3 +340,61 @@ test('shuffleTiers reaches every order of a tier', (t) => {
 
 	t.deepEqual([...orders].sort(), ['abc', 'acb', 'bac', 'bca', 'cab', 'cba']);
 });
+
+test('SSRF: a tracker on a loopback address is asked only at /announce; any other path is refused unasked', async (t) => {
+	const tracker = await startTracker(t, bencoded({interval: 60, peers: Buffer.alloc(0)}));
+	const elsewhere = tracker.url.replace('/announce', '/cgi-bin/admin');
+	const error = await t.throwsAsync(firstValueFrom(announceHttp(elsewhere, request, {timeoutMs: 2000})), {
+		instanceOf: TrackerError,
+	});
+	t.regex(error?.message ?? '', /local address.*\/announce/);
+	t.is(tracker.seen.length, 0);
+});
+
+test('SSRF: a tracker name that resolves to a private or loopback address is asked only at /announce', async (t) => {
+	const tracker = await startTracker(t, bencoded({interval: 60, peers: Buffer.alloc(0)}));
+	const port = new URL(tracker.url).port;
+	const lookup: typeof import('node:dns').lookup = ((
+		_hostname: string,
+		options: {all?: boolean},
+		callback: (...values: unknown[]) => void,
+	) => {
+		if (options.all) {
+			callback(null, [{address: '127.0.0.1', family: 4}]);
+		} else {
+			callback(null, '127.0.0.1', 4);
+		}
+	}) as never;
+	const error = await t.throwsAsync(
+		firstValueFrom(announceHttp(`http://tracker.test:${port}/cgi`, request, {timeoutMs: 2000, lookup})),
+		{instanceOf: TrackerError},
+	);
+	t.regex(error?.message ?? '', /local address.*\/announce/);
+	t.is(tracker.seen.length, 0);
+	// At /announce the same name is asked.
+	await firstValueFrom(
+		announceHttp(`http://tracker.test:${port}/announce`, request, {timeoutMs: 2000, lookup}),
+	);
+	t.is(tracker.seen.length, 1);
+});
+
+test('SSRF: a redirect is never followed, so it cannot lead to a private address', async (t) => {
+	let target = '';
+	const tracker = await startTracker(t, (incoming, outgoing) => {
+		if (incoming.url?.startsWith('/announce')) {
+			outgoing.writeHead(302, {location: target});
+			outgoing.end();
+		} else {
+			bencoded({interval: 60, peers: Buffer.alloc(0)})(incoming, outgoing);
+		}
+	});
+	target = tracker.url.replace('/announce', '/secret');
+	await t.throwsAsync(firstValueFrom(announceHttp(tracker.url, request, {timeoutMs: 2000})), {
+		instanceOf: TrackerError,
+		message: /HTTP 302/,
+	});
+	t.deepEqual(
+		tracker.seen.map((seen) => seen.url.split('?')[0]),
+		['/announce'],
+	);
+});
