@@ -7,6 +7,7 @@ import {
 	filter,
 	finalize,
 	merge,
+	NEVER,
 	type Observable,
 	of,
 	race,
@@ -51,6 +52,12 @@ const maxBackoffMs = 30 * 60 * 1000;
 /** The soonest we announce again for want of peers, whatever `min interval` says. */
 const minHungryIntervalMs = 10_000;
 const maxIntervalMs = 24 * 60 * 60 * 1000;
+/**
+ * The soonest a regular re-announce goes out, whatever `interval` says: a tracker answering
+ * `interval: 1` would otherwise have us ask (and take in a new peer list) every second.
+ * libtorrent's `min_announce_interval` is five minutes; one is enough to bound the rate.
+ */
+export const minRegularIntervalMs = 60_000;
 
 type AnnounceEvents = Extract<RunEvent, {type: `announce-${string}`}>;
 
@@ -90,7 +97,7 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 					switchMap((response): Observable<AnnounceEvents> => {
 						trackerId = response.trackerId ?? trackerId;
 						// Capped: a timer beyond 2^31 ms fires at once, and a day is long enough for any tracker.
-						intervalMs = Math.min(response.interval * 1000, maxIntervalMs);
+						intervalMs = Math.min(Math.max(response.interval * 1000, minRegularIntervalMs), maxIntervalMs);
 						lastAnswered = url;
 						// Floored: a `min interval` of 0 with no peers would have us announce in a busy loop.
 						minIntervalMs = Math.max(
@@ -183,7 +190,8 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 		return race(
 			timer(regularWait, scheduler),
 			timer(earliestHungry, scheduler).pipe(
-				switchMap(() => options.hungry$),
+				// A hungry$ that completes must not win the race: that would end the announce loop.
+				switchMap(() => concat(options.hungry$, NEVER)),
 				filter(Boolean),
 				take(1),
 			),

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {filter, NEVER, type Observable, of} from 'rxjs';
+import {filter, ignoreElements, NEVER, type Observable, of} from 'rxjs';
 import type {AnnounceResponse} from '../../source/codec/tracker-response.js';
 import type {AnnounceRequest} from '../../source/tracker/announce-request.js';
 import {type AnnouncePort, type AnnouncerOptions, announcer} from '../../source/tracker/announcer.js';
@@ -58,7 +58,8 @@ test('announces started, then re-announces at the tracker interval, and sends st
 			return trackers.port(url, request);
 		};
 
-		expectObservable(announcer(port, options({})), '^ 2500ms !').toBe('s-a 999ms r-b 999ms r-b', {
+		// `interval: 1` is taken as a minute, the floor.
+		expectObservable(announcer(port, options({})), '^ 125s !').toBe('s-a 59999ms r-b 59999ms r-b', {
 			s: sent('http://a/announce', 'started'),
 			a: answered('http://a/announce', 'started'),
 			r: sent('http://a/announce', 'regular'),
@@ -76,7 +77,7 @@ test('tries the tiers in order and moves a tracker that answered to the front of
 				: cold('-#', {}, new Error('refused')),
 		);
 		const events$ = announcer(trackers.port, options({tiers: [['http://a/', 'http://b/'], ['http://c/']]}));
-		expectObservable(events$, '^ 1100ms !').toBe('A(BC)-D 999ms E----F', {
+		expectObservable(events$, '^ 61s !').toBe('A(BC)-D 59999ms E----F', {
 			A: sent('http://a/', 'started'),
 			B: {type: 'announce-failed', tracker: 'http://a/', event: 'started', reason: 'refused'},
 			C: sent('http://b/', 'started'),
@@ -185,4 +186,18 @@ test('a torrent without trackers announces nothing', (t) => {
 		const trackers = fakeTrackers(() => NEVER);
 		expectObservable(announcer(trackers.port, options({tiers: []}))).toBe('|');
 	});
+});
+
+test('a tracker answering `interval: 1` is asked again after a minute, not every second', (t) => {
+	const calls: string[] = [];
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1, peers: [peer]}}));
+		const port: AnnouncePort = (url, request) => {
+			calls.push(request.event ?? 'regular');
+			return trackers.port(url, request);
+		};
+
+		expectObservable(announcer(port, options({})).pipe(ignoreElements()), '^ 150s !').toBe('');
+	});
+	t.deepEqual(calls, ['started', 'regular', 'regular', 'stopped']);
 });
