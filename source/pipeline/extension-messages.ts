@@ -2,12 +2,12 @@ import {
 	asyncScheduler,
 	EMPTY,
 	endWith,
+	filter,
 	ignoreElements,
+	map,
 	merge,
-	mergeMap,
 	type Observable,
 	type OperatorFunction,
-	of,
 	type SchedulerLike,
 	share,
 	takeUntil,
@@ -41,72 +41,128 @@ export type ExtensionOptions = {
 	scheduler?: SchedulerLike;
 };
 
+/** BEP 10 lets a peer send its extended handshake again to update it: a few at once, then one every 10 s. */
+const handshakeBurst = 4;
+const handshakeRefillMs = 10_000;
+/** BEP 11: PEX at most once a minute; a message that comes sooner is not read. */
+const pexMinIntervalMs = 60_000;
+
 /**
  * The BEP 10 side of a session: the peer's extended handshake (its client name and its ids for
- * our extensions) and its ut_metadata requests, answered from the info dictionary we have.
+ * our extensions), its PEX messages, and its ut_metadata requests, answered from the info
+ * dictionary we have. One `map` over the messages, no inner subscription per message.
  */
 export function answerExtensions(options: ExtensionOptions): OperatorFunction<PeerMessage, RunEvent> {
 	return (incoming$: Observable<PeerMessage>) => {
+		const scheduler = options.scheduler ?? asyncScheduler;
 		let theirMetadataId = 0;
 		let theirPexId = 0;
 		let metadataRequests = 0;
+		let client: string | undefined;
+		let handshakes = 0;
+		let handshakeTokens = handshakeBurst;
+		let handshakeRefilledAt = 0;
+		let pexUsedAt = Number.NEGATIVE_INFINITY;
 		const messages$ = incoming$.pipe(share());
 		const {infoBytes} = options;
 		const pieces = infoBytes ? Math.ceil(infoBytes.length / metadataPieceLength) : 0;
+
+		const handshake = (payload: Buffer): RunEvent | undefined => {
+			const now = scheduler.now();
+			if (handshakes++ > 0) {
+				handshakeTokens = Math.min(
+					handshakeBurst,
+					handshakeTokens + (now - handshakeRefilledAt) / handshakeRefillMs,
+				);
+				if (handshakeTokens < 1) {
+					throw new PeerProtocolError(
+						`sent extended handshakes faster than 1 every ${handshakeRefillMs / 1000} s`,
+					);
+				}
+
+				handshakeTokens--;
+			}
+
+			handshakeRefilledAt = now;
+			const theirs = decodeExtendedHandshake(payload);
+			theirMetadataId = theirs.extensions.get('ut_metadata') ?? 0;
+			theirPexId = options.pex ? (theirs.extensions.get('ut_pex') ?? 0) : 0;
+			// An update that names the same client again is no news: no event, no log line.
+			if (!theirs.client || theirs.client === client) {
+				return undefined;
+			}
+
+			client = theirs.client;
+			return {type: 'peer-identified', peer: options.peer, client};
+		};
+
+		const peerExchange = (payload: Buffer): RunEvent | undefined => {
+			const now = scheduler.now();
+			if (now - pexUsedAt < pexMinIntervalMs) {
+				return undefined;
+			}
+
+			pexUsedAt = now;
+			const {added} = decodePex(payload);
+			return added.length > 0
+				? {type: 'peers-found', source: 'pex', from: options.peer, peers: added, count: added.length}
+				: undefined;
+		};
+
+		const answerMetadata = (payload: Buffer): undefined => {
+			const request = decodeMetadataMessage(payload);
+			if (request.kind !== 'request') {
+				return undefined;
+			}
+
+			metadataRequests++;
+			// Each answer, even a reject, is a message queued for the peer: past the cap it is a flood.
+			if (metadataRequests > options.maxMetadataRequests) {
+				throw new PeerProtocolError(`asked for more than ${options.maxMetadataRequests} metadata pieces`);
+			}
+
+			const answer =
+				infoBytes && request.piece < pieces
+					? encodeMetadataMessage({
+							kind: 'data',
+							piece: request.piece,
+							totalSize: infoBytes.length,
+							data: infoBytes.subarray(
+								request.piece * metadataPieceLength,
+								(request.piece + 1) * metadataPieceLength,
+							),
+						})
+					: encodeMetadataMessage({kind: 'reject', piece: request.piece});
+			options.send({type: 'extended', extension: theirMetadataId, payload: answer});
+			return undefined;
+		};
+
 		const answers$ = messages$.pipe(
-			mergeMap((message): Observable<RunEvent> => {
+			map((message): RunEvent | undefined => {
 				if (message.type !== 'extended') {
-					return EMPTY;
+					return undefined;
 				}
 
 				if (message.extension === 0) {
-					const theirs = decodeExtendedHandshake(message.payload);
-					theirMetadataId = theirs.extensions.get('ut_metadata') ?? 0;
-					theirPexId = options.pex ? (theirs.extensions.get('ut_pex') ?? 0) : 0;
-					return theirs.client
-						? of({type: 'peer-identified', peer: options.peer, client: theirs.client})
-						: EMPTY;
+					return handshake(message.payload);
 				}
 
 				if (message.extension === ourExtensions.ut_pex && options.pex) {
-					const {added} = decodePex(message.payload);
-					return added.length > 0
-						? of<RunEvent>({type: 'peers-found', source: 'pex', from: options.peer, peers: added})
-						: EMPTY;
+					return peerExchange(message.payload);
 				}
 
-				if (message.extension !== ourExtensions.ut_metadata || theirMetadataId === 0) {
-					return EMPTY;
-				}
-
-				const request = decodeMetadataMessage(message.payload);
-				if (request.kind !== 'request') {
-					return EMPTY;
-				}
-
-				metadataRequests++;
-				// Each answer, even a reject, is a message queued for the peer: past the cap it is a flood.
-				if (metadataRequests > options.maxMetadataRequests) {
-					throw new PeerProtocolError(`asked for more than ${options.maxMetadataRequests} metadata pieces`);
-				}
-
-				const answer =
-					infoBytes && request.piece < pieces
-						? encodeMetadataMessage({
-								kind: 'data',
-								piece: request.piece,
-								totalSize: infoBytes.length,
-								data: infoBytes.subarray(
-									request.piece * metadataPieceLength,
-									(request.piece + 1) * metadataPieceLength,
-								),
-							})
-						: encodeMetadataMessage({kind: 'reject', piece: request.piece});
-				options.send({type: 'extended', extension: theirMetadataId, payload: answer});
-				return EMPTY;
+				return message.extension === ourExtensions.ut_metadata && theirMetadataId !== 0
+					? answerMetadata(message.payload)
+					: undefined;
 			}),
+			filter((event): event is RunEvent => event !== undefined),
 		);
-		return merge(answers$, options.pex ? sendPex(options, messages$, () => theirPexId) : EMPTY);
+		return options.pex
+			? merge(
+					answers$,
+					sendPex(options, messages$, () => theirPexId),
+				)
+			: answers$;
 	};
 }
 
@@ -154,7 +210,7 @@ function sendPex(
 			}
 		}),
 		ignoreElements(),
-		// Ends with the session's messages, as the have broadcast does.
+		// Ends when the session's messages end: the peer has gone.
 		takeUntil(messages$.pipe(ignoreElements(), endWith(undefined))),
 	);
 }
