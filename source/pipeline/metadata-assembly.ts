@@ -105,9 +105,7 @@ export class MetadataAssembly {
 	 */
 	leave(peer: string): void {
 		this.release(peer);
-		for (const backers of this.#backers.values()) {
-			backers.delete(peer);
-		}
+		this.#unback(peer);
 
 		const size = this.#size;
 		if (size !== undefined && (this.#backers.get(size)?.size ?? 0) === 0 && this.#senders.size === 0) {
@@ -156,9 +154,7 @@ export class MetadataAssembly {
 			// One peer sent it all: the lie is its own.
 			if (senders.size === 1 || strikes >= maxStrikes) {
 				this.#banned.add(sender);
-				for (const backers of this.#backers.values()) {
-					backers.delete(sender);
-				}
+				this.#unback(sender);
 			}
 		}
 
@@ -180,6 +176,25 @@ export class MetadataAssembly {
 		this.#pieces =
 			size === undefined ? [] : Array.from({length: Math.ceil(size / metadataPieceLength)}, () => undefined);
 		this.#senders.clear();
+	}
+
+	/** The peer no longer names its size; a size nobody names is forgotten (peers come and go, each with a size of its own). */
+	#unback(peer: string): void {
+		for (const [size, backers] of this.#backers) {
+			backers.delete(peer);
+			if (backers.size === 0) {
+				this.#backers.delete(size);
+			}
+		}
+	}
+
+	/** For tests: every size remembered is named by a peer still connected (libtorrent's `check_invariant`). */
+	checkInvariant(): void {
+		for (const [size, backers] of this.#backers) {
+			if (backers.size === 0) {
+				throw new Error(`size ${size} is remembered with nobody naming it`);
+			}
+		}
 	}
 
 	#bestBackedSize(): number | undefined {

@@ -229,3 +229,15 @@ test('a size nobody connected names any more gives way to one that is named', (t
 	t.is(assembly.size, bytes.length);
 	t.true(assembly.offerSize(bytes.length, 'honest'));
 });
+
+test('peers that each name a size of their own and leave leave nothing behind', (t) => {
+	const {infoHash} = metadata(100);
+	const assembly = new MetadataAssembly(infoHash);
+	for (let peer = 0; peer < 10_000; peer++) {
+		assembly.offerSize(1000 + peer, `peer ${peer}`);
+		assembly.leave(`peer ${peer}`);
+	}
+
+	t.notThrows(() => assembly.checkInvariant());
+	t.is(assembly.size, undefined);
+});
