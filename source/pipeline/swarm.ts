@@ -118,16 +118,17 @@ export function swarm(
 			);
 
 		const redials = new BoundedMap<string, number>(maxRedialRecords);
-		const left$ = new Subject<{source: PeerSource; address: PeerAddress}>();
+		const left$ = new Subject<{source: PeerSource; address: PeerAddress; wasConnected: boolean}>();
 		const redial$ = left$.pipe(
-			mergeMap(({source, address}) => {
+			mergeMap(({source, address, wasConnected}) => {
 				const key = peerKey(address);
 				const attempt = (redials.get(key) ?? 0) + 1;
 				redials.set(key, attempt);
 				return attempt > options.maxRedials || context.picker.complete || context.banned.has(key)
 					? EMPTY
 					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.scheduler).pipe(
-							tap(() => offer([address], source, {allowLocal: true, returning: true})),
+							// It was dialable once; one we reached goes ahead of the addresses never tried.
+							tap(() => offer([address], source, {allowLocal: true, returning: wasConnected})),
 						);
 			}),
 		);
@@ -142,17 +143,19 @@ export function swarm(
 						}
 
 						const {key, address, source} = candidate;
+						let wasConnected = false;
 						return session(key, ports.connect(address), source).pipe(
 							tap((event) => {
 								if (event.type === 'piece-verified') {
 									redials.delete(key);
 								} else if (event.type === 'peer-connected') {
+									wasConnected = true;
 									reached.set(key, address);
 								}
 							}),
 							finalize(() => {
 								reached.delete(key);
-								left$.next({source, address});
+								left$.next({source, address, wasConnected});
 							}),
 						);
 					}),
