@@ -113,10 +113,20 @@ export class PeerDownloader {
 				break;
 			}
 
-			case 'reject':
+			case 'reject': {
 				// BEP 6: the block can be asked for again (of anyone); given up on already, it is simply not expected.
-				this.#ledger.rejected(message.index, Math.floor(message.begin / blockLength));
+				// A reject that matches no request of ours is ignored: mapped to a block, an offset past the
+				// end of piece n would free block 0 of piece n+1, which then counts as unrequested when it lands.
+				const block = this.#blockOf(message.index, message.begin);
+				if (
+					block >= 0 &&
+					message.length === Math.min(blockLength, this.picker.pieceSize(message.index) - message.begin)
+				) {
+					this.#ledger.rejected(message.index, block);
+				}
+
 				break;
+			}
 			case 'have': {
 				if (message.index >= this.picker.pieceCount) {
 					throw new PeerProtocolError(`have for piece ${message.index} of ${this.picker.pieceCount}`);
@@ -262,12 +272,8 @@ export class PeerDownloader {
 	}
 
 	#receiveBlock(index: number, begin: number, data: Buffer, now: number, activity: PeerActivity[]): void {
-		const block = begin / blockLength;
-		// We ask for whole blocks inside a piece only. Anything else cannot be ours, and its key
-		// would alias another block's (an offset past the end of piece n is a block of piece n+1).
-		const ours =
-			Number.isInteger(block) && index < this.picker.pieceCount && begin < this.picker.pieceSize(index);
-		const origin = ours ? this.#ledger.settle(index, block) : 'unasked';
+		const block = this.#blockOf(index, begin);
+		const origin = block >= 0 ? this.#ledger.settle(index, block) : 'unasked';
 		if (origin !== 'asked') {
 			if (origin === 'given-up') {
 				return;
@@ -303,6 +309,18 @@ export class PeerDownloader {
 			this.picker.markVerifying(index);
 			activity.push({type: 'piece-complete', piece});
 		}
+	}
+
+	/**
+	 * The block at `begin` of piece `index`, or -1 when no request of ours could name it: we ask for
+	 * whole blocks inside a piece only, and anything else would alias another block's key (an offset
+	 * past the end of piece n is a block of piece n+1).
+	 */
+	#blockOf(index: number, begin: number): number {
+		const block = begin / blockLength;
+		return Number.isInteger(block) && index < this.picker.pieceCount && begin < this.picker.pieceSize(index)
+			? block
+			: -1;
 	}
 
 	#updateInterest(activity: PeerActivity[]): void {

@@ -66,3 +66,27 @@ test('a reject after a choke is for a request already given up: no error, no new
 	t.deepEqual(requests(receive(downloader, {type: 'reject', index: 0, begin: 0, length: kib16})), []);
 	t.is(downloader.outstanding, 0);
 });
+
+for (const [title, reject] of [
+	['past its piece’s end', {index: 0, begin: 2 * kib16, length: kib16}],
+	['not on a block boundary', {index: 1, begin: 100, length: kib16}],
+	['for a piece outside the torrent', {index: 2, begin: 0, length: kib16}],
+	['of another length than we asked', {index: 1, begin: 0, length: 100}],
+] as const) {
+	test(`a reject ${title} is not ours: it is ignored, and no other block is taken for it`, (t) => {
+		const picker = new PiecePicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
+		const downloader = new PeerDownloader(
+			'peer',
+			picker,
+			{...defaultWindowOptions, initialWindow: 4, minWindow: 4},
+			0,
+		);
+		receive(downloader, {type: 'have-all'});
+		t.is(requests(receive(downloader, {type: 'unchoke'})).length, 4, 'every block of both pieces asked for');
+		// Block 0 of piece 1 has the key that a block past the end of piece 0 would compute.
+		t.deepEqual(requests(receive(downloader, {type: 'reject', ...reject})), []);
+		t.is(downloader.outstanding, 4);
+		t.notThrows(() => receive(downloader, {type: 'piece', index: 1, begin: 0, block: Buffer.alloc(kib16)}));
+		t.is(downloader.outstanding, 3);
+	});
+}
