@@ -19,6 +19,7 @@ import {
 	takeUntil,
 	takeWhile,
 	tap,
+	throwError,
 	timeout,
 	timer,
 } from 'rxjs';
@@ -134,7 +135,15 @@ function metadataSession(
 				const freed$ = assembly.changes$.pipe(tap(askMore), ignoreElements());
 				const frames$ = wire.incoming$.pipe(
 					frameWire(64 * 1024),
-					timeout({first: options.handshakeTimeoutMs, scheduler}),
+					// The reason says what timed out: rxjs's own is "Timeout has occurred".
+					timeout({
+						first: options.handshakeTimeoutMs,
+						scheduler,
+						with: () =>
+							throwError(
+								() => new PeerProtocolError(`no handshake within ${options.handshakeTimeoutMs / 1000} s`),
+							),
+					}),
 					mergeMap((frame): Observable<RunEvent | MetadataFetched> => {
 						if (frame.type === 'handshake') {
 							if (!frame.handshake.infoHash.equals(options.infoHash)) {

@@ -157,7 +157,15 @@ export function peerSession(
 
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
-				timeout({first: context.handshakeTimeoutMs, scheduler}),
+				// The reason says what timed out: rxjs's own is "Timeout has occurred".
+				timeout({
+					first: context.handshakeTimeoutMs,
+					scheduler,
+					with: () =>
+						throwError(
+							() => new PeerProtocolError(`no handshake within ${context.handshakeTimeoutMs / 1000} s`),
+						),
+				}),
 			);
 			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
 			let extended = false;

@@ -156,7 +156,7 @@ test('a peer that never completes the handshake times out', (t) => {
 	const {events, endedAt} = runSession(t, torrent, {}, {}, () =>
 		of({incoming$: NEVER, send: () => true, drained$: NEVER}),
 	);
-	t.is(disconnectReason(events), 'Timeout has occurred');
+	t.is(disconnectReason(events), 'no handshake within 3 s');
 	t.is(endedAt, 3000);
 });
 
