@@ -150,10 +150,16 @@ export function peerSession(
 				);
 			};
 
-			// Both sides send their handshake at once: we serve one torrent, so there is nothing to wait for.
-			wire.send(
-				encodeHandshake({reserved: ourReservedBytes(), infoHash: context.infoHash, peerId: context.peerId}),
-			);
+			const sendHandshake = () =>
+				wire.send(
+					encodeHandshake({reserved: ourReservedBytes(), infoHash: context.infoHash, peerId: context.peerId}),
+				);
+			// Dialling out, ours goes first (BEP 3: the initiator's does). A caller hears ours only once
+			// its own names our torrent: sent at once, it told any port scanner what we are downloading.
+			const incoming = source === 'incoming';
+			if (!incoming) {
+				sendHandshake();
+			}
 
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
@@ -234,6 +240,10 @@ export function peerSession(
 								}
 
 								checkHandshake(peer, frame.handshake, context);
+								if (incoming) {
+									sendHandshake();
+								}
+
 								extended = supportsExtensionProtocol(frame.handshake.reserved);
 								fast = supportsFastExtension(frame.handshake.reserved);
 								context.peers.set(peer, stats);

@@ -257,3 +257,68 @@ for (const [title, done, expected] of [
 		t.is(sent.length, expected === undefined ? 1 : 2);
 	});
 }
+
+/** Runs a session on a wire whose peer sends its handshake (for `infoHash`) at 50 ms; what we sent, and when. */
+function sentOnWire(
+	t: Parameters<typeof testScheduler>[0],
+	torrent: ReturnType<typeof makeTorrent>,
+	source: 'incoming' | 'tracker',
+	infoHash = torrent.infoHash,
+) {
+	const context = swarmContext(torrent);
+	context.picker.markDone(0);
+	const sent: Array<{at: number; bytes: Buffer}> = [];
+	const events: RunEvent[] = [];
+	const wire: ConnectPort = () =>
+		testSchedulerWire((bytes) => sent.push({at: asyncScheduler.now(), bytes}), infoHash);
+	testScheduler(t).run(({flush}) => {
+		const subscription = peerSession(
+			peer,
+			wire(address),
+			{
+				connect: wire,
+				hashPiece: hashOnMainThread,
+				store: memoryStore(torrent.pieceLength, torrent.payload.length),
+				readBlock: () => NEVER,
+			},
+			context,
+			source,
+		).subscribe((event) => events.push(event));
+		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
+		flush();
+	});
+	return {sent, events};
+}
+
+test('on an incoming connection our handshake waits for the peer’s, so a caller learns nothing first', (t) => {
+	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+	const {sent} = sentOnWire(t, torrent, 'incoming');
+	t.deepEqual(
+		sent.map(({at, bytes}) => [at, bytes.length]),
+		[
+			[50, 68],
+			[50, 6],
+		],
+		'our handshake, then the bitfield, once the peer’s handshake is in',
+	);
+	t.true(sent[0]?.bytes.subarray(28, 48).equals(torrent.infoHash));
+});
+
+test('an incoming caller that names another torrent never hears our info hash', (t) => {
+	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+	const {sent, events} = sentOnWire(t, torrent, 'incoming', Buffer.alloc(20, 7));
+	t.deepEqual(sent, []);
+	t.is(disconnectReason(events), 'handshake for another torrent');
+});
+
+test('dialling out, our handshake goes first, as BEP 3 has the initiator do', (t) => {
+	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+	const {sent} = sentOnWire(t, torrent, 'tracker');
+	t.deepEqual(
+		sent.map(({at, bytes}) => [at, bytes.length]),
+		[
+			[0, 68],
+			[50, 6],
+		],
+	);
+});
