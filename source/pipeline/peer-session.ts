@@ -101,6 +101,18 @@ function maxMessageLength(pieceCount: number): number {
 	return Math.max(1 + Math.ceil(pieceCount / 8), 9 + 128 * 1024);
 }
 
+/**
+ * BEP 6's messages mean something only when both sides set the fast bit (ours always is). As
+ * libtorrent does, a peer that sends one without it is dropped: a have-all walks every piece.
+ */
+const fastMessages: ReadonlySet<string> = new Set([
+	'suggest',
+	'have-all',
+	'have-none',
+	'reject',
+	'allowed-fast',
+]);
+
 function checkHandshake(peer: string, handshake: Handshake, context: SwarmContext): void {
 	if (!handshake.infoHash.equals(context.infoHash)) {
 		throw new PeerProtocolError('handshake for another torrent');
@@ -280,7 +292,13 @@ export function peerSession(
 							}
 
 							return frames.pipe(
-								filter((frame): frame is PeerMessage => frame.type !== 'handshake'),
+								filter((frame): frame is PeerMessage => {
+									if (!fast && fastMessages.has(frame.type)) {
+										throw new PeerProtocolError(`${frame.type} without the fast extension (BEP 6)`);
+									}
+
+									return frame.type !== 'handshake';
+								}),
 								connect(exchange),
 							);
 						}),

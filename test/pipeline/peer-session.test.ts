@@ -2,6 +2,7 @@ import test from 'ava';
 import {asyncScheduler, map, NEVER, Observable, of, Subject, takeUntil, takeWhile, timer} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import {encodeHandshake} from '../../source/codec/handshake.js';
+import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
@@ -199,13 +200,23 @@ test('nothing but our handshake goes out before the peer has sent its own (BEP 3
 	t.is(firstAfter?.readUInt8(5), 0b1100_0000, 'with both pieces');
 });
 
-/** A wire whose peer sends its handshake 50 ms after the connection, and nothing else. */
-function testSchedulerWire(onSend: (bytes: Buffer) => void, infoHash: Buffer, reserved = Buffer.alloc(8)) {
+/** A wire whose peer sends its handshake 50 ms after the connection, then `after`, and nothing else. */
+function testSchedulerWire(
+	onSend: (bytes: Buffer) => void,
+	infoHash: Buffer,
+	reserved = Buffer.alloc(8),
+	after: PeerMessage[] = [],
+) {
 	return new Observable<PeerWire>((subscriber) => {
 		const incoming$ = new Subject<Buffer>();
 		const later = asyncScheduler.schedule(
 			() =>
-				incoming$.next(encodeHandshake({reserved, infoHash, peerId: Buffer.from('A2-1-36-0-0123456789')})),
+				incoming$.next(
+					Buffer.concat([
+						encodeHandshake({reserved, infoHash, peerId: Buffer.from('A2-1-36-0-0123456789')}),
+						...after.map(encodeMessage),
+					]),
+				),
 			50,
 		);
 		subscriber.next({
@@ -321,4 +332,70 @@ test('dialling out, our handshake goes first, as BEP 3 has the initiator do', (t
 			[50, 6],
 		],
 	);
+});
+
+const fastBit = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x04]);
+
+/** A session (seeding when `seeding`) whose peer sends `messages` after its handshake; its events. */
+function sessionHearing(
+	t: Parameters<typeof testScheduler>[0],
+	messages: PeerMessage[],
+	{reserved = fastBit, seeding = false} = {},
+) {
+	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+	const context = swarmContext(torrent);
+	for (let index = 0; seeding && index < 4; index++) {
+		context.picker.markDone(index);
+	}
+
+	const events: RunEvent[] = [];
+	const wire: ConnectPort = () => testSchedulerWire(() => undefined, torrent.infoHash, reserved, messages);
+	testScheduler(t).run(({flush}) => {
+		const subscription = peerSession(
+			peer,
+			wire(address),
+			{
+				connect: wire,
+				hashPiece: hashOnMainThread,
+				store: memoryStore(torrent.pieceLength, torrent.payload.length),
+				readBlock: () => NEVER,
+			},
+			context,
+		).subscribe((event) => events.push(event));
+		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
+		flush();
+	});
+	return events;
+}
+
+for (const message of [
+	{type: 'have-all'},
+	{type: 'have-none'},
+	{type: 'suggest', index: 0},
+	{type: 'allowed-fast', index: 0},
+	{type: 'reject', index: 0, begin: 0, length: 16 * 1024},
+] as const) {
+	test(`${message.type} from a peer that did not set the fast bit (BEP 6) drops it`, (t) => {
+		const events = sessionHearing(t, [message], {reserved: Buffer.alloc(8)});
+		t.is(disconnectReason(events), `${message.type} without the fast extension (BEP 6)`);
+	});
+}
+
+test('with the fast extension agreed, have-all is taken', (t) => {
+	const events = sessionHearing(t, [{type: 'have-all'}]);
+	t.is(disconnectReason(events), 'no disconnect, last event peer-connected');
+});
+
+test('an extended handshake and a port before the bitfield are fine (aria2 and Transmission send them first)', (t) => {
+	const events = sessionHearing(t, [
+		{type: 'extended', extension: 0, payload: Buffer.from('de')},
+		{type: 'port', port: 6881},
+		{type: 'bitfield', bitfield: Buffer.from([0x80])},
+	]);
+	t.is(disconnectReason(events), 'no disconnect, last event peer-connected');
+});
+
+test('seeding, a second have-none drops the peer too: the serving side goes with the session', (t) => {
+	const events = sessionHearing(t, [{type: 'have-none'}, {type: 'have-none'}], {seeding: true});
+	t.is(disconnectReason(events), 'have-none after its availability was said');
 });
