@@ -16,6 +16,16 @@ export type PeerActivity =
 /** BEP 3's mainline client: a peer that sent nothing for a minute while asked is snubbed. */
 const snubbedAfterMs = 60_000;
 
+/**
+ * Changes of choke a peer may make a minute, in a burst or spread out. A choker changes a peer's
+ * state once a round (BEP 3's mainline client: 10 s; libtorrent 15 s); aria2 drops a peer at 2
+ * changes in 5 s. Each change is an event, and a line in the history log, so a peer that flaps
+ * faster than any choker would is dropped. (Interest is not counted: a leecher that keeps up with
+ * us turns interested with every piece we verify, and a change of it is no event.)
+ */
+const maxChokeChanges = 20;
+const chokeChangeWindowMs = 60_000;
+
 /** At most this many requests wait for the window to have room for all of them. */
 const maxRequestBatch = 16;
 
@@ -43,6 +53,9 @@ export class PeerDownloader {
 	#lastBlockAt: number;
 	#lastReceivedAt: number;
 	#lastSentAt: number;
+	/** Changes of choke the peer may still make now, refilled with time (a token bucket). */
+	#chokeChangesLeft = maxChokeChanges;
+	#chokeChangesAt: number;
 	/** A bitfield, have-all, have-none or have has come: availability is known, and only grows. */
 	#availabilityKnown = false;
 	/** The time of the input being handled, so that request timing starts when requests go out. */
@@ -60,6 +73,7 @@ export class PeerDownloader {
 		this.#lastReceivedAt = now;
 		this.#lastSentAt = now;
 		this.#now = now;
+		this.#chokeChangesAt = now;
 		this.#ledger = new RequestLedger(Math.ceil(picker.pieceSize(0) / blockLength));
 	}
 
@@ -156,6 +170,7 @@ export class PeerDownloader {
 
 			case 'choke':
 				if (!this.#choked) {
+					this.#chokeChanged(now);
 					this.#choked = true;
 					this.picker.peerSending(false);
 					// BEP 3: a choke discards every pending request; blocks already sent may still land.
@@ -166,6 +181,7 @@ export class PeerDownloader {
 				break;
 			case 'unchoke':
 				if (this.#choked) {
+					this.#chokeChanged(now);
 					this.#choked = false;
 					this.picker.peerSending(true);
 					this.#ledger.clearGivenUp();
@@ -321,6 +337,18 @@ export class PeerDownloader {
 			this.picker.markVerifying(index);
 			activity.push({type: 'piece-complete', piece});
 		}
+	}
+
+	/** The peer choked or unchoked us: past the rate, it is dropped. */
+	#chokeChanged(now: number): void {
+		const refill = ((now - this.#chokeChangesAt) * maxChokeChanges) / chokeChangeWindowMs;
+		this.#chokeChangesLeft = Math.min(maxChokeChanges, this.#chokeChangesLeft + refill);
+		this.#chokeChangesAt = now;
+		if (this.#chokeChangesLeft < 1) {
+			throw new PeerProtocolError(`choked and unchoked us more than ${maxChokeChanges} times a minute`);
+		}
+
+		this.#chokeChangesLeft--;
 	}
 
 	/**
