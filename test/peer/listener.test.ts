@@ -2,7 +2,7 @@ import {once} from 'node:events';
 import net from 'node:net';
 import type {ExecutionContext} from 'ava';
 import test from 'ava';
-import {firstValueFrom, type Observable, ReplaySubject, type Subscription} from 'rxjs';
+import {firstValueFrom, NEVER, type Observable, ReplaySubject, type Subscription} from 'rxjs';
 import {PeerProtocolError} from '../../source/errors.js';
 import {type IncomingPeer, listenForPeers, type PeerListener} from '../../source/peer/listener.js';
 import {connectTcp, type PeerWire} from '../../source/peer/socket.js';
@@ -273,4 +273,109 @@ test('connectTcp errors with PeerProtocolError when the connection is refused', 
 	t.is(error?.name, 'PeerProtocolError');
 	t.is((error?.cause as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
 	t.regex(error?.message ?? '', /ECONNREFUSED/);
+});
+
+/** Listens with `options` until the test ends; `take` says whether connections$ is subscribed. */
+async function listenWith(
+	t: ExecutionContext,
+	options: Partial<Parameters<typeof listenForPeers>[0]>,
+	take = true,
+) {
+	const {values$} = hold(t, listenForPeers({port: 0, host, ...options}));
+	const listener: PeerListener = await firstValueFrom(values$);
+	const incoming: IncomingPeer[] = [];
+	if (take) {
+		const subscription = listener.connections$.subscribe((peer) => incoming.push(peer));
+		t.teardown(() => subscription.unsubscribe());
+	}
+
+	return {listener, incoming};
+}
+
+test('a connection accepted while nobody takes connections (the files are being checked) is closed at once', async (t) => {
+	t.timeout(5000);
+	const {listener} = await listenWith(t, {}, false);
+	const clients = await Promise.all(
+		Array.from({length: 20}, async () => (await dial(t, listener.port)).client),
+	);
+	const closed = await Promise.all(clients.map((client) => closesWithin(client, 2000)));
+	t.deepEqual(
+		closed,
+		Array.from({length: 20}, () => 'closed'),
+	);
+});
+
+test('a connection no session takes is closed when the handshake timeout, counted from the accept, runs out', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {handshakeTimeoutMs: 300});
+	const {client} = await dial(t, listener.port);
+	const dialled = Date.now();
+	await until(() => incoming.length === 1);
+	t.is(await closesWithin(client, 2000), 'closed');
+	t.true(Date.now() - dialled >= 250, `closed after ${Date.now() - dialled} ms`);
+});
+
+test('a connection taken in time is not closed by the listener’s timeout', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {handshakeTimeoutMs: 200});
+	const {client} = await dial(t, listener.port);
+	await until(() => incoming.length === 1);
+	hold(t, incoming[0]?.wire$ ?? NEVER);
+	t.is(await closesWithin(client, 600), 'open');
+});
+
+test('a connection taken after its timeout ran out errors: there is nothing left to take', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {handshakeTimeoutMs: 100});
+	const {client} = await dial(t, listener.port);
+	await until(() => incoming.length === 1);
+	t.is(await closesWithin(client, 2000), 'closed');
+	await t.throwsAsync(firstValueFrom(incoming[0]?.wire$ ?? NEVER), {instanceOf: PeerProtocolError});
+});
+
+test('past the cap on connections waiting for a session, a new one is closed at once', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {maxUnclaimed: 3, handshakeTimeoutMs: 10_000});
+	const clients: net.Socket[] = [];
+	for (let index = 0; index < 5; index++) {
+		clients.push((await dial(t, listener.port)).client);
+	}
+
+	const late = clients.slice(3);
+	t.deepEqual(await Promise.all(late.map((client) => closesWithin(client, 2000))), ['closed', 'closed']);
+	t.is(incoming.length, 3);
+	t.deepEqual(await Promise.all(clients.slice(0, 3).map((client) => closesWithin(client, 100))), [
+		'open',
+		'open',
+		'open',
+	]);
+});
+
+test('one address holds only a few incoming connections, taken or not; a closed one frees its place', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {maxPerAddress: 2, capLoopback: true});
+	const first = await dial(t, listener.port);
+	const second = await dial(t, listener.port);
+	await until(() => incoming.length === 2);
+	const taken = hold(t, incoming[0]?.wire$ ?? NEVER);
+	const third = await dial(t, listener.port);
+	t.is(await closesWithin(third.client, 2000), 'closed');
+	t.is(incoming.length, 2);
+	taken.subscription.unsubscribe();
+	t.is(await closesWithin(first.client, 2000), 'closed');
+	const fourth = await dial(t, listener.port);
+	await until(() => incoming.length === 3);
+	t.deepEqual(incoming[2]?.address, {host, port: fourth.client.localPort});
+	t.is(await closesWithin(second.client, 100), 'open');
+});
+
+test('by default loopback callers, who share 127.0.0.1 in every local swarm, are not held to the per-address cap', async (t) => {
+	t.timeout(5000);
+	const {listener, incoming} = await listenWith(t, {});
+	for (let index = 0; index < 10; index++) {
+		await dial(t, listener.port);
+	}
+
+	await until(() => incoming.length === 10);
+	t.is(incoming.length, 10);
 });
