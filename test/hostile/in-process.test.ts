@@ -8,6 +8,7 @@ import {createHash} from 'node:crypto';
 import test, {type ExecutionContext} from 'ava';
 import {asyncScheduler, map, NEVER, of, takeUntil, takeWhile, timer} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
+import type {PeerMessage} from '../../source/codec/messages.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/socket.js';
@@ -235,5 +236,39 @@ test('a block filed under another piece at an offset past its end is a block we 
 
 test('blocks filed under another piece do not stop the honest peer from completing the download', (t) => {
 	const run = runSwarm(t, [honest, hostile.aliasedBlock]);
+	assertCompleteAndClean(t, run);
+});
+
+test('a peer that says have-all again and again is dropped at the second; the honest peer finishes the download', (t) => {
+	const haveAllFlood = script({
+		handshake: (wire) =>
+			wire.message(...Array.from({length: 10_000}, (): PeerMessage => ({type: 'have-all'})), {
+				type: 'unchoke',
+			}),
+		request: () => undefined,
+	});
+	const run = runSwarm(t, [honest, haveAllFlood]);
+	t.deepEqual(reasonsOf(run, peerKey(address(2))).slice(0, 1), [
+		'have-all that adds no piece: availability said again',
+	]);
+	assertCompleteAndClean(t, run);
+});
+
+test('a peer that chokes and unchokes us without end is dropped within 21 changes; its events stay few', (t) => {
+	const flapper = script({
+		handshake: (wire) =>
+			wire.message(
+				{type: 'bitfield', bitfield: wire.bitfield()},
+				...Array.from({length: 10_000}, (_, n): PeerMessage => ({type: n % 2 === 0 ? 'unchoke' : 'choke'})),
+			),
+		request: () => undefined,
+	});
+	const run = runSwarm(t, [honest, flapper]);
+	const peer = peerKey(address(2));
+	t.deepEqual(reasonsOf(run, peer).slice(0, 1), ['choked and unchoked us more than 20 times a minute']);
+	const changes = run.events.filter(
+		(event) => (event.type === 'peer-choked' || event.type === 'peer-unchoked') && event.peer === peer,
+	);
+	t.true(changes.length <= 20 * 7, `${changes.length} choke events`);
 	assertCompleteAndClean(t, run);
 });
