@@ -154,6 +154,13 @@ test('requests for pieces it lacks, outside the torrent or a piece, or over 128 
 		t.is(log.counts.piece, undefined, `${name} got no block`);
 	}
 
+	// A caller hears our handshake, and the info hash in it, only once its own names our torrent.
+	t.is(callers.wrongInfoHash.log.handshake, undefined, 'a caller for another torrent learns nothing');
+	t.is(callers.garbageHandshake.log.handshake, undefined, 'nor does one that sends garbage');
+	t.true(
+		callers.missingPiece.log.handshake?.infoHash.equals(swarm.torrent.infoHash),
+		'an honest caller does',
+	);
 	t.deepEqual(reasonsOf(stderr, flood.peer), [], 'requests from an unchoked peer are legal, however many');
 	const uploaded = debugEvents(stderr)
 		.filter((event) => event.type === 'uploaded' && event.peer === flood.peer)
