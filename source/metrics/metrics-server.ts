@@ -2,6 +2,7 @@ import http from 'node:http';
 import type {Registry} from 'prom-client';
 import {Observable} from 'rxjs';
 import {TorrentRxError} from '../errors.js';
+import {hostAllowed} from '../ui/host-header.js';
 
 /**
  * Serves `registry` at `http://HOST:PORT/metrics` for the duration of the subscription. Emits
@@ -13,7 +14,19 @@ export function serveMetrics(
 	{host, port}: {host: string; port: number},
 ): Observable<string> {
 	return new Observable<string>((subscriber) => {
+		const boundPort = () => {
+			const address = server.address();
+			return typeof address === 'object' && address ? address.port : port;
+		};
+
 		const server = http.createServer((request, response) => {
+			// DNS rebinding: a web page on another name must not read the metrics. Prometheus
+			// sends the host:port it scrapes.
+			if (!hostAllowed(request.headers.host, {host, port: boundPort()})) {
+				response.writeHead(421).end();
+				return;
+			}
+
 			if (request.url !== '/metrics') {
 				response.writeHead(404).end();
 				return;
@@ -31,10 +44,7 @@ export function serveMetrics(
 			subscriber.error(new TorrentRxError(`cannot serve metrics on ${host}:${port}`, {cause: error})),
 		);
 		server.listen(port, host, () => {
-			const address = server.address();
-			subscriber.next(
-				`http://${host}:${typeof address === 'object' && address ? address.port : port}/metrics`,
-			);
+			subscriber.next(`http://${host.includes(':') ? `[${host}]` : host}:${boundPort()}/metrics`);
 		});
 		return () => {
 			server.closeAllConnections();

@@ -302,7 +302,7 @@ test('a request target the URL parser rejects is refused, and the run goes on', 
 			clearTimeout(timer);
 			resolve(received);
 		});
-		socket.write('GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+		socket.write(`GET //[ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
 	});
 	t.regex(answer, /^HTTP\/1\.1 4\d\d /);
 	const result = await run.result;

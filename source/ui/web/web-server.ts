@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises';
 import http from 'node:http';
 import {Observable} from 'rxjs';
 import {TorrentRxError} from '../../errors.js';
+import {hostAllowed} from '../host-header.js';
 import type {RunSnapshot} from '../snapshot.js';
 
 /** The page's own files, and nothing else: no path from a request ever reaches the file system. */
@@ -89,6 +90,12 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 		};
 
 		const server = http.createServer((request, response) => {
+			// DNS rebinding: a page on another name must not read the run (names, peers, tracker).
+			if (!hostAllowed(request.headers.host, {host, port: boundPort()})) {
+				response.writeHead(421, securityHeaders).end();
+				return;
+			}
+
 			if (request.method !== 'GET' && request.method !== 'HEAD') {
 				response.writeHead(405, {...securityHeaders, allow: 'GET, HEAD'}).end();
 				return;
@@ -122,6 +129,11 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 			response.writeHead(200, {...securityHeaders, 'content-type': asset.type});
 			response.end(request.method === 'HEAD' ? undefined : asset.body);
 		});
+
+		const boundPort = () => {
+			const address = server.address();
+			return typeof address === 'object' && address ? address.port : port;
+		};
 
 		const view = (url: string): WebView => ({
 			url,
@@ -157,9 +169,7 @@ export function serveWebView({host, port}: {host: string; port: number}): Observ
 
 				files = loaded;
 				server.listen(port, host, () => {
-					const address = server.address();
-					const bound = typeof address === 'object' && address ? address.port : port;
-					subscriber.next(view(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/`));
+					subscriber.next(view(`http://${host.includes(':') ? `[${host}]` : host}:${boundPort()}/`));
 				});
 			},
 			(error: unknown) =>

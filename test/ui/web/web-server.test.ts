@@ -14,6 +14,7 @@ import type {TimedEvent} from '../../../source/events/events.js';
 import {initialRunState, reduceRunState} from '../../../source/events/run-state.js';
 import {type RunSnapshot, snapshot} from '../../../source/ui/snapshot.js';
 import {serveWebView, type WebView} from '../../../source/ui/web/web-server.js';
+import {rawStatus} from '../../helpers/raw-http.js';
 import {freePort, killProcess} from '../../helpers/swarm-fixture.js';
 
 const publicFolder = new URL('../../../source/ui/web/public/', import.meta.url);
@@ -291,6 +292,28 @@ test('methods other than GET and HEAD are 405 with Allow: GET, HEAD', async (t) 
 	}
 });
 
+test('DNS rebinding: a Host that is not ours, or none, is 421 on every path, and ours is served', async (t) => {
+	t.timeout(10_000);
+	const view = await startView(t);
+	view.show(after(3));
+	const port = portOf(view);
+	for (const path of ['/', '/events', '/app.js']) {
+		for (const host of [
+			`evil.example:${port}`,
+			'evil.example',
+			`127.0.0.1.nip.io:${port}`,
+			`127.0.0.1:${port + 1}`,
+		]) {
+			t.is(await rawStatus(port, `GET ${path} HTTP/1.1\r\nHost: ${host}`), 421, `${path} ${host}`);
+		}
+
+		t.is(await rawStatus(port, `GET ${path} HTTP/1.0`), 421, `${path} without Host`);
+		for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+			t.is(await rawStatus(port, `GET ${path} HTTP/1.1\r\nHost: ${host}`), 200, `${path} ${host}`);
+		}
+	}
+});
+
 test('a tab that connects after show() gets the latest snapshot first, then each later one', async (t) => {
 	t.timeout(10_000);
 	const view = await startView(t);
@@ -474,7 +497,7 @@ test('a tab that stops reading neither holds up the others nor queues snapshots:
 
 		stalled.on('data', onData);
 		stalled.once('close', () => reject(new Error('the stalled tab was closed')));
-		stalled.write('GET /events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
+		stalled.write(`GET /events HTTP/1.0\r\nHost: 127.0.0.1:${portOf(view)}\r\n\r\n`);
 	});
 	t.regex(received, /^HTTP\/1\.1 200 /);
 	received = received.slice(received.indexOf('\r\n\r\n') + 4);
