@@ -29,6 +29,11 @@ export type RunState = {
 	recentUploads: RateWindow;
 	uploadRate: number;
 	phase: 'starting' | 'fetching-metadata' | 'checking' | 'downloading' | 'starving' | 'completed' | 'seeding';
+	/**
+	 * Checks done, completions and seeding starts folded so far: a view that prints only now and
+	 * then (the status line in a pipe) prints a line at once when this changes.
+	 */
+	milestones: number;
 	/** The last tracker answer (how many peers it gave) or failure (why), for the views' header. */
 	tracker: {host: string; peers: number} | {host: string; failure: string} | undefined;
 	/** When the run started: until a whole rate window has passed, rates divide by the time since. */
@@ -54,6 +59,7 @@ export const initialRunState: RunState = {
 	recentUploads: emptyRateWindow,
 	uploadRate: 0,
 	phase: 'starting',
+	milestones: 0,
 	tracker: undefined,
 	startedAt: 0,
 	now: 0,
@@ -133,6 +139,7 @@ function applyOverall(state: RunState, event: TimedEvent): void {
 			state.piecesDone = event.pieces;
 			state.bytesDone = event.bytes ?? estimatedBytes(state, event.pieces);
 			state.phase = 'downloading';
+			state.milestones++;
 			break;
 		case 'uploaded':
 			state.bytesUploaded += event.bytes;
@@ -146,12 +153,14 @@ function applyOverall(state: RunState, event: TimedEvent): void {
 			break;
 		case 'seeding':
 			state.phase = 'seeding';
+			state.milestones++;
 			break;
 		case 'no-peers':
 			state.phase = 'starving';
 			break;
 		case 'completed':
 			state.phase = 'completed';
+			state.milestones++;
 			state.bytesDone = state.totalLength || state.bytesDone;
 			break;
 		default:

@@ -3,6 +3,8 @@ import {
 	auditTime,
 	connect,
 	distinctUntilChanged,
+	EMPTY,
+	filter,
 	map,
 	merge,
 	type Observable,
@@ -37,8 +39,10 @@ export function statusLine(state: RunState): string {
 
 /**
  * Status lines to print: on a terminal one line rewritten in place a few times a second; in a
- * pipe or a log, a plain line every few seconds when it changed. The final state always gets
- * its own line, and nothing sampled earlier may print after it.
+ * pipe or a log, a plain line every few seconds when it changed, and at once when a check is
+ * done, the download completes or seeding starts (a run that completes and seeds within five
+ * seconds would otherwise never print its completion). The final state always gets its own
+ * line, and nothing sampled earlier may print after it.
  */
 export function minimalView(
 	state$: Observable<RunState>,
@@ -53,6 +57,13 @@ export function minimalView(
 					interactive ? auditTime(200, scheduler) : sampleTime(5000, scheduler),
 					map((state) => ({state, final: false})),
 				),
+				interactive
+					? EMPTY
+					: shared.pipe(
+							distinctUntilChanged((a, b) => a.milestones === b.milestones),
+							filter((state) => state.milestones > 0),
+							map((state) => ({state, final: false})),
+						),
 				shared.pipe(
 					takeLast(1),
 					map((state) => ({state, final: true})),

@@ -48,3 +48,27 @@ test('a quiet period shows nothing, and the next event is shown at once', (t) =>
 		).toBe('x 299ms y 99ms z 9ms |', {x: 1, y: 2, z: 3});
 	});
 });
+
+test('a check done, the completion and seeding each end their batch: a view sees every phase they start', (t) => {
+	testScheduler(t).run(({cold, expectObservable}) => {
+		const milestones = {
+			a: verified(0),
+			k: {type: 'checked', pieces: 2, total: 4, at: 0} as const,
+			c: {type: 'completed', bytes: 40, at: 0} as const,
+			s: {type: 'seeding', at: 0} as const,
+			b: verified(1),
+		};
+		expectObservable(
+			cold('a 9ms k 9ms b c s 9ms b 200ms |', milestones).pipe(
+				sampleRunState(100),
+				map((state) => `${state.phase} ${state.milestones}`),
+			),
+		).toBe('x 9ms y 10ms z w 77ms v 132ms |', {
+			x: 'starting 0',
+			y: 'downloading 1',
+			z: 'completed 2',
+			w: 'seeding 3',
+			v: 'seeding 3',
+		});
+	});
+});

@@ -5,7 +5,7 @@
  * namespace made with `unshare -n`). Real opentracker, real libtorrent seeders, all on 127.0.0.1.
  */
 import {type ChildProcess, spawn} from 'node:child_process';
-import {readFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
@@ -483,4 +483,39 @@ s.on('error', (e) => console.log(e.code));`;
 	const seeder = assertCompletedFrame(t, frame, {name, pieceCount, who: 'the ink replay'});
 	t.is(seeder?.Peer, peer?.type === 'peer-connected' ? peer.peer : undefined, 'the recorded peer');
 	t.is(ink.stderr, '', 'ink with metrics: no warning, the metrics server started in the namespace');
+});
+
+test('a replay in a pipe of a run that completes and seeds within five seconds prints each phase line at once', async (t) => {
+	t.timeout(30_000);
+	const dir = await tempDir(t);
+	const log = path.join(dir, 'history.log');
+	const recorded: TimedEvent[] = [
+		{
+			type: 'started',
+			name: 'quick.iso',
+			infoHash: 'ef'.repeat(20),
+			pieceCount: 2,
+			pieceLength: 1000,
+			totalLength: 2000,
+			at: 0,
+		},
+		{type: 'checked', pieces: 1, total: 2, bytes: 1000, fromResumeFile: true, at: 10},
+		{type: 'piece-verified', peer: '127.0.0.1:1', index: 1, bytes: 1000, at: 300},
+		{type: 'completed', bytes: 2000, at: 300},
+		{type: 'seeding', at: 300},
+		{type: 'uploaded', peer: '127.0.0.1:1', bytes: 700, at: 1300},
+	];
+	await writeFile(log, `${recorded.map((event) => JSON.stringify(event)).join('\n')}\n`);
+	const result = await runTorrentRx(t, ['--replay', log, '--mode', 'minimal', '--no-metrics'], {
+		timeoutMs: 20_000,
+	});
+	t.is(result.code, 0, result.stderr);
+	const lines = result.stdout.split('\n');
+	t.deepEqual(lines.slice(0, 3), [
+		'Downloading quick.iso: 1 pieces of 2 completed (0 peers) 0 B/s',
+		'Downloaded quick.iso: 2 pieces of 2 completed',
+		'Seeding quick.iso: uploaded 0 B (0 peers) 0 B/s',
+	]);
+	// The run's end: the final line, with the upload the last second brought.
+	t.regex(lines.slice(3).join('\n'), /^Seeding quick\.iso: uploaded 700 B \(0 peers\) \d+ B\/s\n$/);
 });

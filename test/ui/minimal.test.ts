@@ -46,3 +46,30 @@ test('in a pipe, prints plain lines every 5 s only when they changed, and always
 		});
 	});
 });
+
+test('in a pipe, a check done, the completion and seeding each print their line at once', (t) => {
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const started = {...downloading, piecesDone: 0, downloadRate: 0, connectedPeers: 0};
+		const checked = {...started, piecesDone: 12, milestones: 1};
+		const done = {...started, piecesDone: 1340, phase: 'completed' as const, milestones: 2};
+		const seeding = {...done, phase: 'seeding' as const, milestones: 3};
+		const uploading = {...seeding, bytesUploaded: 5000};
+		// Completed and seeding within the first five seconds: no sample falls between them.
+		const states = hot<RunState>('a 99ms k 899ms c 99ms s 9s u 10s |', {
+			a: started,
+			k: checked,
+			c: done,
+			s: seeding,
+			u: uploading,
+		});
+		expectObservable(minimalView(states, {interactive: false})).toBe(
+			'100ms k 899ms c 99ms s 13899ms u 5101ms |',
+			{
+				k: `${statusLine(checked)}\n`,
+				c: `${statusLine(done)}\n`,
+				s: `${statusLine(seeding)}\n`,
+				u: `${statusLine(uploading)}\n`,
+			},
+		);
+	});
+});
