@@ -4,6 +4,7 @@ import path from 'node:path';
 import process from 'node:process';
 import v8 from 'node:v8';
 import meow from 'meow';
+import {printable} from './codec/printable.js';
 import {createTorrentFile} from './commands/create.js';
 import {demoCommand} from './commands/demo.js';
 import {downloadCommand, replayCommand} from './commands/download.js';
@@ -286,9 +287,12 @@ try {
 		await download();
 	}
 } catch (error) {
-	process.stderr.write(`torrent-rx: ${describeError(error)}\n`);
+	// A message can quote a stranger's text (a path in the torrent, a tracker's reason): no
+	// escape sequence may reach the terminal through it.
+	process.stderr.write(`torrent-rx: ${printable(describeError(error), 2000)}\n`);
 	if (cli.flags.debug && error instanceof Error) {
-		process.stderr.write(`${error.stack ?? ''}\n`);
+		const stack = (error.stack ?? '').split('\n').map((line) => printable(line, 2000));
+		process.stderr.write(`${stack.join('\n')}\n`);
 	}
 
 	process.exitCode =

@@ -12,6 +12,7 @@ import {
 	takeUntil,
 	tap,
 } from 'rxjs';
+import {printable, printableJson} from '../codec/printable.js';
 import {describeError} from '../errors.js';
 import type {TimedEvent} from '../events/events.js';
 import type {RunState} from '../events/run-state.js';
@@ -43,7 +44,7 @@ export type ShowOptions = {
 export type ShowOutcome = {completed: boolean; quit: boolean};
 
 const warn = (what: string) => (error: unknown) => {
-	process.stderr.write(`torrent-rx: ${what}: ${describeError(error)}\n`);
+	process.stderr.write(`torrent-rx: ${what}: ${printable(describeError(error), 2000)}\n`);
 	return of(undefined);
 };
 
@@ -116,7 +117,8 @@ export async function showRun(
 		tap((event) => {
 			completed ||= event.type === 'completed';
 			if (debug) {
-				process.stderr.write(`${JSON.stringify(event)}\n`);
+				// Names and reasons from strangers: escaped, so the line shows only itself.
+				process.stderr.write(`${printableJson(event)}\n`);
 			}
 		}),
 		sampleRunState(),

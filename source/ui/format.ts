@@ -1,5 +1,8 @@
 const units = ['B', 'kB', 'MB', 'GB', 'TB'];
 
+/** Torrent names longer than a file name can be are cut: the views are for reading, not for the whole name. */
+export const maxNameLength = 255;
+
 /** Decimal units, as download rates are usually quoted (41.2 MB/s). */
 export function formatBytes(bytes: number): string {
 	let value = bytes;

@@ -13,27 +13,30 @@ import {
 	takeLast,
 	takeWhile,
 } from 'rxjs';
+import {printable} from '../codec/printable.js';
 import type {RunState} from '../events/run-state.js';
-import {countOf, formatBytes, formatRate} from './format.js';
+import {countOf, formatBytes, formatRate, maxNameLength} from './format.js';
 
 /** The original client's one status line, e.g. `Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s`. */
 export function statusLine(state: RunState): string {
+	// The torrent's name (or a magnet's dn) is a stranger's text: no escape reaches the terminal.
+	const name = printable(state.name, maxNameLength);
 	const progress = `${state.piecesDone} pieces of ${state.pieceCount} completed`;
 	switch (state.phase) {
 		case 'starting':
 			return 'Starting…';
 		case 'completed':
-			return `Downloaded ${state.name}: ${progress}`;
+			return `Downloaded ${name}: ${progress}`;
 		case 'fetching-metadata':
-			return `Fetching the torrent of ${state.name} from peers (${countOf(state.connectedPeers, 'peer')})`;
+			return `Fetching the torrent of ${name} from peers (${countOf(state.connectedPeers, 'peer')})`;
 		case 'checking':
-			return `Checking ${state.name}: ${state.checked} of ${state.toCheck} pieces on disk checked`;
+			return `Checking ${name}: ${state.checked} of ${state.toCheck} pieces on disk checked`;
 		case 'seeding':
-			return `Seeding ${state.name}: uploaded ${formatBytes(state.bytesUploaded)} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.uploadRate)}`;
+			return `Seeding ${name}: uploaded ${formatBytes(state.bytesUploaded)} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.uploadRate)}`;
 		case 'starving':
-			return `Waiting for peers for ${state.name}: ${progress} (re-announcing)`;
+			return `Waiting for peers for ${name}: ${progress} (re-announcing)`;
 		default:
-			return `Downloading ${state.name}: ${progress} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.downloadRate)}`;
+			return `Downloading ${name}: ${progress} (${countOf(state.connectedPeers, 'peer')}) ${formatRate(state.downloadRate)}`;
 	}
 }
 

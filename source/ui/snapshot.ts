@@ -1,5 +1,6 @@
+import {printable} from '../codec/printable.js';
 import type {PeerState, RunState} from '../events/run-state.js';
-import {countOf, formatBytes, formatDuration, formatRate} from './format.js';
+import {countOf, formatBytes, formatDuration, formatRate, maxNameLength} from './format.js';
 
 /** The peer table's columns, as the web page shows them (the terminal leaves out From below 90 columns). */
 export const peerColumns = [
@@ -47,9 +48,10 @@ function trackerText(tracker: RunState['tracker']): string {
 		return '';
 	}
 
+	// The tracker's URL comes from the torrent and its failure text from the tracker.
 	return 'failure' in tracker
-		? `${tracker.host}: ${tracker.failure}`
-		: `${countOf(tracker.peers, 'peer')} from ${tracker.host}`;
+		? `${printable(tracker.host)}: ${printable(tracker.failure)}`
+		: `${countOf(tracker.peers, 'peer')} from ${printable(tracker.host)}`;
 }
 
 function activity(state: RunState): string {
@@ -72,12 +74,14 @@ const fastestFirst = (a: PeerState, b: PeerState) =>
 
 function peerRow(peer: PeerState): PeerRow {
 	const piece = peer.currentPiece;
+	// An address can come from a tracker's dictionary reply, a client name from the peer.
+	const address = printable(peer.address);
 	return {
-		address: peer.address,
+		address,
 		cells: [
-			peer.address,
-			peer.client || '…',
-			peer.source ?? '',
+			address,
+			printable(peer.client) || '…',
+			printable(peer.source ?? ''),
 			peer.status,
 			piece === undefined ? '' : String(piece),
 			String(peer.piecesDownloaded),
@@ -96,7 +100,8 @@ export function snapshot(state: RunState): RunSnapshot {
 				? state.piecesDone / state.pieceCount
 				: 0;
 	return {
-		name: state.name,
+		// The torrent's name (or a magnet's dn) is a stranger's text: views show it as it is.
+		name: printable(state.name, maxNameLength),
 		phase: state.phase,
 		activity: activity(state),
 		progress: Math.min(1, progress),

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
 import test, {type ExecutionContext} from 'ava';
+import {encodeBencode} from '../../source/codec/bencode.js';
 import type {TimedEvent} from '../../source/events/events.js';
 import {peerColumns} from '../../source/ui/snapshot.js';
 import {parsePrometheusText} from '../helpers/prometheus-text.js';
@@ -518,4 +519,67 @@ test('a replay in a pipe of a run that completes and seeds within five seconds p
 	]);
 	// The run's end: the final line, with the upload the last second brought.
 	t.regex(lines.slice(3).join('\n'), /^Seeding quick\.iso: uploaded 700 B \(0 peers\) \d+ B\/s\n$/);
+});
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what the tests look for.
+const unsafeOnTerminal = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
+
+test('an error naming a path from the torrent prints it without escapes or bidi overrides', async (t) => {
+	t.timeout(30_000);
+	const dir = await tempDir(t);
+	const torrent = path.join(dir, 'hostile.torrent');
+	await writeFile(
+		torrent,
+		encodeBencode({
+			announce: 'http://127.0.0.1:1/announce',
+			info: {
+				name: 'folder',
+				'piece length': 16_384,
+				pieces: Buffer.alloc(20),
+				files: [{length: 1, path: ['a/\u009B2J\u001B]0;pwned\u0007\u202Egpj.exe']}],
+			},
+		}),
+	);
+	const result = await runTorrentRx(t, [torrent, '-o', dir, '--no-metrics'], {timeoutMs: 20_000});
+	t.is(result.code, 2, result.stderr);
+	t.regex(result.stderr, /^torrent-rx: .*hostile\.torrent: .*separator or NUL\n$/);
+	t.notRegex(result.stderr, unsafeOnTerminal);
+});
+
+test('--debug prints each event as a JSON line with no raw C1 control or bidi override', async (t) => {
+	t.timeout(30_000);
+	const dir = await tempDir(t);
+	const log = path.join(dir, 'history.log');
+	const name = 'x\u009B2J\u202Egpj.exe';
+	const recorded: TimedEvent[] = [
+		{
+			type: 'started',
+			name,
+			infoHash: 'ef'.repeat(20),
+			pieceCount: 1,
+			pieceLength: 1000,
+			totalLength: 1000,
+			at: 0,
+		},
+		{
+			type: 'announce-failed',
+			tracker: 'http://t.example/announce',
+			event: 'started',
+			reason: 'no\u0085\u2066',
+			at: 1,
+		},
+		{type: 'completed', bytes: 1000, at: 2},
+	];
+	await writeFile(log, `${recorded.map((event) => JSON.stringify(event)).join('\n')}\n`);
+	const result = await runTorrentRx(t, ['--replay', log, '--mode', 'minimal', '--no-metrics', '--debug'], {
+		timeoutMs: 20_000,
+	});
+	t.is(result.code, 0, result.stderr);
+	t.notRegex(result.stderr, unsafeOnTerminal);
+	t.notRegex(result.stdout, unsafeOnTerminal);
+	const events = result.stderr
+		.trimEnd()
+		.split('\n')
+		.map((line) => JSON.parse(line) as {name?: string});
+	t.is(events[0]?.name, name);
 });

@@ -22,6 +22,11 @@ test('the status line reads like the original client', (t) => {
 	t.regex(statusLine({...downloading, phase: 'starving'}), /^Waiting for peers for NAME/);
 });
 
+test('a name with terminal escapes is shown printable', (t) => {
+	const line = statusLine({...downloading, name: 'a\u001B[2J\u001B]0;x\u0007b\u009B\u202Ec'});
+	t.is(line, 'Downloading a [2J ]0;x b  c: 12 pieces of 1340 completed (8 peers) 41.2 MB/s');
+});
+
 test('on a terminal, rewrites one line at most every 200 ms and ends it with the final state', (t) => {
 	testScheduler(t).run(({hot, expectObservable}) => {
 		const a = {...downloading, piecesDone: 1};

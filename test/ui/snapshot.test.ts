@@ -78,3 +78,49 @@ test('durations read as m:ss or h:mm:ss', (t) => {
 	t.is(formatDuration(10_929), '3:02:09');
 	t.is(formatDuration(-3), '0:00');
 });
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what the test looks for.
+const unsafe = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
+
+/** A run where every string from outside carries a terminal escape. */
+const hostileEvents: TimedEvent[] = [
+	{
+		type: 'started',
+		name: 'clear\u001B[2J\u001B]0;pwned\u0007.iso\u202Egpj',
+		infoHash: 'ab'.repeat(20),
+		pieceCount: 4,
+		pieceLength: 1000,
+		totalLength: 4000,
+		at: 0,
+	},
+	{type: 'peer-connecting', peer: '10.0.0.1\u001B[31m:6881', source: 'tracker', at: 0},
+	{type: 'peer-connected', peer: '10.0.0.1\u001B[31m:6881', peerId: '-TR4060-000000000000', at: 0},
+	{type: 'peer-identified', peer: '10.0.0.1\u001B[31m:6881', client: 'x\u009B2Jy', at: 0},
+	{
+		type: 'announce-failed',
+		tracker: 'http://t.example/announce',
+		event: 'started',
+		reason: 'go away\u001B[2J\u001B[H\r\nfake: line',
+		at: 10,
+	},
+];
+
+test('every string from outside reaches the views printable: no escape, control or bidi override', (t) => {
+	const view = snapshot(hostileEvents.reduce(reduceRunState, initialRunState));
+	const strings = collectStrings(view);
+	t.true(strings.length > 10);
+	for (const text of strings) {
+		t.false(unsafe.test(text), JSON.stringify(text));
+	}
+
+	t.is(view.name, 'clear [2J ]0;pwned .iso gpj');
+	t.regex(view.tracker, /^t\.example: go away \[2J \[H {2}fake: line$/);
+});
+
+function collectStrings(value: unknown): string[] {
+	if (typeof value === 'string') {
+		return [value];
+	}
+
+	return typeof value === 'object' && value !== null ? Object.values(value).flatMap(collectStrings) : [];
+}

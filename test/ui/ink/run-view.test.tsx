@@ -163,3 +163,31 @@ test('from 90 columns the table also says where each peer came from', (t) => {
 	t.regex(wide.find((line) => line.startsWith('Peer')) ?? '', / From +Status /);
 	t.regex(wide.find((line) => line.startsWith('127.0.0.1:7000')) ?? '', / pex +connecting /);
 });
+
+test('a torrent name, a tracker failure and a peer with terminal escapes reach the screen printable', (t) => {
+	const hostile = fold([
+		{
+			type: 'started',
+			name: 'clear\u001B[2J\u001B]0;pwned\u0007.iso\u202Egpj',
+			infoHash: 'ab'.repeat(20),
+			pieceCount: 4,
+			pieceLength: 1000,
+			totalLength: 4000,
+			at: 0,
+		},
+		{type: 'peer-connected', peer: '10.0.0.1\u001B[31m:6881', peerId: '-TR4060-000000000000', at: 0},
+		{type: 'peer-identified', peer: '10.0.0.1\u001B[31m:6881', client: 'x\u009B2Jy', at: 0},
+		{
+			type: 'announce-failed',
+			tracker: 'http://t.example/announce',
+			event: 'started',
+			reason: 'go away\u001B[2J\r\nfake',
+			at: 10,
+		},
+	]);
+	const frame = frameOf(hostile, {columns: 120}).join('\n');
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what the test looks for.
+	t.notRegex(frame, /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u);
+	t.regex(frame, /clear \[2J ]0;pwned \.iso gpj/);
+	t.regex(frame, /go away \[2J/);
+});
