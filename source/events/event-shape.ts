@@ -1,9 +1,9 @@
 import type {RunEventType} from './events.js';
 
-type Field = 'text' | 'count' | 'flag' | 'peers';
+type Field = 'text' | 'count' | 'flag' | 'peers' | 'counts';
 
 /** The fields each event must carry, and what they hold; `?` marks the optional ones. */
-const shapes: Record<RunEventType, Record<string, Field | `${Field}?`>> = {
+const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Field}?`>> = {
 	started: {name: 'text', infoHash: 'text', pieceCount: 'count', pieceLength: 'count', totalLength: 'count'},
 	checking: {checked: 'count', total: 'count'},
 	checked: {pieces: 'count', total: 'count', bytes: 'count?', fromResumeFile: 'flag?'},
@@ -16,6 +16,7 @@ const shapes: Record<RunEventType, Record<string, Field | `${Field}?`>> = {
 		seeders: 'count?',
 		leechers: 'count?',
 		warning: 'text?',
+		omitted: 'count?',
 	},
 	'announce-failed': {tracker: 'text', event: 'text', reason: 'text'},
 	'no-peers': {},
@@ -35,6 +36,8 @@ const shapes: Record<RunEventType, Record<string, Field | `${Field}?`>> = {
 	completed: {bytes: 'count'},
 	seeding: {},
 	error: {message: 'text'},
+	/** The history log's summary of what it left out of a peer's events (history-log.ts). */
+	'log-dropped': {peer: 'text', counts: 'counts'},
 };
 
 const isCount = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0;
@@ -43,6 +46,7 @@ const holds: Record<Field, (value: unknown) => boolean> = {
 	text: (value) => typeof value === 'string',
 	count: isCount,
 	flag: (value) => typeof value === 'boolean',
+	counts: (value) => typeof value === 'object' && value !== null && Object.values(value).every(isCount),
 	peers: (value) =>
 		Array.isArray(value) &&
 		value.every(

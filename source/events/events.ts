@@ -27,6 +27,8 @@ export type RunEvent =
 			seeders?: number;
 			leechers?: number;
 			warning?: string;
+			/** Addresses the history log left out of this line: it keeps the first few, and counts the rest. */
+			omitted?: number;
 	  }
 	| {type: 'announce-failed'; tracker: string; event: AnnounceEvent | 'regular'; reason: string}
 	| {type: 'no-peers'}

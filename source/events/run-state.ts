@@ -146,7 +146,7 @@ function applyOverall(state: RunState, event: TimedEvent): void {
 			state.recentUploads = addBytes(state.recentUploads, now, event.bytes);
 			break;
 		case 'announce-answered':
-			state.tracker = {host: hostOf(event.tracker), peers: event.peers.length};
+			state.tracker = {host: hostOf(event.tracker), peers: event.peers.length + (event.omitted ?? 0)};
 			break;
 		case 'announce-failed':
 			state.tracker = {host: hostOf(event.tracker), failure: event.reason};
