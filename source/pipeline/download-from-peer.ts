@@ -1,5 +1,6 @@
 import {asyncScheduler, interval, Observable, type OperatorFunction, type SchedulerLike} from 'rxjs';
 import type {PeerMessage} from '../codec/messages.js';
+import {subscribeChained} from '../rx/chained-subscriber.js';
 import {type PeerActivity, PeerDownloader} from './peer-downloader.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {RequestWindowOptions} from './request-window.js';
@@ -51,7 +52,8 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 				}
 			};
 
-			const subscription = messages$.subscribe({
+			// Chained: a consumer that lets go stops even a synchronous message source.
+			const subscription = subscribeChained(messages$, subscriber, {
 				next: (message) => guarded(() => downloader.receive(message, scheduler.now())),
 				error: (error: unknown) => subscriber.error(error),
 				complete: () => subscriber.complete(),
@@ -76,9 +78,6 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 					guarded(() => downloader.blockArrived(piece, block)),
 				),
 			);
-			return () => {
-				subscription.unsubscribe();
-				downloader.close();
-			};
+			return () => downloader.close();
 		});
 }

@@ -10,6 +10,7 @@ import {
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
+import {subscribeChained} from '../rx/chained-subscriber.js';
 
 /** What the serving side of a session knows about its peer; the choker reads it. */
 export type UploadStats = {
@@ -85,7 +86,9 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 			};
 
 			let busy = false;
+			// Joined to `subscriber` at once: a consumer that lets go stops even a synchronous message source.
 			const subscription = new Subscription();
+			subscriber.add(subscription);
 
 			/** Sends one block; false when the socket is full and we must wait for it to drain. */
 			const sendBlock = (request: Request, block: Buffer): boolean => {
@@ -243,27 +246,24 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 			};
 
 			subscription.add(interval(options.reportMs, scheduler).subscribe(report));
-			subscription.add(
-				messages$.subscribe({
-					next(message) {
-						try {
-							receive(message);
-						} catch (error) {
-							report();
-							subscriber.error(error);
-						}
-					},
-					// What was sent since the last report is reported before the session ends.
-					error(error: unknown) {
+			subscribeChained(messages$, subscription, {
+				next(message) {
+					try {
+						receive(message);
+					} catch (error) {
 						report();
 						subscriber.error(error);
-					},
-					complete() {
-						report();
-						subscriber.complete();
-					},
-				}),
-			);
-			return subscription;
+					}
+				},
+				// What was sent since the last report is reported before the session ends.
+				error(error: unknown) {
+					report();
+					subscriber.error(error);
+				},
+				complete() {
+					report();
+					subscriber.complete();
+				},
+			});
 		});
 }

@@ -1,6 +1,7 @@
 import {asyncScheduler, Observable, type Subscription, throwError} from 'rxjs';
 import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
+import {subscribeChained} from '../rx/chained-subscriber.js';
 import {convictLiars, rememberSuspects} from './blame.js';
 import type {SwarmContext, SwarmPorts} from './peer-session.js';
 import type {PieceProgress} from './piece-progress.js';
@@ -19,6 +20,8 @@ export function verifyAndStore(
 	const {picker} = context;
 	if (context.banned.has(peer)) {
 		picker.markFailed(piece.index);
+		// Thrown away, its buffer can carry the next piece.
+		picker.recycle(piece);
 		return throwError(() => new PeerProtocolError('sent blocks that failed the hash check'));
 	}
 
@@ -28,7 +31,8 @@ export function verifyAndStore(
 		let settled = false;
 		let hashed = false;
 		let writing: Subscription | undefined;
-		const hashing = ports.hashPiece(piece.data).subscribe({
+		// Chained: a consumer that lets go stops even a hash source that answers synchronously.
+		subscribeChained(ports.hashPiece(piece.data), subscriber, {
 			next(digest) {
 				hashed = true;
 				if (!context.pieceHashes.matches(piece.index, digest)) {
@@ -81,7 +85,6 @@ export function verifyAndStore(
 			},
 		});
 		return () => {
-			hashing.unsubscribe();
 			writing?.unsubscribe();
 			// Torn down before the piece was written (the peer went away, the run stopped): fetch it again.
 			if (!settled) {

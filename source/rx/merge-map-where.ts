@@ -1,4 +1,5 @@
-import {Observable, type OperatorFunction, type Subscription} from 'rxjs';
+import {Observable, type OperatorFunction} from 'rxjs';
+import {subscribeChained} from './chained-subscriber.js';
 
 /**
  * `mergeMap` for the values `needsInner` picks out; every other value passes straight through.
@@ -12,59 +13,39 @@ export function mergeMapWhere<T, S extends T, R>(
 ): OperatorFunction<T, Exclude<T, S> | R> {
 	return (source) =>
 		new Observable<Exclude<T, S> | R>((subscriber) => {
-			const inners = new Set<Subscription>();
+			let activeInners = 0;
 			let sourceDone = false;
 			const completeWhenDone = () => {
-				if (sourceDone && inners.size === 0) {
+				if (sourceDone && activeInners === 0) {
 					subscriber.complete();
 				}
 			};
 
-			const outer = source.subscribe({
+			const forward = (result: R) => subscriber.next(result);
+			const fail = (error: unknown) => subscriber.error(error);
+			const innerDone = () => {
+				activeInners--;
+				completeWhenDone();
+			};
+
+			// Chained to `subscriber`, the source and every inner stop when the consumer lets go, even
+			// mid-way through a synchronous emission; a projection that throws ends the stream.
+			subscribeChained(source, subscriber, {
 				next(value) {
 					if (!needsInner(value)) {
 						subscriber.next(value as Exclude<T, S>);
 						return;
 					}
 
-					let inner$: Observable<R>;
-					try {
-						inner$ = project(value);
-					} catch (error) {
-						subscriber.error(error);
-						return;
-					}
-
-					let finished = false;
-					let inner: Subscription | undefined;
-					inner = inner$.subscribe({
-						next: (result) => subscriber.next(result),
-						error: (error: unknown) => subscriber.error(error),
-						complete() {
-							finished = true;
-							if (inner) {
-								inners.delete(inner);
-							}
-
-							completeWhenDone();
-						},
-					});
-					// An inner stream that completed while subscribing is already done with.
-					if (!finished) {
-						inners.add(inner);
-					}
+					const inner$ = project(value);
+					activeInners++;
+					subscribeChained(inner$, subscriber, {next: forward, error: fail, complete: innerDone});
 				},
-				error: (error: unknown) => subscriber.error(error),
+				error: fail,
 				complete() {
 					sourceDone = true;
 					completeWhenDone();
 				},
 			});
-			return () => {
-				outer.unsubscribe();
-				for (const inner of inners) {
-					inner.unsubscribe();
-				}
-			};
 		});
 }

@@ -1,4 +1,5 @@
 import {Observable, type Subscription} from 'rxjs';
+import {ChainedSubscriber} from './chained-subscriber.js';
 
 /**
  * Runs `use` with the resource that `resource$` emits, and completes when `use` completes.
@@ -16,26 +17,21 @@ export function withResource<R, T>(
 ): Observable<T> {
 	return new Observable<T>((subscriber) => {
 		let using: Subscription | undefined;
-		const holding = resource$.subscribe({
+		const holding = new ChainedSubscriber<R>({
 			next(resource) {
 				if (subscriber.closed) {
 					return;
 				}
 
 				using?.unsubscribe();
-				let user$: Observable<T>;
-				try {
-					user$ = use(resource);
-				} catch (error) {
-					subscriber.error(error);
-					return;
-				}
-
-				using = user$.subscribe({
+				const user$ = use(resource);
+				const user = new ChainedSubscriber<T>({
 					next: (value) => subscriber.next(value),
 					error: (error: unknown) => subscriber.error(error),
 					complete: () => subscriber.complete(),
 				});
+				using = user;
+				user$.subscribe(user);
 			},
 			error: (error: unknown) => subscriber.error(error),
 			complete() {
@@ -45,9 +41,12 @@ export function withResource<R, T>(
 				}
 			},
 		});
-		return () => {
+		// Added before anything is subscribed, so a consumer that lets go mid-way through a
+		// synchronous emission stops it; the user lets go first, then the resource is released.
+		subscriber.add(() => {
 			using?.unsubscribe();
 			holding.unsubscribe();
-		};
+		});
+		resource$.subscribe(holding);
 	});
 }

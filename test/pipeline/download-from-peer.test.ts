@@ -1,11 +1,12 @@
 import test from 'ava';
-import {asyncScheduler, map} from 'rxjs';
+import {asyncScheduler, map, Subject, takeUntil} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {downloadFromPeer} from '../../source/pipeline/download-from-peer.js';
 import {PiecePicker} from '../../source/pipeline/piece-picker.js';
 import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
+import {endless} from '../helpers/endless.js';
 import {testScheduler} from '../helpers/marbles.js';
 
 const kib16 = 16 * 1024;
@@ -89,4 +90,18 @@ test('a peer that leaves requests unanswered errors after the request timeout, a
 	const all = new Bitfield(2);
 	all.setAll();
 	t.is(picker.pick(all)?.index, 0);
+});
+
+test('a synchronous message source stops when the consumer lets go', (t) => {
+	const {stage} = setup(3);
+	const stop$ = new Subject<void>();
+	const messages = endless((i): PeerMessage => {
+		if (i === 3) {
+			stop$.next();
+		}
+
+		return {type: 'keep-alive'};
+	});
+	messages.source$.pipe(stage, takeUntil(stop$)).subscribe();
+	t.is(messages.emitted(), 4);
 });

@@ -1,8 +1,9 @@
 import test from 'ava';
-import {asyncScheduler, map, NEVER, type Observable, of, timer} from 'rxjs';
+import {asyncScheduler, map, NEVER, type Observable, of, Subject, takeUntil, timer} from 'rxjs';
 import {decodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {maxRequestLength, type ServeOptions, serveToPeer} from '../../source/pipeline/serve-to-peer.js';
+import {endless} from '../helpers/endless.js';
 import {testScheduler} from '../helpers/marbles.js';
 
 const kib16 = 16 * 1024;
@@ -447,4 +448,18 @@ test('without the fast extension nothing is rejected: the same requests are drop
 		[3, 'unchoke'],
 		[7, 'choke'],
 	]);
+});
+
+test('a synchronous message source stops when the consumer lets go', (t) => {
+	const stop$ = new Subject<void>();
+	const messages = endless((i): PeerMessage => {
+		if (i === 3) {
+			stop$.next();
+		}
+
+		return {type: 'keep-alive'};
+	});
+	const {stage} = setup();
+	messages.source$.pipe(stage, takeUntil(stop$)).subscribe();
+	t.is(messages.emitted(), 4);
 });

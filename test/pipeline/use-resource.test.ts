@@ -1,6 +1,7 @@
 import test from 'ava';
-import {Observable, of} from 'rxjs';
+import {Observable, of, take} from 'rxjs';
 import {withResource} from '../../source/rx/with-resource.js';
+import {endless} from '../helpers/endless.js';
 import {testScheduler} from '../helpers/marbles.js';
 
 test('completes with its user and releases the resource exactly then', (t) => {
@@ -67,4 +68,22 @@ test('a second resource replaces the first user with a user of its own', (t) => 
 			s: 's',
 		});
 	});
+});
+
+test('a synchronous resource, and a synchronous user, stop when the consumer lets go', (t) => {
+	const resources = endless((i) => i);
+	const first: number[] = [];
+	withResource(resources.source$, (resource) => of(resource, resource))
+		.pipe(take(1))
+		.subscribe((value) => first.push(value));
+	t.deepEqual(first, [0]);
+	t.is(resources.emitted(), 1);
+
+	const work = endless((i) => i);
+	const taken: number[] = [];
+	withResource(of('r'), () => work.source$)
+		.pipe(take(2))
+		.subscribe((value) => taken.push(value));
+	t.deepEqual(taken, [0, 1]);
+	t.is(work.emitted(), 2);
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
-import {of, throwError} from 'rxjs';
+import {of, take, throwError} from 'rxjs';
 import {mergeMapWhere} from '../../source/rx/merge-map-where.js';
+import {endless} from '../helpers/endless.js';
 import {testScheduler} from '../helpers/marbles.js';
 
 const isUpper = (value: string): value is 'A' | 'B' | 'C' => /^[A-Z]$/.test(value);
@@ -61,4 +62,28 @@ test('unsubscribing ends the inner streams too', (t) => {
 		expectObservable(source.pipe(mergeMapWhere(isUpper, () => inner)), '^--!').toBe('----');
 		expectSubscriptions(inner.subscriptions).toBe('-^-!');
 	});
+});
+
+test('a synchronous source, and a synchronous inner stream, stop when the consumer lets go', (t) => {
+	const source = endless((i) => (i % 2 === 0 ? 'a' : 'b'));
+	const seen: string[] = [];
+	source.source$
+		.pipe(
+			mergeMapWhere(isUpper, () => of('x')),
+			take(3),
+		)
+		.subscribe((value) => seen.push(value));
+	t.deepEqual(seen, ['a', 'b', 'a']);
+	t.is(source.emitted(), 3);
+
+	const inner = endless(() => 'y');
+	const picked: string[] = [];
+	of('a', 'B', 'c')
+		.pipe(
+			mergeMapWhere(isUpper, () => inner.source$),
+			take(2),
+		)
+		.subscribe((value) => picked.push(value));
+	t.deepEqual(picked, ['a', 'y']);
+	t.is(inner.emitted(), 1);
 });
