@@ -58,6 +58,102 @@ export const maxRequestLength = 128 * 1024;
 type Request = {index: number; begin: number; length: number};
 
 /**
+ * The peer's requests in the order they came, keyed by block: a cancel finds its request in
+ * one look-up rather than a scan, so a flood of requests and cancels costs O(1) each. A
+ * request's key is its offset in the torrent (`index × pieceLength + begin`, checked to lie
+ * inside its piece first), so two requests for the same offset are one block: a repeat is
+ * answered by the one block sent for the first.
+ */
+class RequestQueue {
+	/** Arrival order; cancelled requests stay behind as gaps, skipped when reached and compacted away. */
+	#order: Request[] = [];
+	#head = 0;
+	readonly #queued = new Map<number, Request>();
+
+	constructor(readonly pieceLength: number) {}
+
+	get size(): number {
+		return this.#queued.size;
+	}
+
+	#key(request: Request): number {
+		return request.index * this.pieceLength + request.begin;
+	}
+
+	/** False when a request for this block is already queued. */
+	add(request: Request): boolean {
+		const key = this.#key(request);
+		if (this.#queued.has(key)) {
+			return false;
+		}
+
+		this.#queued.set(key, request);
+		this.#order.push(request);
+		// Gaps left by cancels are dropped once they outnumber the live requests: amortised O(1).
+		if (this.#order.length - this.#head > 2 * this.#queued.size + 64) {
+			this.#compact();
+		}
+
+		return true;
+	}
+
+	/** Removes the queued request the cancel names (the same block and length); false if none. */
+	cancel(request: Request): boolean {
+		const key = this.#key(request);
+		const queued = this.#queued.get(key);
+		if (queued?.length !== request.length) {
+			return false;
+		}
+
+		this.#queued.delete(key);
+		return true;
+	}
+
+	/** The oldest queued request, taken off the queue. */
+	shift(): Request | undefined {
+		while (this.#head < this.#order.length) {
+			const request = this.#order[this.#head++] as Request;
+			const key = this.#key(request);
+			// A request cancelled (and perhaps asked again later, which queued it anew) is a gap here.
+			if (this.#queued.get(key) === request) {
+				this.#queued.delete(key);
+				if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
+					this.#compact();
+				}
+
+				return request;
+			}
+		}
+
+		this.#order = [];
+		this.#head = 0;
+		return undefined;
+	}
+
+	/** Empties the queue, returning what was queued in the order it came. */
+	clear(): Iterable<Request> {
+		const queued = [...this.#queued.values()];
+		this.#queued.clear();
+		this.#order = [];
+		this.#head = 0;
+		return queued;
+	}
+
+	#compact(): void {
+		const live: Request[] = [];
+		for (let position = this.#head; position < this.#order.length; position++) {
+			const request = this.#order[position] as Request;
+			if (this.#queued.get(this.#key(request)) === request) {
+				live.push(request);
+			}
+		}
+
+		this.#order = live;
+		this.#head = 0;
+	}
+}
+
+/**
  * The serving side of a peer session: the peer's interest and requests in, blocks out, read
  * from disk one at a time and written only as fast as the socket drains. Requests for pieces
  * we lack, beyond a piece, or over 128 KiB are protocol errors; requests while we choke are
@@ -68,7 +164,7 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 	return (messages$) =>
 		new Observable<RunEvent>((subscriber) => {
 			let choking = true;
-			let queue: Request[] = [];
+			const queue = new RequestQueue(options.pieceCount > 0 ? options.pieceSize(0) : 0);
 			/** Rejects written in a row while the socket was full: a peer that asks and never reads. */
 			let rejectsWhileFull = 0;
 			const reject = (request: Request) => {
@@ -183,11 +279,12 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 							break;
 						}
 
-						// Beyond the cap a request is dropped (rejected, with BEP 6), as libtorrent does.
-						if (queue.length < options.maxQueuedRequests) {
-							queue.push(message);
-						} else {
+						// Beyond the cap a request is dropped (rejected, with BEP 6), as libtorrent does. A
+						// repeat of a queued block is answered by that block.
+						if (queue.size >= options.maxQueuedRequests) {
 							reject(message);
+						} else if (!queue.add(message)) {
+							break;
 						}
 
 						// Every reject is owed (BEP 6), but not to a peer that never reads them: they would pile up here.
@@ -199,21 +296,13 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 
 						pump();
 						break;
-					case 'cancel': {
-						const before = queue.length;
-						queue = queue.filter(
-							(queued) =>
-								queued.index !== message.index ||
-								queued.begin !== message.begin ||
-								queued.length !== message.length,
-						);
+					case 'cancel':
 						// BEP 6: a cancel is answered, by the block or by a reject.
-						if (queue.length < before) {
+						if (queue.cancel(message)) {
 							reject(message);
 						}
 
 						break;
-					}
 					default:
 						break;
 				}
@@ -229,11 +318,9 @@ export function serveToPeer(options: ServeOptions): OperatorFunction<PeerMessage
 					options.send(encodeMessage({type: choking ? 'choke' : 'unchoke'}));
 					if (choking) {
 						// BEP 3: a choke discards every pending request; BEP 6 says so for each.
-						for (const request of queue) {
+						for (const request of queue.clear()) {
 							reject(request);
 						}
-
-						queue = [];
 					}
 				}),
 			);

@@ -463,3 +463,73 @@ test('a synchronous message source stops when the consumer lets go', (t) => {
 	messages.source$.pipe(stage, takeUntil(stop$)).subscribe();
 	t.is(messages.emitted(), 4);
 });
+
+test('cancels are keyed by block: 2,000 of them among 2,000 queued requests each touch one, and each owes one reject', (t) => {
+	const count = 2000;
+	let touched = 0;
+	// Every field read of a queued request is counted: a cancel that scans the queue reads them all.
+	const counted = (message: PeerMessage): PeerMessage =>
+		new Proxy(message, {
+			get(target, key) {
+				touched++;
+				return Reflect.get(target, key);
+			},
+		});
+	const wire: string[] = [];
+	const messages$ = new Subject<PeerMessage>();
+	const {stage} = setup({
+		fast: true,
+		pieceCount: count,
+		pieceSize: () => 2 * kib16,
+		have: () => true,
+		maxQueuedRequests: count,
+		readBlock: (_index, _begin, length) => of(Buffer.alloc(length)),
+		unchoked$: of(true),
+		// The first block fills the socket, and it never drains: the rest stay queued.
+		send(bytes) {
+			const message = decodeMessage(bytes.subarray(4));
+			wire.push(
+				message.type === 'reject'
+					? `reject ${message.index}:${message.begin}+${message.length}`
+					: message.type,
+			);
+			return message.type !== 'piece';
+		},
+	});
+	const subscription = messages$.pipe(stage).subscribe({error: (error: unknown) => t.fail(String(error))});
+	for (let index = 0; index <= count; index++) {
+		messages$.next(counted(request(index % count, index < count ? 0 : kib16)));
+	}
+
+	t.deepEqual(wire.slice(0, 2), ['unchoke', 'piece']);
+	wire.length = 0;
+	touched = 0;
+	// Same piece and offset, another length: not the queued request.
+	messages$.next(cancel(5, 0, 100));
+	for (let index = count - 1; index >= 1; index--) {
+		messages$.next(cancel(index, 0));
+	}
+
+	// The second block of piece 0 is the last one queued.
+	messages$.next(cancel(0, kib16));
+	subscription.unsubscribe();
+	const expected = Array.from({length: count - 1}, (_, i) => `reject ${count - 1 - i}:0+${kib16}`);
+	t.deepEqual(wire, [...expected, `reject 0:${kib16}+${kib16}`]);
+	t.true(touched < 10 * count, `${touched} reads of queued requests for ${count} cancels`);
+});
+
+test('a repeat of a queued request is answered by the one block', (t) => {
+	let served: ReturnType<typeof setup> | undefined;
+	testScheduler(t).run(({hot, expectObservable}) => {
+		const unchoked$ = hot('t', {t: true});
+		const messages = hot<PeerMessage>('-abbcb', {a: request(0, 0), b: request(0, kib16), c: request(2, 0)});
+		served = setup({unchoked$, readMs: 10, fast: true});
+		expectObservable(messages.pipe(served.stage), '^ 40ms !').toBe('');
+	});
+	t.deepEqual(served?.sent, [
+		[0, 'unchoke'],
+		[11, `piece 0:0+${kib16}`],
+		[21, `piece 0:${kib16}+${kib16}`],
+		[31, `piece 2:0+${kib16}`],
+	]);
+});
