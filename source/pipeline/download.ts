@@ -143,9 +143,9 @@ export function download(
 			const picker = new PiecePicker(pieceSize, layout.pieceCount, {
 				maxBytesInFlight: options.maxBytesInFlight,
 				have,
-				// Enough idle buffers for the pieces of a few windows, never more than 32 MiB of them.
-				// As many idle as may be in flight: a buffer dropped is garbage that V8 frees late, so
-				// none is ever dropped, and the pieces in flight bound the whole pool.
+				// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
+				// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
+				// in flight bound the whole pool.
 				buffers: new PieceBufferPool(options.maxBytesInFlight),
 			});
 			const completed$ = new Subject<void>();
