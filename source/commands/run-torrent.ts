@@ -11,6 +11,7 @@ import {listenForPeers} from '../peer/listener.js';
 import {localPeers} from '../peer/lsd.js';
 import {connectTcp} from '../peer/socket.js';
 import {download, type SeedOptions} from '../pipeline/download.js';
+import {inFlightBudget} from '../pipeline/piece-picker.js';
 import {defaultWindowOptions} from '../pipeline/request-window.js';
 import type {PeerBatch} from '../pipeline/swarm.js';
 import {withResource} from '../rx/with-resource.js';
@@ -131,10 +132,9 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				maxPeers: config.maxPeers,
 				redialDelayMs: 2000,
 				maxRedials: 6,
-				// 16 MiB keeps four 1 MiB seeders as busy as 24 or 64 did; with 16 KiB pieces, 24 MiB kept
-				// 1,500 pieces in flight, each with its buffer and its state. Four pieces at least, so that
-				// big pieces still come from several peers at once (and any peer may always start one).
-				maxBytesInFlight: Math.max(16 * 1024 * 1024, 4 * metainfo.pieceLength),
+				// 16 MiB to 256 MiB (four pieces), or one piece if bigger; peers holding nothing may take
+				// the pieces in flight a quarter over it, no further.
+				maxBytesInFlight: inFlightBudget(metainfo.pieceLength),
 				window: defaultWindowOptions,
 				tickMs: 1000,
 				handshakeTimeoutMs: 10_000,

@@ -20,10 +20,25 @@ enum PieceState {
  */
 const randomStarts = 4;
 
+const mebibyte = 1024 * 1024;
+
+/**
+ * The in-flight budget for pieces of `pieceLength`: four pieces, so that big pieces still come
+ * from several peers at once, at least 16 MiB (it keeps four 1 MiB seeders as busy as 24 or 64
+ * did; with 16 KiB pieces, 24 MiB kept 1,500 pieces in flight, each with its buffer and its
+ * state), at most 256 MiB, but never less than one piece (BEP 3 sets no limit; pieces of up to
+ * 512 MiB are accepted).
+ */
+export const inFlightBudget = (pieceLength: number): number =>
+	Math.max(pieceLength, Math.min(256 * mebibyte, Math.max(16 * mebibyte, 4 * pieceLength)));
+
 export type PickerOptions = {
 	/** Pieces already verified on disk. */
 	have?: Bitfield;
-	/** Memory for piece buffers in flight (downloading, hashing, writing); at least one piece is always allowed. */
+	/**
+	 * Memory for piece buffers in flight (downloading, hashing, writing). A peer holding no piece
+	 * may go over it by a quarter; beyond that, only a first piece when nothing is in flight.
+	 */
 	maxBytesInFlight: number;
 	random?: () => number;
 	/** Where new pieces get their buffers, and written ones return them; fresh buffers when absent. */
@@ -56,6 +71,8 @@ export class PiecePicker {
 	readonly #inProgress = new Map<number, PieceProgress>();
 	readonly #random: () => number;
 	readonly #maxBytesInFlight: number;
+	/** What a peer holding nothing may take the pieces in flight up to: a hard bound, however many peers. */
+	readonly #ceiling: number;
 	readonly #buffers: PieceBufferPool | undefined;
 	readonly #allocate: ((length: number) => Buffer) | undefined;
 	#bytesInFlight = 0;
@@ -84,6 +101,7 @@ export class PiecePicker {
 		);
 		this.#random = options.random ?? Math.random;
 		this.#maxBytesInFlight = options.maxBytesInFlight;
+		this.#ceiling = options.maxBytesInFlight + Math.floor(options.maxBytesInFlight / 4);
 		this.#buffers = options.buffers;
 		const buffers = options.buffers;
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
@@ -175,9 +193,11 @@ export class PiecePicker {
 	 * short however many pieces there are. Undefined when there is nothing
 	 * it can help with, or when the budget is spent or the peer already holds its share of it
 	 * (`ownedBytes`; the budget divided between the peers that let us request). A peer with
-	 * nothing may always start one piece. Taken first come, first served, the first peer to open
-	 * its window took the whole budget and the others sat idle: a quarter of the rate of four
-	 * slow seeders was lost so.
+	 * nothing may start one piece over the budget, up to a quarter more: taken first come, first
+	 * served, the first peer to open its window took the whole budget and the others sat idle, and
+	 * a quarter of the rate of four slow seeders was lost so. Unlimited, that allowance let every
+	 * peer hold a piece: hundreds of peers, hundreds of pieces of up to 512 MiB. When nothing is
+	 * in flight, a piece bigger than the whole budget may still start.
 	 */
 	pick(peerPieces: Bitfield, ownedBytes = 0): PieceProgress | undefined {
 		for (const [index, progress] of this.#orphans) {
@@ -216,8 +236,12 @@ export class PiecePicker {
 		// The pieces a peer holds leave out those it finished that are still being hashed and
 		// written, so the whole budget bounds them all, and each peer's share keeps it fair.
 		const share = this.#maxBytesInFlight / Math.max(1, this.#sendingPeers);
-		const overBudget = this.#bytesInFlight + size > this.#maxBytesInFlight;
-		if (ownedBytes > 0 && (ownedBytes + size > share || overBudget)) {
+		const after = this.#bytesInFlight + size;
+		const allowed =
+			ownedBytes > 0
+				? ownedBytes + size <= share && after <= this.#maxBytesInFlight
+				: after <= this.#ceiling || this.#bytesInFlight === 0;
+		if (!allowed) {
 			return undefined;
 		}
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {Bitfield} from '../../source/codec/bitfield.js';
-import {PiecePicker} from '../../source/pipeline/piece-picker.js';
+import {inFlightBudget, PiecePicker} from '../../source/pipeline/piece-picker.js';
 
 const pieces = (count: number, indexes: number[]) => {
 	const bitfield = new Bitfield(count);
@@ -64,26 +64,76 @@ test('a released piece with no block in it simply returns to the pool', (t) => {
 	t.not(pool.pick(all), piece, 'a fresh piece, not the released object');
 });
 
-test('the memory budget is shared between the peers that send: each up to its share, and a peer with nothing always gets a piece', (t) => {
-	const pool = picker(6, 200);
-	const all = pieces(6, [0, 1, 2, 3, 4, 5]);
+test('the memory budget is shared between the peers that send: each up to its share, and a peer with nothing gets a piece up to a quarter over', (t) => {
+	const pool = picker(8, 400);
+	const all = pieces(8, [0, 1, 2, 3, 4, 5, 6, 7]);
 	pool.peerSending(true);
-	t.truthy(pool.pick(all, 0));
-	t.truthy(pool.pick(all, 100), 'alone, a peer may use the whole budget');
-	t.is(pool.pick(all, 200), undefined, 'but no more');
+	for (let owned = 0; owned < 400; owned += 100) {
+		t.truthy(pool.pick(all, owned), 'alone, a peer may use the whole budget');
+	}
+
+	t.is(pool.pick(all, 400), undefined, 'but no more');
+	pool.peerSending(true);
 	pool.peerSending(true);
 	t.truthy(pool.pick(all, 0), 'a second peer gets a piece, over the budget if need be');
-	t.is(pool.bytesInFlight, 300);
+	t.is(pool.bytesInFlight, 500);
+	t.is(pool.pick(all, 0), undefined, 'a third does not: a quarter over the budget is the ceiling');
 	pool.markVerifying(0);
 	pool.markDone(0);
 	pool.markVerifying(1);
 	pool.markDone(1);
 	t.is(
-		pool.pick(all, 100),
+		pool.pick(all, 200),
 		undefined,
-		'with two peers sending, a peer holding half the budget has its share',
+		'with three peers sending, a peer holding a third of the budget has its share',
 	);
 	t.truthy(pool.pick(all, 0), 'done pieces free their owner to pick again');
+});
+
+test('however many peers hold nothing, the pieces in flight stay within a quarter over the budget', (t) => {
+	const pieceLength = 64 * 1024 * 1024;
+	const count = 2000;
+	const budget = 256 * 1024 * 1024;
+	const pool = new PiecePicker(() => pieceLength, count, {maxBytesInFlight: budget, random: () => 0});
+	const all = new Bitfield(count);
+	for (let index = 0; index < count; index++) {
+		all.set(index);
+	}
+
+	const peers = 1000;
+	for (let peer = 0; peer < peers; peer++) {
+		pool.peerSending(true);
+	}
+
+	for (let peer = 0; peer < peers; peer++) {
+		pool.pick(all, 0);
+		t.true(
+			pool.bytesInFlight <= budget * 1.25,
+			`${pool.bytesInFlight} bytes in flight after ${peer + 1} peers`,
+		);
+	}
+
+	t.is(pool.bytesInFlight, 5 * pieceLength, 'the budget and one piece more');
+});
+
+test('a piece bigger than the whole budget still starts when nothing is in flight, and only then', (t) => {
+	const pool = picker(4, 50);
+	const all = pieces(4, [0, 1, 2, 3]);
+	t.truthy(pool.pick(all, 0));
+	t.is(pool.pick(all, 0), undefined);
+	pool.markVerifying(0);
+	pool.markDone(0);
+	t.truthy(pool.pick(all, 0));
+});
+
+test('the in-flight budget is four pieces, at least 16 MiB and at most 256 MiB, never less than a piece', (t) => {
+	const mebibyte = 1024 * 1024;
+	t.is(inFlightBudget(16 * 1024), 16 * mebibyte);
+	t.is(inFlightBudget(mebibyte), 16 * mebibyte);
+	t.is(inFlightBudget(8 * mebibyte), 32 * mebibyte);
+	t.is(inFlightBudget(64 * mebibyte), 256 * mebibyte);
+	t.is(inFlightBudget(128 * mebibyte), 256 * mebibyte);
+	t.is(inFlightBudget(512 * mebibyte), 512 * mebibyte);
 });
 
 test('a failed piece is needed again; done pieces count towards completion', (t) => {
