@@ -17,11 +17,12 @@ import {
 	take,
 	takeUntil,
 	tap,
+	throwError,
 	timeout,
 	timer,
 } from 'rxjs';
 import type {AnnounceResponse} from '../codec/tracker-response.js';
-import {describeError} from '../errors.js';
+import {describeError, TrackerError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {AnnounceEvent, AnnounceRequest} from './announce-request.js';
 
@@ -92,7 +93,12 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 			return concat(
 				of<AnnounceEvents>({type: 'announce-sent', tracker: url, event: label}),
 				announce(url, request).pipe(
-					timeout({first: options.timeoutMs, scheduler}),
+					// Said in the failure: RxJS's own 'Timeout has occurred' names neither what nor how long.
+					timeout({
+						first: options.timeoutMs,
+						scheduler,
+						with: () => throwError(() => new TrackerError(`no answer within ${options.timeoutMs / 1000} s`)),
+					}),
 					take(1),
 					switchMap((response): Observable<AnnounceEvents> => {
 						trackerId = response.trackerId ?? trackerId;

@@ -99,7 +99,7 @@ test('backs off exponentially while every tracker fails, and a hanging tracker t
 			type: 'announce-failed',
 			tracker: 'http://a/',
 			event,
-			reason: 'Timeout has occurred',
+			reason: 'no answer within 0.3 s',
 		});
 		// Sent at 0, timed out at 300; again 100 ms later (400, 700), then 200 ms later (900, 1200).
 		expectObservable(events$, '^ 1350ms !').toBe('s 299ms f 99ms s 299ms f 199ms s 299ms f', {
