@@ -5,6 +5,7 @@ import {catchError, fromEvent, merge, of, share, take, takeUntil} from 'rxjs';
 import {isLocalAddress} from '../codec/address-scope.js';
 import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
+import {printable} from '../codec/printable.js';
 import {describeError, MetainfoError} from '../errors.js';
 import {readLastRun, recordHistory} from '../events/history-log.js';
 import {replayEvents} from '../events/replay.js';
@@ -104,10 +105,15 @@ function joinDht(command: DownloadCommand, source: {metainfo: Metainfo} | {magne
 		stateFile: path.join(path.resolve(command.outputDir), '.torrent-rx', 'dht.json'),
 	}).pipe(
 		catchError((error: unknown) => {
-			process.stderr.write(`torrent-rx: no DHT: ${describeError(error)}\n`);
+			process.stderr.write(noDhtWarning(error));
 			return of(undefined);
 		}),
 	);
+}
+
+/** The warning for a DHT that cannot start, its cause's text (a host name, a system message) made printable like every CLI line. */
+export function noDhtWarning(error: unknown): string {
+	return `torrent-rx: no DHT: ${printable(describeError(error), 2000)}\n`;
 }
 
 /** A DHT bootstrap node (`host:port`, `[v6]:port`) on a local address. */
