@@ -5,7 +5,6 @@ import {
 	defer,
 	EMPTY,
 	endWith,
-	filter,
 	finalize,
 	ignoreElements,
 	merge,
@@ -38,6 +37,8 @@ import type {RunEvent} from '../events/events.js';
 import {frameWire} from '../peer/framer.js';
 import type {ConnectPort} from '../peer/socket.js';
 import {withResource} from '../rx/with-resource.js';
+import {BoundedMap, maxRememberedPeers} from './bounded-map.js';
+import {CandidatePool} from './candidate-pool.js';
 import {MetadataAssembly} from './metadata-assembly.js';
 
 export type MetadataFetchOptions = {
@@ -54,8 +55,13 @@ export type MetadataFetchOptions = {
 	 * again this long after: a peer that was not ready is the only one a DHT may find.
 	 */
 	redialAfterMs?: number;
+	/** Addresses waiting for a free slot, at most; more are dropped. */
+	maxCandidates?: number;
 	scheduler?: SchedulerLike;
 };
+
+/** As many addresses as the swarm keeps waiting: enough for several trackers' answers. */
+const defaultMaxCandidates = 3000;
 
 /** The DHT looks a magnet link up again every 15 s. */
 const defaultRedialAfterMs = 15_000;
@@ -246,9 +252,12 @@ function metadataSession(
 
 /**
  * Fetches a torrent's info dictionary from the peers `peers$` names, at most `maxPeers` at
- * once, each peer once at a time (and again only `redialAfterMs` after it was let go). Emits the peers' events and then, once the pieces hash to the info
- * hash, the metadata, and completes (closing every connection). Completes without it if the
- * peers run out first.
+ * once, each peer once at a time (and again only `redialAfterMs` after it was let go). Addresses
+ * wait in a bounded `CandidatePool`, as the swarm's do: sessions run under a `mergeMap`
+ * concurrency limit over cheap tokens, one per waiting address, each taking its address from
+ * the pool only when its slot is free; an address named while the pool is full is dropped.
+ * Emits the peers' events and then, once the pieces hash to the info hash, the metadata, and
+ * completes (closing every connection). Completes without it if the peers run out first.
  */
 export function fetchMetadata(
 	peers$: Observable<PeerAddress>,
@@ -259,26 +268,51 @@ export function fetchMetadata(
 		const assembly = new MetadataAssembly(options.infoHash);
 		const scheduler = options.scheduler ?? asyncScheduler;
 		const redialAfterMs = options.redialAfterMs ?? defaultRedialAfterMs;
-		// When each peer's last session ended: +Infinity while one is queued or running.
-		const endedAt = new Map<string, number>();
-		return peers$.pipe(
-			filter((address) => {
-				const key = peerKey(address);
-				const ended = endedAt.get(key);
-				if (ended !== undefined && scheduler.now() < ended + redialAfterMs) {
-					return false;
-				}
-
-				endedAt.set(key, Number.POSITIVE_INFINITY);
-				return true;
-			}),
+		// When each peer's last session ended, for as many peers as the swarm remembers: a DHT
+		// naming ever new addresses cannot grow it. One forgotten is only dialled again sooner.
+		const endedAt = new BoundedMap<string, number>(maxRememberedPeers);
+		const pool = new CandidatePool(options.maxCandidates ?? defaultMaxCandidates, (key) => {
+			const ended = endedAt.get(key);
+			return ended !== undefined && scheduler.now() < ended + redialAfterMs;
+		});
+		// One token per waiting address, never more: the queue in front of the mergeMap stays within the pool's bound.
+		const tokens$ = new Subject<void>();
+		let tokens = 0;
+		const sessions$ = tokens$.pipe(
 			mergeMap(
-				(address) =>
-					metadataSession(address, connect, assembly, options).pipe(
-						finalize(() => endedAt.set(peerKey(address), scheduler.now())),
-					),
+				() =>
+					defer(() => {
+						tokens--;
+						const candidate = pool.take();
+						if (!candidate) {
+							return EMPTY;
+						}
+
+						return metadataSession(candidate.address, connect, assembly, options).pipe(
+							finalize(() => {
+								endedAt.set(candidate.key, scheduler.now());
+								pool.release(candidate.key);
+							}),
+						);
+					}),
 				options.maxPeers,
 			),
+		);
+		const found$ = peers$.pipe(
+			tap({
+				// Dialability was judged where the address was learnt (a local tracker may name local peers).
+				next(address) {
+					pool.add([address], 'magnet', {allowLocal: true});
+					while (tokens < pool.waiting) {
+						tokens++;
+						tokens$.next();
+					}
+				},
+				complete: () => tokens$.complete(),
+			}),
+			ignoreElements(),
+		);
+		return merge(sessions$, found$).pipe(
 			// The metadata is the last thing emitted: every session is closed with it.
 			takeWhile((event) => event.type !== 'metadata', true),
 		);

@@ -308,6 +308,29 @@ test('a peer let go is dialled again when named again redialAfterMs later, not s
 	t.true(metadataAt !== undefined && metadataAt > 21_000);
 });
 
+test('a flood of 100,000 addresses queues no more than the candidate pool holds; the rest are dropped', (t) => {
+	const flood = Array.from({length: 100_000}, (_, index) => ({
+		host: `10.${index >> 16}.${(index >> 8) & 0xff}.${index & 0xff}`,
+		port: 6881,
+	}));
+	let dialled = 0;
+	let completed = false;
+	testScheduler(t).run(({cold, flush}) => {
+		fetchMetadata(
+			from(flood),
+			() => {
+				dialled++;
+				return cold<never>('-#', undefined, new Error('connection refused'));
+			},
+			fetchOptions(small.infoHash, {maxPeers: 10, maxCandidates: 50}),
+		).subscribe({complete: () => (completed = true)});
+		flush();
+	});
+	// Ten dialled at once, fifty waiting for them; every later address found the pool full.
+	t.is(dialled, 60);
+	t.true(completed, 'the fetch ends without metadata once the waiting ones have failed');
+});
+
 test('at most maxPeers connections at once', (t) => {
 	const {swarm, infoBytes, disconnects} = runFetch(t, {
 		scripts: [
