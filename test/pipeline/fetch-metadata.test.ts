@@ -1,9 +1,21 @@
 import test, {type ExecutionContext} from 'ava';
-import {asyncScheduler, from, type Observable, takeUntil, throwError, timer} from 'rxjs';
+import {
+	asyncScheduler,
+	concat,
+	from,
+	map,
+	type Observable,
+	of,
+	switchMap,
+	takeUntil,
+	throwError,
+	timer,
+} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import {supportsExtensionProtocol} from '../../source/codec/handshake.js';
 import type {RunEvent} from '../../source/events/events.js';
 import type {ConnectPort} from '../../source/peer/socket.js';
+import {maxRememberedPeers} from '../../source/pipeline/bounded-map.js';
 import {
 	fetchMetadata,
 	type MetadataFetched,
@@ -329,6 +341,36 @@ test('a flood of 100,000 addresses queues no more than the candidate pool holds;
 	// Ten dialled at once, fifty waiting for them; every later address found the pool full.
 	t.is(dialled, 60);
 	t.true(completed, 'the fetch ends without metadata once the waiting ones have failed');
+});
+
+test('when peers ended is remembered for the last maxRememberedPeers only: a DHT naming ever new ones cannot grow it', (t) => {
+	const others = Array.from({length: maxRememberedPeers}, (_, index) => ({
+		host: `10.${index >> 16}.${(index >> 8) & 0xff}.${index & 0xff}`,
+		port: 6881,
+	}));
+	const first = address(0);
+	const dialledFirst: number[] = [];
+	testScheduler(t).run(({cold, flush}) => {
+		const peers$ = concat(
+			of(first),
+			timer(1).pipe(switchMap(() => from(others))),
+			timer(10).pipe(map(() => first)),
+		);
+		fetchMetadata(
+			peers$,
+			(peer) => {
+				if (peerKey(peer) === key(0)) {
+					dialledFirst.push(asyncScheduler.now());
+				}
+
+				return cold<never>('#', undefined, new Error('connection refused'));
+			},
+			fetchOptions(small.infoHash, {maxCandidates: 2 * maxRememberedPeers, redialAfterMs: 15_000}),
+		).subscribe();
+		flush();
+	});
+	// Forgotten once ten thousand others ended after it, the first is dialled again within redialAfterMs.
+	t.deepEqual(dialledFirst, [0, 11]);
 });
 
 test('at most maxPeers connections at once', (t) => {
