@@ -16,6 +16,12 @@ export type PieceStore = {
 	writePiece(index: number, data: Buffer): Observable<void>;
 	/** Reads piece `index` back (for resume checks and serving peers), into `into` when given. */
 	readPiece(index: number, into?: Buffer): Observable<Buffer>;
+	/**
+	 * Reads bytes `begin .. begin + length` of piece `index` alone (serving peers: a 16 KiB block
+	 * of a 16 MiB piece must not cost a read of the whole piece). Stores without it (in-memory
+	 * ones in tests) are read a whole piece at a time.
+	 */
+	readSpan?(index: number, begin: number, length: number): Observable<Buffer>;
 };
 
 /** Torrents with thousands of files must not exhaust descriptors: keep at most this many open. */
@@ -127,16 +133,16 @@ async function readFully(handle: FileHandle, into: Buffer, offset: number, lengt
 	}
 }
 
-/** Reads each file span of a piece (writes have a path of their own: `pieceWriter`). */
+/** Reads each of the file spans given (writes have a path of their own: `pieceWriter`). */
 type SpanVisitor = (
-	index: number,
+	spans: readonly FileSpan[],
 	action: (handle: FileHandle, span: FileSpan) => Promise<void>,
 ) => Promise<void>;
 
-function spanVisitor(layout: StorageLayout, paths: readonly string[], handles: HandleCache): SpanVisitor {
-	return async (index, action) => {
+function spanVisitor(paths: readonly string[], handles: HandleCache): SpanVisitor {
+	return async (spans, action) => {
 		await Promise.all(
-			layout.spans(index).map(async (span) => {
+			spans.map(async (span) => {
 				try {
 					await action(await handles.get(span.fileIndex), span);
 				} catch (error) {
@@ -206,10 +212,30 @@ function readPiece(
 	return defer(async () => {
 		const size = layout.pieceSize(index);
 		const piece = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-		await onEachSpan(index, (handle, span) =>
+		await onEachSpan(layout.spans(index), (handle, span) =>
 			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
 		);
 		return piece;
+	});
+}
+
+function readSpan(
+	layout: StorageLayout,
+	index: number,
+	begin: number,
+	length: number,
+	onEachSpan: SpanVisitor,
+): Observable<Buffer> {
+	return defer(async () => {
+		if (begin < 0 || length < 0 || begin + length > layout.pieceSize(index)) {
+			throw new RangeError(`bytes ${begin}..${begin + length} outside piece ${index}`);
+		}
+
+		const bytes = Buffer.allocUnsafe(length);
+		await onEachSpan(layout.rangeSpans(index, begin, length), (handle, span) =>
+			readFully(handle, bytes, span.pieceOffset, span.length, span.fileOffset),
+		);
+		return bytes;
 	});
 }
 
@@ -224,7 +250,7 @@ export function openPieceReader(
 	return new Observable((subscriber) => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(root, paths, constants.O_RDONLY);
-		const onEachSpan = spanVisitor(layout, paths, handles);
+		const onEachSpan = spanVisitor(paths, handles);
 		subscriber.next({readPiece: (index, into) => readPiece(layout, index, onEachSpan, into)});
 		return () => {
 			void handles.closeAll();
@@ -240,11 +266,12 @@ export function openPieceStore(layout: StorageLayout, root: string): Observable<
 	return defer(() => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(root, paths, constants.O_RDWR);
-		const onEachSpan = spanVisitor(layout, paths, handles);
+		const onEachSpan = spanVisitor(paths, handles);
 		const writePiece = pieceWriter(layout, root, paths, handles);
 		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) => defer(() => writePiece(index, data)),
 			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),
+			readSpan: (index, begin, length) => readSpan(layout, index, begin, length, onEachSpan),
 		};
 
 		return new Observable<PieceStore>((subscriber) => {

@@ -56,6 +56,30 @@ export class StorageLayout {
 		return spans;
 	}
 
+	/**
+	 * The file runs that hold bytes `begin .. begin + length` of piece `index`, clipped to that
+	 * range; `pieceOffset` counts from `begin`, so each run lands at its place in a buffer of
+	 * `length` bytes.
+	 */
+	rangeSpans(index: number, begin: number, length: number): FileSpan[] {
+		const end = begin + length;
+		const clipped: FileSpan[] = [];
+		for (const span of this.spans(index)) {
+			const from = Math.max(begin, span.pieceOffset);
+			const to = Math.min(end, span.pieceOffset + span.length);
+			if (to > from) {
+				clipped.push({
+					fileIndex: span.fileIndex,
+					fileOffset: span.fileOffset + from - span.pieceOffset,
+					pieceOffset: from - begin,
+					length: to - from,
+				});
+			}
+		}
+
+		return clipped;
+	}
+
 	/** The first file whose bytes extend past `position` (binary search over the offsets). */
 	private firstFileAt(position: number): number {
 		let low = 0;

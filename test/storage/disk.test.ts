@@ -13,7 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
-import {concat, defer, firstValueFrom, forkJoin, lastValueFrom, type Observable, toArray} from 'rxjs';
+import {concat, defer, firstValueFrom, forkJoin, lastValueFrom, type Observable, of, toArray} from 'rxjs';
 import type {FileEntry} from '../../source/codec/metainfo.js';
 import {StorageError} from '../../source/errors.js';
 import {withResource} from '../../source/rx/with-resource.js';
@@ -401,4 +401,37 @@ test('a payload folder swapped for a link to outside after the check is not writ
 	t.true(error instanceof StorageError, String(error));
 	t.regex(error?.message ?? '', /refusing to write through a link/);
 	t.is(await readFile(path.join(outside, 'a.bin'), 'utf8'), 'do not touch\n');
+});
+
+test('readSpan reads a range across file boundaries back byte for byte', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = nestedLayout();
+	const payload = payloadOf(layout.totalLength);
+	// Piece 0 is 0..8: 7 bytes of a.txt, then 1 of b.flac; piece 3 is 24..30: b.flac's tail and c.
+	const ranges: Array<[index: number, begin: number, length: number]> = [
+		[0, 5, 3],
+		[0, 7, 1],
+		[0, 0, 8],
+		[3, 1, 4],
+		[3, 2, 0],
+	];
+	const [read] = await withStore(layout, root, (store) =>
+		concat(
+			...Array.from({length: layout.pieceCount}, (_, index) =>
+				store.writePiece(index, pieceOf(layout, payload, index)),
+			),
+			defer(() =>
+				forkJoin(ranges.map(([index, begin, length]) => store.readSpan?.(index, begin, length) ?? of())),
+			),
+		),
+	).then((values) => values.slice(-1) as Buffer[][]);
+	t.deepEqual(
+		read,
+		ranges.map(([index, begin, length]) => pieceOf(layout, payload, index).subarray(begin, begin + length)),
+	);
+	await t.throwsAsync(
+		withStore(layout, root, (store) => store.readSpan?.(3, 4, 3) ?? of()),
+		{instanceOf: RangeError},
+		'past the end of the last piece',
+	);
 });
