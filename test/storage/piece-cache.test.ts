@@ -113,3 +113,114 @@ test('a failed read is not cached and holds no room: the next request reads agai
 	await block(cache, 0, 20, 10);
 	t.deepEqual(reads, [0, 0, 1]);
 });
+
+const mib = 1024 * 1024;
+const kib16 = 16 * 1024;
+
+/** The byte at `offset` of piece `index` of a big fake payload. */
+const byteAt = (index: number, offset: number) => (offset * 7 + index * 31 + (offset >> 14)) & 0xff;
+
+function bigBytes(index: number, begin: number, length: number): Buffer {
+	const bytes = Buffer.allocUnsafe(length);
+	for (let offset = 0; offset < length; offset++) {
+		bytes[offset] = byteAt(index, begin + offset);
+	}
+
+	return bytes;
+}
+
+/**
+ * A store of big pieces that counts the bytes each read takes from disk, and, with `hold`, keeps
+ * reads open until `release()`: the memory a read holds is the length it asked for.
+ */
+function bigStore(pieceBytes: number, hold = false) {
+	const counts = {bytes: 0, open: 0, maxOpen: 0, reads: [] as string[]};
+	const pending: Array<() => void> = [];
+	const read = (index: number, begin: number, length: number): Observable<Buffer> => {
+		counts.reads.push(`${index}@${begin}+${length}`);
+		counts.bytes += length;
+		counts.open += length;
+		counts.maxOpen = Math.max(counts.maxOpen, counts.open);
+		const answer = new Subject<Buffer>();
+		const finish = () => {
+			counts.open -= length;
+			answer.next(bigBytes(index, begin, length));
+			answer.complete();
+		};
+		if (hold) {
+			pending.push(finish);
+		} else {
+			queueMicrotask(finish);
+		}
+
+		return answer;
+	};
+	const store: PieceStore = {
+		preexisting: [],
+		writePiece: () => of(undefined),
+		readPiece: (index) => read(index, 0, pieceBytes),
+		readSpan: (index, begin, length) => read(index, begin, length),
+	};
+	const release = () => {
+		for (const finish of pending.splice(0)) {
+			finish();
+		}
+	};
+	return {store, counts, release};
+}
+
+test('a 16 KiB request on a 16 MiB piece reads at most 2 MiB, the right bytes', async (t) => {
+	const {store, counts} = bigStore(16 * mib);
+	const cache = new PieceCache(store, () => 16 * mib, 32 * mib);
+	const begin = 5 * mib + 3 * kib16;
+	t.true((await block(cache, 7, begin, kib16, 8)).equals(bigBytes(7, begin, kib16)));
+	t.true(counts.bytes <= 2 * mib, `read ${counts.bytes} bytes`);
+	// The rest of its window came with it.
+	t.true(cache.peekBlock(7, begin + kib16, kib16)?.equals(bigBytes(7, begin + kib16, kib16)));
+});
+
+test('a piece of 1 MiB is read whole, and the next piece ahead, as before', async (t) => {
+	const {store, counts} = bigStore(mib);
+	const cache = new PieceCache(store, () => mib, 32 * mib);
+	t.true((await block(cache, 3, 5 * kib16, kib16, 4)).equals(bigBytes(3, 5 * kib16, kib16)));
+	t.deepEqual(counts.reads, [`3@0+${mib}`, `4@0+${mib}`]);
+	t.true((await block(cache, 4, mib - kib16, kib16)).equals(bigBytes(4, mib - kib16, kib16)));
+	t.true((await block(cache, 3, 0, kib16, 4)).equals(bigBytes(3, 0, kib16)));
+	t.deepEqual(counts.reads, [`3@0+${mib}`, `4@0+${mib}`], 'neither read again');
+});
+
+test('many peers asking for different big pieces keep reads in flight within the budget', async (t) => {
+	const {store, counts, release} = bigStore(16 * mib, true);
+	const budget = 4 * mib;
+	const cache = new PieceCache(store, () => 16 * mib, budget);
+	const blocks = Array.from({length: 12}, (_, index) => block(cache, index, 2 * mib, kib16, index + 1));
+	t.true(counts.maxOpen <= budget + 12 * kib16, `${counts.maxOpen} bytes held by reads in flight`);
+	release();
+	const got = await Promise.all(blocks);
+	t.deepEqual(
+		got.map((bytes, index) => bytes.equals(bigBytes(index, 2 * mib, kib16))),
+		Array.from({length: 12}, () => true),
+	);
+});
+
+test('a read in flight cannot be evicted: it holds its room until it has finished', async (t) => {
+	const {store, counts, release} = bigStore(mib, true);
+	const cache = new PieceCache(store, () => mib, 2 * mib);
+	const first = block(cache, 0, 0, kib16);
+	const second = block(cache, 1, 0, kib16);
+	t.is(counts.open, 2 * mib);
+	// The budget is full of reads in flight: this block is read alone and not kept.
+	const third = block(cache, 2, 0, kib16);
+	t.is(counts.open, 2 * mib + kib16);
+	release();
+	t.true((await third).equals(bigBytes(2, 0, kib16)));
+	t.is(cache.peekBlock(2, 0, kib16), undefined, 'not cached');
+	await Promise.all([first, second]);
+	t.true(cache.peekBlock(0, kib16, kib16)?.equals(bigBytes(0, kib16, kib16)));
+	// Finished now, 0 and 1 may be evicted for 2.
+	const again = block(cache, 2, 0, kib16);
+	release();
+	t.true((await again).equals(bigBytes(2, 0, kib16)));
+	t.true(cache.peekBlock(2, kib16, kib16)?.equals(bigBytes(2, kib16, kib16)));
+	t.is(cache.peekBlock(0, 0, kib16), undefined, 'evicted once finished');
+});
