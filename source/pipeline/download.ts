@@ -238,7 +238,8 @@ export function download(
 					store,
 					readBlock: (index, begin, length) =>
 						cache.readBlock(index, begin, length, picker.isDone(index + 1) ? index + 1 : undefined),
-					peekBlock: (index, begin, length) => cache.peekBlock(index, begin, length),
+					peekBlock: (index, begin, length) =>
+						cache.peekBlock(index, begin, length, picker.isDone(index + 1) ? index + 1 : undefined),
 				},
 				context,
 				{

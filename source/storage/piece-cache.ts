@@ -41,12 +41,21 @@ export class PieceCache {
 					store.readPiece(index).pipe(map((piece) => piece.subarray(begin, begin + length)));
 	}
 
-	/** The block right now if its window is in memory; undefined means: use `readBlock`. */
-	peekBlock(index: number, begin: number, length: number): Buffer | undefined {
+	/**
+	 * The block right now if its window is in memory; undefined means: use `readBlock`. A block
+	 * found here reads the next window ahead as `readBlock` does, or a peer served from memory
+	 * would wait for the disk at every other window.
+	 */
+	peekBlock(index: number, begin: number, length: number, next?: number): Buffer | undefined {
 		const window = Math.floor(begin / windowBytes);
 		const loaded = this.#windows.get(index * windowsPerPiece + window)?.loaded;
 		const offset = begin - window * windowBytes;
-		return loaded && offset + length <= loaded.length ? loaded.subarray(offset, offset + length) : undefined;
+		if (!loaded || offset + length > loaded.length) {
+			return undefined;
+		}
+
+		this.#readAheadAfter(index, window, window * windowBytes + loaded.length, next);
+		return loaded.subarray(offset, offset + length);
 	}
 
 	/**
@@ -65,16 +74,21 @@ export class PieceCache {
 			}
 
 			const reading = this.#window(index, window, start, end - start);
-			if (end < this.pieceSize(index)) {
-				this.#readAhead(index, window + 1);
-			} else if (next !== undefined) {
-				this.#readAhead(next, 0);
-			}
+			this.#readAheadAfter(index, window, end, next);
 
 			return reading
 				? reading.then((bytes) => bytes.subarray(begin - start, begin - start + length))
 				: this.#read(index, begin, length);
 		});
+	}
+
+	/** Starts reading what follows window `window` (ending at `end`) of piece `index`. */
+	#readAheadAfter(index: number, window: number, end: number, next: number | undefined): void {
+		if (end < this.pieceSize(index)) {
+			this.#readAhead(index, window + 1);
+		} else if (next !== undefined) {
+			this.#readAhead(next, 0);
+		}
 	}
 
 	#readAhead(index: number, window: number): void {

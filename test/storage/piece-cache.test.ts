@@ -189,6 +189,24 @@ test('a piece of 1 MiB is read whole, and the next piece ahead, as before', asyn
 	t.deepEqual(counts.reads, [`3@0+${mib}`, `4@0+${mib}`], 'neither read again');
 });
 
+test('a block served from memory reads the window after it ahead, so a peer going in order never waits', async (t) => {
+	const {store, counts} = bigStore(2 * mib);
+	const cache = new PieceCache(store, () => 2 * mib, 32 * mib);
+	await block(cache, 0, 0, kib16, 1);
+	t.deepEqual(counts.reads, [`0@0+${mib}`, `0@${mib}+${mib}`]);
+	// Its window has arrived (asked without a next piece, so this asks for nothing ahead).
+	await block(cache, 0, mib, kib16);
+	t.is(counts.reads.length, 2);
+	t.true(cache.peekBlock(0, mib + kib16, kib16, 1)?.equals(bigBytes(0, mib + kib16, kib16)));
+	t.deepEqual(
+		counts.reads,
+		[`0@0+${mib}`, `0@${mib}+${mib}`, `1@0+${mib}`],
+		'the next piece, while serving this one',
+	);
+	t.true(cache.peekBlock(0, mib + 2 * kib16, kib16, 1)?.equals(bigBytes(0, mib + 2 * kib16, kib16)));
+	t.is(counts.reads.length, 3, 'once');
+});
+
 test('many peers asking for different big pieces keep reads in flight within the budget', async (t) => {
 	const {store, counts, release} = bigStore(16 * mib, true);
 	const budget = 4 * mib;
