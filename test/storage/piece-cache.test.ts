@@ -207,6 +207,14 @@ test('a block served from memory reads the window after it ahead, so a peer goin
 	t.is(counts.reads.length, 3, 'once');
 });
 
+test('a block across two windows is read alone, byte for byte', async (t) => {
+	const {store, counts} = bigStore(16 * mib);
+	const cache = new PieceCache(store, () => 16 * mib, 32 * mib);
+	const begin = mib - kib16 / 2;
+	t.true((await block(cache, 2, begin, kib16)).equals(bigBytes(2, begin, kib16)));
+	t.deepEqual(counts.reads, [`2@${begin}+${kib16}`]);
+});
+
 test('many peers asking for different big pieces keep reads in flight within the budget', async (t) => {
 	const {store, counts, release} = bigStore(16 * mib, true);
 	const budget = 4 * mib;
