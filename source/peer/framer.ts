@@ -1,4 +1,11 @@
-import {Observable, type OperatorFunction} from 'rxjs';
+import {
+	type MonoTypeOperatorFunction,
+	Observable,
+	type OperatorFunction,
+	type SchedulerLike,
+	throwError,
+	timeout,
+} from 'rxjs';
 import {decodeHandshake, type Handshake, handshakeLength} from '../codec/handshake.js';
 import {decodeMessage, type PeerMessage} from '../codec/messages.js';
 import {PeerProtocolError} from '../errors.js';
@@ -156,4 +163,16 @@ export function frameWire(maxMessageLength: number): OperatorFunction<Buffer, Wi
 				complete: () => subscriber.complete(),
 			});
 		});
+}
+
+/**
+ * Ends the wire when no frame (the handshake comes first) arrives within `ms`, saying so: rxjs's
+ * own reason is "Timeout has occurred", which tells the user nothing.
+ */
+export function handshakeWithin<T>(ms: number, scheduler: SchedulerLike): MonoTypeOperatorFunction<T> {
+	return timeout({
+		first: ms,
+		scheduler,
+		with: () => throwError(() => new PeerProtocolError(`no handshake within ${ms / 1000} s`)),
+	});
 }

@@ -18,8 +18,6 @@ import {
 	takeUntil,
 	takeWhile,
 	tap,
-	throwError,
-	timeout,
 	timer,
 } from 'rxjs';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
@@ -34,7 +32,7 @@ import {encodeHandshake, ourReservedBytes, supportsExtensionProtocol} from '../c
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import {describeError, PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
-import {frameWire} from '../peer/framer.js';
+import {frameWire, handshakeWithin} from '../peer/framer.js';
 import type {ConnectPort} from '../peer/socket.js';
 import {withResource} from '../rx/with-resource.js';
 import {BoundedMap, maxRememberedPeers} from './bounded-map.js';
@@ -141,15 +139,7 @@ function metadataSession(
 				const freed$ = assembly.changes$.pipe(tap(askMore), ignoreElements());
 				const frames$ = wire.incoming$.pipe(
 					frameWire(64 * 1024),
-					// The reason says what timed out: rxjs's own is "Timeout has occurred".
-					timeout({
-						first: options.handshakeTimeoutMs,
-						scheduler,
-						with: () =>
-							throwError(
-								() => new PeerProtocolError(`no handshake within ${options.handshakeTimeoutMs / 1000} s`),
-							),
-					}),
+					handshakeWithin(options.handshakeTimeoutMs, scheduler),
 					mergeMap((frame): Observable<RunEvent | MetadataFetched> => {
 						if (frame.type === 'handshake') {
 							if (!frame.handshake.infoHash.equals(options.infoHash)) {

@@ -15,7 +15,6 @@ import {
 	type SchedulerLike,
 	take,
 	throwError,
-	timeout,
 } from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import {encodeExtendedHandshake} from '../codec/extension-protocol.js';
@@ -31,7 +30,7 @@ import type {PieceHashes} from '../codec/piece-hashes.js';
 import {describeError, PeerProtocolError, StorageError} from '../errors.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
-import {frameWire} from '../peer/framer.js';
+import {frameWire, handshakeWithin} from '../peer/framer.js';
 import type {ConnectPort, PeerWire} from '../peer/socket.js';
 import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {withResource} from '../rx/with-resource.js';
@@ -175,15 +174,7 @@ export function peerSession(
 
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
-				// The reason says what timed out: rxjs's own is "Timeout has occurred".
-				timeout({
-					first: context.handshakeTimeoutMs,
-					scheduler,
-					with: () =>
-						throwError(
-							() => new PeerProtocolError(`no handshake within ${context.handshakeTimeoutMs / 1000} s`),
-						),
-				}),
+				handshakeWithin(context.handshakeTimeoutMs, scheduler),
 			);
 			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
 			let extended = false;
