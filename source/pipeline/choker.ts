@@ -7,9 +7,17 @@ import {
 	type Observable,
 	type SchedulerLike,
 	startWith,
+	throttleTime,
 } from 'rxjs';
 
 /** One connected peer as the choker sees it. */
+/**
+ * Nudges closer together than this make one decision at once and one at the end of the gap. A
+ * peer can change its interest with every 5-byte message, and each decision ranks every peer and
+ * tells every session; a round is 10 s, so a tenth of a second is still "at once".
+ */
+const nudgeGapMs = 100;
+
 export type ChokeCandidate = {
 	peer: string;
 	/** The peer is interested in what we have. */
@@ -39,7 +47,8 @@ export type ChokerOptions = {
  * The choking algorithm of BEP 3's mainline client: every round, unchoke the `slots` interested
  * peers with the best rate over the last round, plus one optimistic unchoke, chosen at random
  * and kept for `optimisticRounds` rounds, so a newcomer gets a chance to prove its rate. Emits
- * the set of unchoked peers at the start, every round and whenever nudged.
+ * the set of unchoked peers at the start, every round and whenever nudged (at most twice in
+ * `nudgeGapMs`).
  */
 export function choker(options: ChokerOptions): Observable<ReadonlySet<string>> {
 	const random = options.random ?? Math.random;
@@ -87,7 +96,10 @@ export function choker(options: ChokerOptions): Observable<ReadonlySet<string>> 
 
 		return merge(
 			interval(options.roundMs, scheduler).pipe(map(() => decide(true))),
-			options.nudge$.pipe(map(() => decide(false))),
+			options.nudge$.pipe(
+				throttleTime(nudgeGapMs, scheduler, {leading: true, trailing: true}),
+				map(() => decide(false)),
+			),
 		).pipe(startWith(decide(false)));
 	});
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {asyncScheduler, map, NEVER, type Observable} from 'rxjs';
+import {asyncScheduler, map, NEVER, type Observable, Subject} from 'rxjs';
 import {type ChokeCandidate, type ChokerOptions, choker} from '../../source/pipeline/choker.js';
 import {testScheduler} from '../helpers/marbles.js';
 
@@ -190,4 +190,31 @@ test('a new subscription starts afresh and the rounds stop on unsubscribe', (t) 
 	});
 	// 3 decisions for the first subscriber, 2 for the second, none after either unsubscribed.
 	t.is(looks, 5);
+});
+
+test('a flood of interest changes costs one decision at once and one at the end of each 100 ms, not one each', (t) => {
+	const peers = swarm({peer: 'a'}, {peer: 'b', interested: false}, {peer: 'c'});
+	let looks = 0;
+	const candidates = () => {
+		looks++;
+		return peers.candidates();
+	};
+
+	testScheduler(t).run(({expectObservable}) => {
+		const nudge$ = new Subject<void>();
+		// A peer toggling interested / not interested as fast as it can send 5-byte messages:
+		// each toggle nudges the choker, which ranks every peer and tells every session.
+		at(1000, () => {
+			for (let toggle = 0; toggle < 10_000; toggle++) {
+				peers.set('b', {interested: toggle % 2 === 0});
+				nudge$.next();
+			}
+		});
+		expectObservable(chokerOf(candidates, {nudge$, slots: 2}), '^ 5000ms !').toBe('x 999ms y 99ms x', {
+			x: 'a,c',
+			y: 'a,b,c',
+		});
+	});
+	// The start, the first nudge, and the last one at the end of its 100 ms.
+	t.is(looks, 3);
 });
