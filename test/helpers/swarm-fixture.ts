@@ -58,14 +58,21 @@ export async function tempDir(t: Teardown, prefix = 'torrent-rx-test-'): Promise
 	return dir;
 }
 
+/** Ports this test process has handed out: each goes to one test only. */
+const handedOut = new Set<number>();
+
 /** A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range. */
 export async function freePort(): Promise<number> {
 	// Below the kernel's ephemeral range (32768-60999 here): a port the kernel handed out and we
 	// closed can be taken at once as the source port of some outgoing connection, and a tracker
 	// started on it a moment later fails to bind. Pick at random below it, and check it binds.
+	// Never the same port twice in one process: the tests of a file run at once, and two
+	// opentrackers given one port both listen on it (the kernel then splits the announces between
+	// them, and each tracker refuses the other's torrent), so "free a moment ago" is not enough.
 	for (let attempt = 0; attempt < 50; attempt++) {
 		const port = 20_000 + Math.floor(Math.random() * 12_000);
-		if (await canListen(port)) {
+		if (!handedOut.has(port) && (await canListen(port))) {
+			handedOut.add(port);
 			return port;
 		}
 	}
