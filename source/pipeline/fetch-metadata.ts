@@ -37,6 +37,7 @@ import type {ConnectPort} from '../peer/socket.js';
 import {withResource} from '../rx/with-resource.js';
 import {BoundedMap, maxRememberedPeers} from './bounded-map.js';
 import {CandidatePool} from './candidate-pool.js';
+import {dialFromPool} from './dial-from-pool.js';
 import {MetadataAssembly} from './metadata-assembly.js';
 
 export type MetadataFetchOptions = {
@@ -265,40 +266,23 @@ export function fetchMetadata(
 			const ended = endedAt.get(key);
 			return ended !== undefined && scheduler.now() < ended + redialAfterMs;
 		});
-		// One token per waiting address, never more: the queue in front of the mergeMap stays within the pool's bound.
-		const tokens$ = new Subject<void>();
-		let tokens = 0;
-		const sessions$ = tokens$.pipe(
-			mergeMap(
-				() =>
-					defer(() => {
-						tokens--;
-						const candidate = pool.take();
-						if (!candidate) {
-							return EMPTY;
-						}
-
-						return metadataSession(candidate.address, connect, assembly, options).pipe(
-							finalize(() => {
-								endedAt.set(candidate.key, scheduler.now());
-								pool.release(candidate.key);
-							}),
-						);
-					}),
-				options.maxPeers,
+		const dialer = dialFromPool(pool, options.maxPeers, (candidate) =>
+			metadataSession(candidate.address, connect, assembly, options).pipe(
+				finalize(() => {
+					endedAt.set(candidate.key, scheduler.now());
+					pool.release(candidate.key);
+				}),
 			),
 		);
+		const sessions$ = dialer.sessions$;
 		const found$ = peers$.pipe(
 			tap({
 				// Dialability was judged where the address was learnt (a local tracker may name local peers).
 				next(address) {
 					pool.add([address], 'magnet', {allowLocal: true});
-					while (tokens < pool.waiting) {
-						tokens++;
-						tokens$.next();
-					}
+					dialer.refill();
 				},
-				complete: () => tokens$.complete(),
+				complete: () => dialer.end(),
 			}),
 			ignoreElements(),
 		);

@@ -17,7 +17,8 @@ import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {IncomingPeer} from '../peer/listener.js';
 import {BoundedMap} from './bounded-map.js';
-import {type AddOptions, CandidatePool} from './candidate-pool.js';
+import {type AddOptions, type Candidate, CandidatePool} from './candidate-pool.js';
+import {dialFromPool} from './dial-from-pool.js';
 import {peerSession, type SwarmContext, type SwarmPorts} from './peer-session.js';
 
 export type SwarmOptions = {
@@ -84,16 +85,10 @@ export function swarm(
 			options.maxCandidates ?? defaultMaxCandidates,
 			(key) => key === selfKey || context.banned.has(key) || context.ourAddresses.has(key),
 		);
-		// One token per waiting address, never more: the queue in front of the mergeMap stays within the pool's bound.
-		const tokens$ = new Subject<void>();
-		let tokens = 0;
+		const dialer = dialFromPool(pool, options.maxPeers, (candidate) => dialed(candidate));
 		const offer = (peers: readonly PeerAddress[], source: PeerSource, add: AddOptions): PeerAddress[] => {
 			const added = pool.add(peers, source, add);
-			while (tokens < pool.waiting) {
-				tokens++;
-				tokens$.next();
-			}
-
+			dialer.refill();
 			return added;
 		};
 
@@ -132,36 +127,25 @@ export function swarm(
 						);
 			}),
 		);
-		const outgoing$ = tokens$.pipe(
-			mergeMap(
-				() =>
-					defer(() => {
-						tokens--;
-						const candidate = pool.take();
-						if (!candidate) {
-							return EMPTY;
-						}
+		function dialed({key, address, source}: Candidate): Observable<RunEvent> {
+			let wasConnected = false;
+			return session(key, ports.connect(address), source).pipe(
+				tap((event) => {
+					if (event.type === 'piece-verified') {
+						redials.delete(key);
+					} else if (event.type === 'peer-connected') {
+						wasConnected = true;
+						reached.set(key, address);
+					}
+				}),
+				finalize(() => {
+					reached.delete(key);
+					left$.next({source, address, wasConnected});
+				}),
+			);
+		}
 
-						const {key, address, source} = candidate;
-						let wasConnected = false;
-						return session(key, ports.connect(address), source).pipe(
-							tap((event) => {
-								if (event.type === 'piece-verified') {
-									redials.delete(key);
-								} else if (event.type === 'peer-connected') {
-									wasConnected = true;
-									reached.set(key, address);
-								}
-							}),
-							finalize(() => {
-								reached.delete(key);
-								left$.next({source, address, wasConnected});
-							}),
-						);
-					}),
-				options.maxPeers,
-			),
-		);
+		const outgoing$ = dialer.sessions$;
 		const found$ = addresses$.pipe(
 			tap(({source, peers, allowLocal}) => {
 				offer(peers, source, {allowLocal: allowLocal === true});
