@@ -12,7 +12,7 @@ import {replayEvents} from '../events/replay.js';
 import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import {openDht} from '../peer/dht.js';
-import type {SeedOptions} from '../pipeline/download.js';
+import type {SeedOptions} from '../run/download.js';
 import {withResource} from '../rx/with-resource.js';
 import {runMagnet} from './run-magnet.js';
 import {type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';

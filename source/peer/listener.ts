@@ -2,7 +2,8 @@ import net from 'node:net';
 import {Observable, Subject} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import {PeerProtocolError} from '../errors.js';
-import {type PeerWire, wireFromSocket} from './socket.js';
+import {wireFromSocket} from './socket.js';
+import type {PeerWire} from './transport.js';
 
 /** An incoming connection: who it is, and the wire as a resource that closes on teardown. */
 export type IncomingPeer = {

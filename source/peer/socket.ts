@@ -1,24 +1,8 @@
 import net from 'node:net';
 import process from 'node:process';
 import {fromEvent, map, Observable} from 'rxjs';
-import type {PeerAddress} from '../codec/compact-peers.js';
 import {PeerProtocolError} from '../errors.js';
-
-/** A connected peer's byte pipe, whichever side dialled. */
-export type PeerWire = {
-	/** Chunks as they arrive; completes when the peer closes, errors when the socket fails. Subscribe once. */
-	incoming$: Observable<Buffer>;
-	/** Queues bytes for the peer; false once the socket holds more than it should: wait for `drained$`. */
-	send(bytes: Buffer): boolean;
-	/** Emits when the socket has flushed what it held after `send` returned false. */
-	drained$: Observable<void>;
-};
-
-/**
- * Dials a peer. Emits one `PeerWire` once connected and never completes: the connection is a
- * resource, closed when the subscriber unsubscribes.
- */
-export type ConnectPort = (peer: PeerAddress) => Observable<PeerWire>;
+import type {ConnectPort, PeerWire} from './transport.js';
 
 /** Bytes we let a socket hold before a sender has to wait for it to drain. */
 const maxQueuedBytes = 512 * 1024;

@@ -4,7 +4,7 @@ import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {PieceHashes} from '../../source/codec/piece-hashes.js';
 import {frameWire, type WireFrame} from '../../source/peer/framer.js';
-import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
+import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
 import type {PieceStore} from '../../source/storage/disk.js';
 
 /** A small torrent in memory: its payload, pieces and their hashes. */

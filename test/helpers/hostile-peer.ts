@@ -19,7 +19,7 @@ import {
 } from '../../source/codec/handshake.js';
 import {blockLength, encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {frameWire, type WireFrame} from '../../source/peer/framer.js';
-import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
+import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
 import {listenOnLoopback, type Teardown} from './swarm-fixture.js';
 
 /** What a hostile peer pretends to serve: the payload (all files, in order), its piece length and info hash. */

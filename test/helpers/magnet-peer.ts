@@ -12,7 +12,7 @@ import {
 import {encodeHandshake, extensionProtocolBit, type Handshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {frameWire} from '../../source/peer/framer.js';
-import type {ConnectPort, PeerWire} from '../../source/peer/socket.js';
+import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
 
 /**
  * A real single-file info dictionary with `hashes` piece hashes: 20 bytes each, so 2,000 make

@@ -1,8 +1,8 @@
 import {BehaviorSubject} from 'rxjs';
-import {swarmMemory} from '../../source/pipeline/bounded-map.js';
-import type {SwarmContext} from '../../source/pipeline/peer-session.js';
-import {PiecePicker} from '../../source/pipeline/piece-picker.js';
-import {defaultWindowOptions} from '../../source/pipeline/request-window.js';
+import {PiecePicker} from '../../source/download/piece-picker.js';
+import {defaultWindowOptions} from '../../source/download/request-window.js';
+import type {SwarmContext} from '../../source/session/peer-session.js';
+import {swarmMemory} from '../../source/swarm/bounded-map.js';
 import type {makeTorrent} from './fake-peer.js';
 
 /** A swarm context for one small torrent, with every peer unchoked unless a test says otherwise. */

@@ -273,7 +273,7 @@ test('peers whose data fails the hash, always or sometimes, are banned after thr
 // Regression: a peer that left garbage in the first block of half-done pieces (then hung up;
 // endgame mixes blocks the same way) once got the honest seeder banned: each piece failed its hash,
 // only the peer that finished it was banned, and the download never completed. A smart ban in
-// source/pipeline/blame.ts now blames the poisoner (see in-process.test.ts, in virtual time).
+// source/swarm/blame.ts now blames the poisoner (see in-process.test.ts, in virtual time).
 test('a peer that poisons half pieces and hangs up does not get the honest seeder banned', async (t) => {
 	t.timeout(testTimeoutMs);
 	const swarm = await ninetySevenPieces(t);

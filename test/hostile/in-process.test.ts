@@ -11,9 +11,9 @@ import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
-import type {ConnectPort} from '../../source/peer/socket.js';
-import type {SwarmContext} from '../../source/pipeline/peer-session.js';
-import {swarm} from '../../source/pipeline/swarm.js';
+import type {ConnectPort} from '../../source/peer/transport.js';
+import type {SwarmContext} from '../../source/session/peer-session.js';
+import {swarm} from '../../source/swarm/swarm.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {
 	type ConnectionLog,
@@ -220,7 +220,7 @@ test('a peer that poisons half pieces and hangs up does not get the honest seede
 	t.true(run.context.banned.has(peerKey(address(2))), 'the poisoner is found out and banned');
 });
 
-// Regression: PeerDownloader (source/pipeline/peer-downloader.ts) once keyed a block by
+// Regression: PeerDownloader (source/download/peer-downloader.ts) once keyed a block by
 // `index · blocksPerPiece + begin / 16 KiB` unchecked, so a block filed under a lower piece past
 // its end aliased a block we did ask for and passed as an endgame duplicate (request crossed off,
 // bytes counted). Such a block is now a block we did not request, and the peer is dropped.

@@ -5,7 +5,8 @@ import test from 'ava';
 import {firstValueFrom, NEVER, type Observable, ReplaySubject, type Subscription} from 'rxjs';
 import {PeerProtocolError} from '../../source/errors.js';
 import {type IncomingPeer, listenForPeers, type PeerListener} from '../../source/peer/listener.js';
-import {connectTcp, type PeerWire} from '../../source/peer/socket.js';
+import {connectTcp} from '../../source/peer/socket.js';
+import type {PeerWire} from '../../source/peer/transport.js';
 import {pseudoRandomBytes} from '../helpers/swarm-fixture.js';
 
 const host = '127.0.0.1';

@@ -1,0 +1,37 @@
+import {concat, defer, map, type Observable, of, scan, throttleTime} from 'rxjs';
+import {PieceHashes} from '../codec/piece-hashes.js';
+import type {PieceStore} from '../storage/disk.js';
+import {hashStoredPieces} from '../verify/hash-stored-pieces.js';
+import type {HashPort} from './sha1.js';
+
+export type HashProgress =
+	| {type: 'hashing'; hashed: number; total: number}
+	| {type: 'hashed'; pieceHashes: PieceHashes};
+
+/**
+ * Hashes every piece of a payload, `concurrency` at a time (enough to keep the hashing workers
+ * and the disk busy), for a new torrent. Emits throttled progress, then the hashes in order.
+ */
+export function hashPayload(
+	reader: Pick<PieceStore, 'readPiece'>,
+	pieceCount: number,
+	hashPiece: HashPort,
+	{concurrency, progressMs, pieceLength}: {concurrency: number; progressMs: number; pieceLength: number},
+): Observable<HashProgress> {
+	return defer(() => {
+		const digests: Buffer[] = Array.from({length: pieceCount});
+		const indexes = Array.from({length: pieceCount}, (_, index) => index);
+		const progress$ = hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
+			map(([index, digest]) => {
+				digests[index] = digest;
+			}),
+			scan((hashed) => hashed + 1, 0),
+			throttleTime(progressMs, undefined, {leading: true, trailing: true}),
+			map((hashed): HashProgress => ({type: 'hashing', hashed, total: pieceCount})),
+		);
+		return concat(
+			progress$,
+			defer(() => of<HashProgress>({type: 'hashed', pieceHashes: PieceHashes.of(digests)})),
+		);
+	});
+}

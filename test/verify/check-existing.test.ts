@@ -1,0 +1,138 @@
+import test from 'ava';
+import {defer, finalize, map, mergeMap, type Observable, timer} from 'rxjs';
+import type {RunEvent} from '../../source/events/events.js';
+import {hashOnMainThread} from '../../source/hashing/sha1.js';
+import type {PieceStore} from '../../source/storage/disk.js';
+import {type CheckResult, checkExistingPieces} from '../../source/verify/check-existing.js';
+import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
+import {testScheduler} from '../helpers/marbles.js';
+
+const pieceLength = 1000;
+/** Six pieces, the last one 500 bytes. */
+const torrent = makeTorrent(5500, pieceLength);
+
+/**
+ * The payload on disk with pieces 1 and 3 corrupted (one flipped byte each), counting the
+ * reads per piece and the most reads at once; each read takes `readMs` virtual ms (0: at once).
+ */
+function diskWithDamage(readMs: number) {
+	const disk = memoryStore(pieceLength, torrent.payload.length);
+	torrent.payload.copy(disk.data);
+	for (const index of [1, 3]) {
+		const offset = index * pieceLength + 17;
+		disk.data.writeUInt8((disk.data.readUInt8(offset) ^ 0x01) & 0xff, offset);
+	}
+
+	const reads: number[] = [];
+	let reading = 0;
+	let mostAtOnce = 0;
+	const store: PieceStore = {
+		...disk,
+		readPiece(index, into) {
+			const read$ =
+				readMs === 0
+					? disk.readPiece(index, into)
+					: timer(readMs).pipe(mergeMap(() => disk.readPiece(index, into)));
+			return defer(() => {
+				reads.push(index);
+				reading++;
+				mostAtOnce = Math.max(mostAtOnce, reading);
+				return read$.pipe(finalize(() => reading--));
+			});
+		},
+	};
+	return {store, reads, mostAtOnce: () => mostAtOnce};
+}
+
+const pieceSize = (index: number) => torrent.pieces[index]?.length ?? 0;
+
+/** Piece 4 is intact but not a candidate: it must count as missing, unread. */
+const candidates = (index: number) => index !== 4;
+
+/** The events with the result's bitfield as the list of pieces it holds. */
+function readable(events$: Observable<RunEvent | CheckResult>) {
+	return events$.pipe(
+		map((event) =>
+			event.type === 'check-result'
+				? {
+						type: event.type,
+						have: Array.from({length: event.have.length}, (_, index) => index).filter((index) =>
+							event.have.has(index),
+						),
+					}
+				: event,
+		),
+	);
+}
+
+const checking = (checked: number) => ({type: 'checking', checked, total: 5});
+
+test('keeps exactly the intact candidate pieces, and never reads the others', (t) => {
+	const {store, reads} = diskWithDamage(0);
+	testScheduler(t).run(({expectObservable}) => {
+		const events$ = checkExistingPieces(store, hashOnMainThread, {
+			pieceCount: 6,
+			pieceLength,
+			pieceSize,
+			pieceHashes: torrent.pieceHashes,
+			candidates,
+			concurrency: 2,
+			progressMs: 100,
+		});
+		// Every read answers at once: the leading progress at 0, the trailing one when the
+		// throttle period ends, then the summary (the short last piece counted at its size) and the result.
+		expectObservable(readable(events$)).toBe('a 99ms (bcd|)', {
+			a: checking(1),
+			b: checking(5),
+			c: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
+			d: {type: 'check-result', have: [0, 2, 5]},
+		});
+	});
+	t.deepEqual(reads, [0, 1, 2, 3, 5]);
+});
+
+test('reads `concurrency` pieces at once and throttles progress; the last progress counts every candidate', (t) => {
+	const {store, reads, mostAtOnce} = diskWithDamage(10);
+	testScheduler(t).run(({expectObservable}) => {
+		const events$ = checkExistingPieces(store, hashOnMainThread, {
+			pieceCount: 6,
+			pieceLength,
+			pieceSize,
+			pieceHashes: torrent.pieceHashes,
+			candidates,
+			concurrency: 2,
+			progressMs: 15,
+		});
+		// Checked: 2 at 10 ms, 4 at 20 ms, 5 at 30 ms. Progress: leading at 10, trailing at 25
+		// (which opens another period), the last at 40 with the summary and the result.
+		expectObservable(readable(events$)).toBe('10ms a 14ms b 14ms (cde|)', {
+			a: checking(1),
+			b: checking(4),
+			c: checking(5),
+			d: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
+			e: {type: 'check-result', have: [0, 2, 5]},
+		});
+	});
+	t.deepEqual(reads, [0, 1, 2, 3, 5]);
+	t.is(mostAtOnce(), 2);
+});
+
+test('with no candidates nothing is read and the result is empty at once', (t) => {
+	const {store, reads} = diskWithDamage(0);
+	testScheduler(t).run(({expectObservable}) => {
+		const events$ = checkExistingPieces(store, hashOnMainThread, {
+			pieceCount: 6,
+			pieceLength,
+			pieceSize,
+			pieceHashes: torrent.pieceHashes,
+			candidates: () => false,
+			concurrency: 2,
+			progressMs: 100,
+		});
+		expectObservable(readable(events$)).toBe('(ab|)', {
+			a: {type: 'checked', pieces: 0, total: 6, bytes: 0},
+			b: {type: 'check-result', have: []},
+		});
+	});
+	t.deepEqual(reads, []);
+});
