@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto';
 import {type Observable, Subject} from 'rxjs';
 import {maxMetadataSize, metadataPieceLength} from '../codec/extension-protocol.js';
+import {PeerReputation} from '../swarm/reputation.js';
 
 /** A peer that sent part of two dictionaries that failed the hash is not asked again. */
 const maxStrikes = 2;
@@ -20,8 +21,8 @@ export class MetadataAssembly {
 	#senders = new Map<number, string>();
 	/** The peers naming each size. */
 	#backers = new Map<number, Set<string>>();
-	#strikes = new Map<string, number>();
-	#banned = new Set<string>();
+	/** Strikes and bans, bounded as the swarm's are: anyone may offer metadata. */
+	readonly #reputation = new PeerReputation(maxStrikes);
 	#failures = 0;
 	readonly #changes$ = new Subject<void>();
 
@@ -46,12 +47,12 @@ export class MetadataAssembly {
 	}
 
 	isBanned(peer: string): boolean {
-		return this.#banned.has(peer);
+		return this.#reputation.isBanned(peer);
 	}
 
 	/** A peer's `metadata_size`: true when it is the size being assembled (or becomes it), so the peer may be asked. */
 	offerSize(size: number, peer = ''): boolean {
-		if (!(Number.isSafeInteger(size) && size > 0 && size <= maxMetadataSize) || this.#banned.has(peer)) {
+		if (!(Number.isSafeInteger(size) && size > 0 && size <= maxMetadataSize) || this.#reputation.isBanned(peer)) {
 			return false;
 		}
 
@@ -70,7 +71,7 @@ export class MetadataAssembly {
 
 	/** The next piece nobody has been asked for, now asked of `peer`; undefined when none is left. */
 	claim(peer: string): number | undefined {
-		if (this.#banned.has(peer)) {
+		if (this.#reputation.isBanned(peer)) {
 			return undefined;
 		}
 
@@ -149,11 +150,13 @@ export class MetadataAssembly {
 		this.#failures++;
 		const senders = new Set(this.#senders.values());
 		for (const sender of senders) {
-			const strikes = (this.#strikes.get(sender) ?? 0) + 1;
-			this.#strikes.set(sender, strikes);
+			this.#reputation.strike(sender);
 			// One peer sent it all: the lie is its own.
-			if (senders.size === 1 || strikes >= maxStrikes) {
-				this.#banned.add(sender);
+			if (senders.size === 1) {
+				this.#reputation.ban(sender);
+			}
+
+			if (this.#reputation.isBanned(sender)) {
 				this.#unback(sender);
 			}
 		}

@@ -37,16 +37,17 @@ import type {IncomingPeer} from '../peer/listener.js';
 import type {ConnectPort} from '../peer/transport.js';
 import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {withResource} from '../rx/with-resource.js';
-import type {PeerStats, SwarmContext} from '../session/peer-session.js';
 import type {PieceStore} from '../storage/disk.js';
 import {StorageLayout} from '../storage/layout.js';
 import {PieceCache} from '../storage/piece-cache.js';
 import type {ResumeStore} from '../storage/resume-file.js';
-import {swarmMemory} from '../swarm/bounded-map.js';
 import {choker} from '../swarm/choker.js';
+import {PeerReputation} from '../swarm/reputation.js';
 import {type PeerBatch, swarm} from '../swarm/swarm.js';
+import type {PeerStats, SwarmContext} from '../swarm/swarm-context.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
 import {piecesOnDisk} from '../verify/check-existing.js';
+import {sha1PieceVerifier} from '../verify/piece-verifier.js';
 import {type SeedOptions, seedingDone} from './seeding-done.js';
 
 /** How often, at most, the resume file is rewritten while pieces arrive. */
@@ -169,29 +170,23 @@ export function download(
 				...optionalScheduler,
 			}).pipe(shareReplay({bufferSize: 1, refCount: true}));
 			const context: SwarmContext = {
-				infoHash: metainfo.infoHash,
-				peerId: options.peerId,
-				pieceHashes: metainfo.pieceHashes,
-				pieceSize,
-				picker,
-				window: options.window,
-				tickMs: options.tickMs,
-				handshakeTimeoutMs: options.handshakeTimeoutMs,
-				maxStrikes: options.maxStrikes,
-				// Bounded: strangers can call from ever new addresses.
-				...swarmMemory(),
-				suspects: new Map(),
-				peers,
-				unchoked$,
-				interestChanged: () => nudgeChoker$.next(),
-				maxQueuedRequests: options.maxQueuedRequests,
-				infoBytes: metainfo.infoBytes,
-				listenPort: options.port,
-				clientName: ourClientName,
-				// BEP 27: a private torrent's peers come from its trackers alone.
-				...(metainfo.private ? {} : {pex: {dialable: () => peerSwarm.dialable(), intervalMs: 60_000}}),
-				totals,
-				...optionalScheduler,
+				settings: {
+					infoHash: metainfo.infoHash,
+					peerId: options.peerId,
+					pieceSize,
+					window: options.window,
+					tickMs: options.tickMs,
+					handshakeTimeoutMs: options.handshakeTimeoutMs,
+					maxQueuedRequests: options.maxQueuedRequests,
+					infoBytes: metainfo.infoBytes,
+					listenPort: options.port,
+					clientName: ourClientName,
+					// BEP 27: a private torrent's peers come from its trackers alone.
+					...(metainfo.private ? {} : {pex: {dialable: () => peerSwarm.dialable(), intervalMs: 60_000}}),
+					...optionalScheduler,
+				},
+				shared: {picker, peers, unchoked$, interestChanged: () => nudgeChoker$.next(), totals},
+				reputation: new PeerReputation(options.maxStrikes),
 			};
 			const cache = new PieceCache(store, pieceSize, options.readCacheBytes);
 			const bytesAtStart = picker.doneBytes;
@@ -234,7 +229,8 @@ export function download(
 				addresses$,
 				ports.incoming$,
 				{
-					...ports,
+					connect: ports.connect,
+					verifyPiece: sha1PieceVerifier(ports.hashPiece, metainfo.pieceHashes),
 					store,
 					readBlock: (index, begin, length) =>
 						cache.readBlock(index, begin, length, picker.isDone(index + 1) ? index + 1 : undefined),

@@ -12,11 +12,9 @@ import {
 	merge,
 	type Observable,
 	of,
-	type SchedulerLike,
 	take,
 	throwError,
 } from 'rxjs';
-import type {PeerAddress} from '../codec/compact-peers.js';
 import {encodeExtendedHandshake} from '../codec/extension-protocol.js';
 import {
 	encodeHandshake,
@@ -26,74 +24,17 @@ import {
 	supportsFastExtension,
 } from '../codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
-import type {PieceHashes} from '../codec/piece-hashes.js';
 import {downloadFromPeer} from '../download/download-from-peer.js';
-import type {PiecePicker} from '../download/piece-picker.js';
-import type {RequestWindowOptions} from '../download/request-window.js';
 import {describeError, PeerProtocolError, StorageError} from '../errors.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
-import type {HashPort} from '../hashing/sha1.js';
 import {frameWire, handshakeWithin} from '../peer/framer.js';
-import type {ConnectPort, PeerWire} from '../peer/transport.js';
+import type {PeerWire} from '../peer/transport.js';
 import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {withResource} from '../rx/with-resource.js';
-import {serveToPeer, type UploadStats} from '../serve/serve-to-peer.js';
-import type {PieceStore} from '../storage/disk.js';
-import type {SuspectBlock} from '../swarm/blame.js';
+import {serveToPeer} from '../serve/serve-to-peer.js';
+import type {PeerStats, SwarmContext, SwarmPorts} from '../swarm/swarm-context.js';
 import {verifyAndStore} from '../verify/verify-and-store.js';
 import {answerExtensions} from './extension-messages.js';
-
-export type SwarmPorts = {
-	connect: ConnectPort;
-	hashPiece: HashPort;
-	store: PieceStore;
-	/** Reads a block of a verified piece, for serving it. */
-	readBlock: (index: number, begin: number, length: number) => Observable<Buffer>;
-	/** The block at once if it is in memory. */
-	peekBlock?: (index: number, begin: number, length: number) => Buffer | undefined;
-};
-
-/** What a session shares with the rest of the swarm about its peer. */
-export type PeerStats = UploadStats & {downloaded: number; snubbed: boolean};
-
-export type SwarmContext = {
-	infoHash: Buffer;
-	peerId: Buffer;
-	pieceHashes: PieceHashes;
-	pieceSize: (index: number) => number;
-	picker: PiecePicker;
-	window: RequestWindowOptions;
-	tickMs: number;
-	handshakeTimeoutMs: number;
-	/** A peer whose pieces fail the hash this many times is dropped and not called again. */
-	maxStrikes: number;
-	/** Hash failures per peer, kept across reconnections. */
-	strikes: Map<string, number>;
-	banned: Set<string>;
-	/** The peer id each address gave in its handshake: how a banned peer is known again. */
-	peerIds: Map<string, string>;
-	/** Addresses that answered with our own peer id (our public address, as trackers name it): never dialled again. */
-	ourAddresses: Set<string>;
-	/** Failed pieces that several peers sent, block by block, until a good copy shows who lied. */
-	suspects: Map<number, SuspectBlock[]>;
-	/** The connected peers, for the choker. */
-	peers: Map<string, PeerStats>;
-	/** The choker's current set of unchoked peers (replayed to newcomers). */
-	unchoked$: Observable<ReadonlySet<string>>;
-	/** Tells the choker that a peer's interest changed. */
-	interestChanged: () => void;
-	maxQueuedRequests: number;
-	/** The info dictionary, for peers that fetch it by BEP 9 (none: we do not offer it). */
-	infoBytes?: Buffer;
-	/** Our port and name in the extended handshake (BEP 10). */
-	listenPort: number;
-	clientName: string;
-	/** Peer exchange (BEP 11): absent for a private torrent (BEP 27). */
-	pex?: {dialable: () => PeerAddress[]; intervalMs: number};
-	/** Payload bytes sent to all peers, for the announces and the seed ratio. */
-	totals: {uploaded: number};
-	scheduler?: SchedulerLike;
-};
 
 /** The largest message we accept: a bitfield for this torrent, or a 128 KiB block with its header. */
 function maxMessageLength(pieceCount: number): number {
@@ -113,25 +54,19 @@ const fastMessages: ReadonlySet<string> = new Set([
 ]);
 
 function checkHandshake(peer: string, handshake: Handshake, context: SwarmContext): void {
-	if (!handshake.infoHash.equals(context.infoHash)) {
+	if (!handshake.infoHash.equals(context.settings.infoHash)) {
 		throw new PeerProtocolError('handshake for another torrent');
 	}
 
-	if (handshake.peerId.equals(context.peerId)) {
-		context.ourAddresses.add(peer);
+	if (handshake.peerId.equals(context.settings.peerId)) {
+		context.reputation.markOurs(peer);
 		throw new PeerProtocolError('connected to ourselves');
 	}
 
-	// A banned peer that calls us comes from a port of its own: its peer id gives it away (unless
-	// it changes that too, which costs it the strikes it had, not more).
-	const peerId = handshake.peerId.toString('hex');
-	for (const address of context.banned) {
-		if (context.peerIds.get(address) === peerId) {
-			throw new PeerProtocolError(`banned (as ${address})`);
-		}
+	const admission = context.reputation.admit(peer, handshake.peerId.toString('hex'));
+	if (!admission.admitted) {
+		throw new PeerProtocolError(admission.reason);
 	}
-
-	context.peerIds.set(peer, peerId);
 }
 
 /**
@@ -151,8 +86,9 @@ export function peerSession(
 	const stats: PeerStats = {interested: false, uploaded: 0, unreported: 0, downloaded: 0, snubbed: false};
 	const session$ = withResource(wire$, (wire) =>
 		defer(() => {
-			const scheduler = context.scheduler ?? asyncScheduler;
-			const {picker} = context;
+			const {settings, shared} = context;
+			const scheduler = settings.scheduler ?? asyncScheduler;
+			const {picker} = shared;
 			const send = (messages: PeerMessage[]) => {
 				wire.send(
 					messages.length === 1 && messages[0]
@@ -163,7 +99,11 @@ export function peerSession(
 
 			const sendHandshake = () =>
 				wire.send(
-					encodeHandshake({reserved: ourReservedBytes(), infoHash: context.infoHash, peerId: context.peerId}),
+					encodeHandshake({
+						reserved: ourReservedBytes(),
+						infoHash: settings.infoHash,
+						peerId: settings.peerId,
+					}),
 				);
 			// Dialling out, ours goes first (BEP 3: the initiator's does). A caller hears ours only once
 			// its own names our torrent: sent at once, it told any port scanner what we are downloading.
@@ -174,9 +114,9 @@ export function peerSession(
 
 			const frames$ = wire.incoming$.pipe(
 				frameWire(maxMessageLength(picker.pieceCount)),
-				handshakeWithin(context.handshakeTimeoutMs, scheduler),
+				handshakeWithin(settings.handshakeTimeoutMs, scheduler),
 			);
-			const optionalScheduler = context.scheduler ? {scheduler: context.scheduler} : {};
+			const optionalScheduler = settings.scheduler ? {scheduler: settings.scheduler} : {};
 			let extended = false;
 			let fast = false;
 			const exchange = (messages$: Observable<PeerMessage>) =>
@@ -185,8 +125,8 @@ export function peerSession(
 						downloadFromPeer({
 							peer,
 							picker,
-							window: context.window,
-							tickMs: context.tickMs,
+							window: settings.window,
+							tickMs: settings.tickMs,
 							stats,
 							send,
 							...optionalScheduler,
@@ -200,19 +140,19 @@ export function peerSession(
 						serveToPeer({
 							peer,
 							pieceCount: picker.pieceCount,
-							pieceSize: context.pieceSize,
+							pieceSize: settings.pieceSize,
 							have: (index) => picker.isDone(index),
 							readBlock: ports.readBlock,
 							...(ports.peekBlock ? {peekBlock: ports.peekBlock} : {}),
 							send: wire.send,
 							drained$: wire.drained$,
-							unchoked$: context.unchoked$.pipe(map((unchoked) => unchoked.has(peer))),
+							unchoked$: shared.unchoked$.pipe(map((unchoked) => unchoked.has(peer))),
 							stats,
-							totals: context.totals,
-							interestChanged: context.interestChanged,
-							maxQueuedRequests: context.maxQueuedRequests,
+							totals: shared.totals,
+							interestChanged: shared.interestChanged,
+							maxQueuedRequests: settings.maxQueuedRequests,
 							fast,
-							reportMs: context.tickMs,
+							reportMs: settings.tickMs,
 							...optionalScheduler,
 						}),
 					),
@@ -222,9 +162,9 @@ export function peerSession(
 								answerExtensions({
 									peer,
 									send: (message) => send([message]),
-									...(context.infoBytes ? {infoBytes: context.infoBytes} : {}),
+									...(settings.infoBytes ? {infoBytes: settings.infoBytes} : {}),
 									maxMetadataRequests: 1000,
-									...(context.pex ? {pex: context.pex} : {}),
+									...(settings.pex ? {pex: settings.pex} : {}),
 									...optionalScheduler,
 								}),
 							)
@@ -249,7 +189,7 @@ export function peerSession(
 
 								extended = supportsExtensionProtocol(frame.handshake.reserved);
 								fast = supportsFastExtension(frame.handshake.reserved);
-								context.peers.set(peer, stats);
+								shared.peers.set(peer, stats);
 								return {type: 'peer-connected', peer, peerId: frame.handshake.peerId.toString('latin1')};
 							}),
 						),
@@ -272,11 +212,11 @@ export function peerSession(
 										type: 'extended',
 										extension: 0,
 										payload: encodeExtendedHandshake({
-											client: context.clientName,
-											port: context.listenPort,
-											requestQueue: context.maxQueuedRequests,
-											...(context.infoBytes ? {metadataSize: context.infoBytes.length} : {}),
-											withPex: context.pex !== undefined,
+											client: settings.clientName,
+											port: settings.listenPort,
+											requestQueue: settings.maxQueuedRequests,
+											...(settings.infoBytes ? {metadataSize: settings.infoBytes.length} : {}),
+											withPex: settings.pex !== undefined,
 										}),
 									},
 								]);
@@ -296,9 +236,9 @@ export function peerSession(
 					),
 				),
 				finalize(() => {
-					if (context.peers.get(peer) === stats) {
-						context.peers.delete(peer);
-						context.interestChanged();
+					if (shared.peers.get(peer) === stats) {
+						shared.peers.delete(peer);
+						shared.interestChanged();
 					}
 				}),
 			);

@@ -16,10 +16,11 @@ import {isLocalAddress} from '../codec/address-scope.js';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {IncomingPeer} from '../peer/listener.js';
-import {peerSession, type SwarmContext, type SwarmPorts} from '../session/peer-session.js';
+import {peerSession} from '../session/peer-session.js';
 import {BoundedMap} from './bounded-map.js';
 import {type AddOptions, type Candidate, CandidatePool} from './candidate-pool.js';
 import {dialFromPool} from './dial-from-pool.js';
+import type {SwarmContext, SwarmPorts} from './swarm-context.js';
 
 export type SwarmOptions = {
 	/** Connections at once, both ways; more addresses wait in line for a free slot. */
@@ -83,7 +84,7 @@ export function swarm(
 		const selfKey = options.self ? peerKey(options.self) : undefined;
 		const pool = new CandidatePool(
 			options.maxCandidates ?? defaultMaxCandidates,
-			(key) => key === selfKey || context.banned.has(key) || context.ourAddresses.has(key),
+			(key) => key === selfKey || context.reputation.isBanned(key) || context.reputation.isOurs(key),
 		);
 		const dialer = dialFromPool(pool, options.maxPeers, (candidate) => dialed(candidate));
 		const offer = (peers: readonly PeerAddress[], source: PeerSource, add: AddOptions): PeerAddress[] => {
@@ -119,9 +120,11 @@ export function swarm(
 				const key = peerKey(address);
 				const attempt = (redials.get(key) ?? 0) + 1;
 				redials.set(key, attempt);
-				return attempt > options.maxRedials || context.picker.complete || context.banned.has(key)
+				return attempt > options.maxRedials ||
+					context.shared.picker.complete ||
+					context.reputation.isBanned(key)
 					? EMPTY
-					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.scheduler).pipe(
+					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.settings.scheduler).pipe(
 							// It was dialable once; one we reached goes ahead of the addresses never tried.
 							tap(() => offer([address], source, {allowLocal: true, returning: wasConnected})),
 						);
@@ -154,7 +157,7 @@ export function swarm(
 		const accepted$ = incoming$.pipe(
 			mergeMap((incoming) => {
 				const key = peerKey(incoming.address);
-				if (activePeers$.value >= options.maxPeers || context.banned.has(key) || !pool.claim(key)) {
+				if (activePeers$.value >= options.maxPeers || context.reputation.isBanned(key) || !pool.claim(key)) {
 					incoming.refuse();
 					return EMPTY;
 				}

@@ -3,22 +3,22 @@ import type {PieceProgress} from '../download/piece-progress.js';
 import {PeerProtocolError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import {subscribeChained} from '../rx/chained-subscriber.js';
-import type {SwarmContext, SwarmPorts} from '../session/peer-session.js';
-import {convictLiars, rememberSuspects} from '../swarm/blame.js';
+import type {SwarmContext, SwarmPorts, SwarmSettings} from '../swarm/swarm-context.js';
 
 /**
- * Hashes a finished piece; a good one is written and counted (and convicts whoever sent a bad
+ * Verifies a finished piece; a good one is written and counted (and convicts whoever sent a bad
  * block of an earlier copy), a bad one is a strike against whoever sent it. A peer found to have
  * lied is banned, and its session ends at its next piece.
  */
 export function verifyAndStore(
 	piece: PieceProgress,
 	peer: string,
-	ports: SwarmPorts,
-	context: SwarmContext,
+	ports: Pick<SwarmPorts, 'verifyPiece' | 'store'>,
+	context: Pick<SwarmContext, 'shared' | 'reputation'> & {settings: Pick<SwarmSettings, 'scheduler'>},
 ): Observable<RunEvent> {
-	const {picker} = context;
-	if (context.banned.has(peer)) {
+	const {picker} = context.shared;
+	const {reputation} = context;
+	if (reputation.isBanned(peer)) {
 		picker.markFailed(piece.index);
 		// Thrown away, its buffer can carry the next piece.
 		picker.recycle(piece);
@@ -29,18 +29,19 @@ export function verifyAndStore(
 	// with 100,000 small pieces the chain's subscribers were a tenth of all allocation.
 	return new Observable<RunEvent>((subscriber) => {
 		let settled = false;
-		let hashed = false;
+		let verified = false;
 		let writing: Subscription | undefined;
 		// Chained: a consumer that lets go stops even a hash source that answers synchronously.
-		subscribeChained(ports.hashPiece(piece.data), subscriber, {
-			next(digest) {
-				hashed = true;
-				if (!context.pieceHashes.matches(piece.index, digest)) {
+		subscribeChained(ports.verifyPiece(piece.index, piece.data), subscriber, {
+			next(passed) {
+				verified = true;
+				if (!passed) {
 					settled = true;
-					const {event, strikes} = strikeFor(piece, peer, context);
-					subscriber.next(event);
-					if (strikes >= context.maxStrikes) {
-						context.banned.add(peer);
+					const strikes = reputation.pieceFailed(piece, peer);
+					picker.markFailed(piece.index);
+					picker.recycle(piece);
+					subscriber.next({type: 'piece-failed', peer, index: piece.index, strikes});
+					if (reputation.isBanned(peer)) {
 						subscriber.error(new PeerProtocolError(`sent ${strikes} pieces that failed the hash check`));
 					} else {
 						subscriber.complete();
@@ -49,11 +50,7 @@ export function verifyAndStore(
 					return;
 				}
 
-				for (const liar of convictLiars(piece.index, piece.data, context.suspects)) {
-					context.strikes.set(liar, context.maxStrikes);
-					context.banned.add(liar);
-				}
-
+				reputation.piecePassed(piece.index, piece.data);
 				writing = ports.store.writePiece(piece.index, piece.data).subscribe({
 					error: (error: unknown) => subscriber.error(error),
 					complete() {
@@ -61,7 +58,7 @@ export function verifyAndStore(
 						picker.markDone(piece.index);
 						// Written: the buffer can carry the next piece. (Never on teardown, while a write may be running.)
 						picker.recycle(piece);
-						const now = (context.scheduler ?? asyncScheduler).now();
+						const now = (context.settings.scheduler ?? asyncScheduler).now();
 						subscriber.next({
 							type: 'piece-verified',
 							peer,
@@ -79,7 +76,7 @@ export function verifyAndStore(
 			},
 			error: (error: unknown) => subscriber.error(error),
 			complete() {
-				if (!hashed) {
+				if (!verified) {
 					subscriber.complete();
 				}
 			},
@@ -92,23 +89,4 @@ export function verifyAndStore(
 			}
 		};
 	});
-}
-
-/** A piece that failed its hash: sent by one peer, it convicts it; sent by several, it only makes them suspects. */
-function strikeFor(
-	piece: PieceProgress,
-	peer: string,
-	context: SwarmContext,
-): {event: RunEvent; strikes: number} {
-	let strikes = context.strikes.get(peer) ?? 0;
-	if (piece.contributors.size === 1) {
-		strikes++;
-		context.strikes.set(peer, strikes);
-	} else {
-		rememberSuspects(piece, context.suspects);
-	}
-
-	context.picker.markFailed(piece.index);
-	context.picker.recycle(piece);
-	return {event: {type: 'piece-failed', peer, index: piece.index, strikes}, strikes};
 }

@@ -10,10 +10,9 @@ import {asyncScheduler, map, NEVER, of, takeUntil, takeWhile, timer} from 'rxjs'
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import type {RunEvent} from '../../source/events/events.js';
-import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/transport.js';
-import type {SwarmContext} from '../../source/session/peer-session.js';
 import {swarm} from '../../source/swarm/swarm.js';
+import type {SwarmContext} from '../../source/swarm/swarm-context.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {
 	type ConnectionLog,
@@ -24,7 +23,7 @@ import {
 	script,
 } from '../helpers/hostile-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
-import {swarmContext} from '../helpers/swarm-context.js';
+import {type SwarmContextOverrides, swarmContext, verifierFor} from '../helpers/swarm-context.js';
 
 /** 24 pieces of 32 KiB (two blocks each), the last one short. */
 const torrent = makeTorrent(23 * 32 * 1024 + 5000, 32 * 1024);
@@ -58,7 +57,7 @@ function runSwarm(
 	{
 		limitMs = 120_000,
 		contextOverrides = {},
-	}: {limitMs?: number; contextOverrides?: Partial<SwarmContext>} = {},
+	}: {limitMs?: number; contextOverrides?: SwarmContextOverrides} = {},
 ): SwarmRun {
 	const store = memoryStore(torrent.pieceLength, torrent.payload.length);
 	const unverifiedWrites: number[] = [];
@@ -84,7 +83,7 @@ function runSwarm(
 			NEVER,
 			{
 				connect,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store,
 				readBlock: (index, begin, length) =>
 					store.readPiece(index).pipe(map((piece) => piece.subarray(begin, begin + length))),
@@ -121,7 +120,7 @@ function assertCompleteAndClean(t: ExecutionContext, run: SwarmRun) {
 	t.true(run.store.data.equals(torrent.payload), 'the payload is stored byte-identical');
 	t.is(run.events.at(-1)?.type, 'completed');
 	t.deepEqual(run.unverifiedWrites, [], 'nothing unverified was written');
-	t.false(run.context.banned.has(honestPeer), 'the honest peer is not banned');
+	t.false(run.context.reputation.isBanned(honestPeer), 'the honest peer is not banned');
 }
 
 test('a peer that unchokes and never answers is dropped 30 s after its first request', (t) => {
@@ -133,7 +132,7 @@ test('a peer that unchokes and never answers is dropped 30 s after its first req
 		[[30_001, 'no block for 30 s']],
 	);
 	t.true((run.logs.get(peer)?.[0]?.requests.length ?? 0) > 0, 'it was asked');
-	t.is(run.context.picker.bytesInFlight, 0, 'its pieces went back to the pool');
+	t.is(run.context.shared.picker.bytesInFlight, 0, 'its pieces went back to the pool');
 });
 
 test('a peer that trickles a block a byte a second is dropped after the request timeout too', (t) => {
@@ -143,7 +142,7 @@ test('a peer that trickles a block a byte a second is dropped after the request 
 	const log = run.logs.get(peer)?.[0];
 	// 30 s at a byte a second: the 16 KiB block was never whole.
 	t.true((log?.bytesSent ?? 0) < 68 + 100 + 40, `sent ${log?.bytesSent} bytes`);
-	t.is(run.context.picker.bytesInFlight, 0);
+	t.is(run.context.shared.picker.bytesInFlight, 0);
 });
 
 test('a peer with nothing we want that sends nothing at all is dropped after 3 minutes of silence', (t) => {
@@ -191,7 +190,7 @@ test('a peer whose pieces always fail the hash gets three strikes and a ban; not
 		[1, 2, 3],
 	);
 	t.deepEqual(reasonsOf(run, peer), ['sent 3 pieces that failed the hash check']);
-	t.true(run.context.banned.has(peer));
+	t.true(run.context.reputation.isBanned(peer));
 	t.is(run.logs.get(peer)?.length, 1, 'a banned peer is not called again');
 });
 
@@ -199,11 +198,11 @@ test('a peer whose pieces fail the hash only sometimes is banned all the same; i
 	const run = runSwarm(t, [hostile.sometimesBadData], {limitMs: 10_000});
 	const peer = peerKey(address(1));
 	t.deepEqual(reasonsOf(run, peer), ['sent 3 pieces that failed the hash check']);
-	t.true(run.context.banned.has(peer));
+	t.true(run.context.reputation.isBanned(peer));
 	t.deepEqual(run.unverifiedWrites, []);
 	// Two good pieces for every bad one: six are in by the third failure.
 	t.is(run.store.written.length, 6);
-	t.is(run.context.picker.doneCount, 6);
+	t.is(run.context.shared.picker.doneCount, 6);
 });
 
 // A piece that several peers sent and that fails its hash blames nobody at once: each block's
@@ -217,7 +216,7 @@ test('a peer that poisons half pieces and hangs up does not get the honest seede
 		'the honest peer was not dropped for hash failures',
 	);
 	assertCompleteAndClean(t, run);
-	t.true(run.context.banned.has(peerKey(address(2))), 'the poisoner is found out and banned');
+	t.true(run.context.reputation.isBanned(peerKey(address(2))), 'the poisoner is found out and banned');
 });
 
 // Regression: PeerDownloader (source/download/peer-downloader.ts) once keyed a block by

@@ -11,13 +11,12 @@ import {
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {decodeMessage, encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import type {RunEvent} from '../../source/events/events.js';
-import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {PeerWire} from '../../source/peer/transport.js';
-import {peerSession, type SwarmContext} from '../../source/session/peer-session.js';
+import {peerSession} from '../../source/session/peer-session.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {makeInfoDictionary, reservedBytes} from '../helpers/magnet-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
-import {swarmContext} from '../helpers/swarm-context.js';
+import {type SwarmContextOverrides, swarmContext, verifierFor} from '../helpers/swarm-context.js';
 
 const peer = '127.0.0.2:6881';
 const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
@@ -59,13 +58,13 @@ function parseSent(chunks: Array<{at: number; bytes: Buffer}>): {handshakes: num
 function runSession(
 	t: ExecutionContext,
 	remote: Remote,
-	overrides: Partial<SwarmContext> = {},
+	overrides: SwarmContextOverrides = {},
 	{havePieces = true}: {havePieces?: boolean} = {},
 ) {
-	const context = swarmContext(torrent, {infoBytes, ...overrides});
+	const context = swarmContext(torrent, {...overrides, settings: {infoBytes, ...overrides.settings}});
 	if (havePieces) {
 		// Something to put in the bitfield.
-		context.picker.markDone(1);
+		context.shared.picker.markDone(1);
 	}
 
 	const chunks: Array<{at: number; bytes: Buffer}> = [];
@@ -102,7 +101,7 @@ function runSession(
 		peerSession(
 			peer,
 			wire$,
-			{connect: () => wire$, hashPiece: hashOnMainThread, store, readBlock: () => NEVER},
+			{connect: () => wire$, verifyPiece: verifierFor(torrent), store, readBlock: () => NEVER},
 			context,
 		)
 			.pipe(takeUntil(timer(1000)))
@@ -168,7 +167,7 @@ test('with peer exchange on, our handshake offers ut_pex too', (t) => {
 	const {messages} = runSession(
 		t,
 		{extensionBit: true, script: []},
-		{pex: {dialable: () => [], intervalMs: 60_000}},
+		{settings: {pex: {dialable: () => [], intervalMs: 60_000}}},
 	);
 	const extended = messages.find(({message}) => message.type === 'extended')?.message;
 	const ours = decodeExtendedHandshake(extended?.type === 'extended' ? extended.payload : Buffer.alloc(0));
@@ -182,7 +181,7 @@ test('with peer exchange on, our handshake offers ut_pex too', (t) => {
 });
 
 test('without the info dictionary our extended handshake has no metadata_size', (t) => {
-	const {messages} = runSession(t, {extensionBit: true, script: []}, {infoBytes: undefined});
+	const {messages} = runSession(t, {extensionBit: true, script: []}, {settings: {infoBytes: undefined}});
 	const extended = messages.find(({message}) => message.type === 'extended')?.message;
 	t.truthy(extended);
 	const ours = decodeExtendedHandshake(extended?.type === 'extended' ? extended.payload : Buffer.alloc(0));
@@ -320,7 +319,7 @@ test('without the info dictionary every request is rejected', (t) => {
 				{at: 7, message: request(0)},
 			],
 		},
-		{infoBytes: undefined},
+		{settings: {infoBytes: undefined}},
 	);
 	t.deepEqual(
 		metadataAnswers(messages).map(({kind, piece}) => ({kind, piece})),

@@ -5,12 +5,11 @@ import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
 import type {RunEvent} from '../../source/events/events.js';
-import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
-import {peerSession, type SwarmContext} from '../../source/session/peer-session.js';
+import {peerSession} from '../../source/session/peer-session.js';
 import {type FakePeerBehaviour, fakePeer, makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
-import {swarmContext} from '../helpers/swarm-context.js';
+import {type SwarmContextOverrides, swarmContext, verifierFor} from '../helpers/swarm-context.js';
 
 const address = {host: '127.0.0.2', port: 6881};
 const peer = '127.0.0.2:6881';
@@ -20,15 +19,15 @@ function runSession(
 	t: Parameters<typeof testScheduler>[0],
 	torrent: ReturnType<typeof makeTorrent>,
 	behaviour: Partial<FakePeerBehaviour> = {},
-	contextOverrides: Partial<SwarmContext> = {},
+	contextOverrides: SwarmContextOverrides = {},
 	connectOverride?: ConnectPort,
 ) {
 	const store = memoryStore(torrent.pieceLength, torrent.payload.length);
 	const context = swarmContext(torrent, {
-		window: {...defaultWindowOptions, requestTimeoutMs: 5000},
 		...contextOverrides,
+		settings: {window: {...defaultWindowOptions, requestTimeoutMs: 5000}, ...contextOverrides.settings},
 	});
-	const {picker} = context;
+	const {picker} = context.shared;
 	const fake = fakePeer({infoHash: torrent.infoHash, pieces: torrent.pieces, ...behaviour});
 	const connect = connectOverride ?? fake;
 	const events: RunEvent[] = [];
@@ -39,7 +38,7 @@ function runSession(
 			connect(address),
 			{
 				connect,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store,
 				readBlock: (index, begin, length) =>
 					store.readPiece(index).pipe(map((piece) => piece.subarray(begin, begin + length))),
@@ -94,7 +93,7 @@ test('a piece that fails its hash goes back to the pool and is fetched again', (
 		[{type: 'piece-failed', peer, index: 2, strikes: 1}],
 	);
 	t.is(events.filter((event) => event.type === 'piece-verified' && event.index === 2).length, 1);
-	t.is(context.strikes.get(peer), 1);
+	t.is(context.reputation.strikesOf(peer), 1);
 	t.is(events.at(-1)?.type, 'completed');
 });
 
@@ -103,7 +102,7 @@ test('a peer whose pieces keep failing the hash is dropped and banned, and nothi
 	const {events, store, context, picker} = runSession(t, torrent, {corrupt: {pieces: [0, 1, 2, 3, 4, 5]}});
 	t.is(events.filter((event) => event.type === 'piece-failed').length, 3);
 	t.regex(disconnectReason(events), /3 pieces that failed the hash/);
-	t.true(context.banned.has(peer));
+	t.true(context.reputation.isBanned(peer));
 	t.deepEqual(store.written, []);
 	t.is(picker.doneCount, 0);
 	const again = new Set(Array.from({length: 6}, () => picker.pick(fullBitfield(6))?.index));
@@ -172,7 +171,7 @@ test('nothing but our handshake goes out before the peer has sent its own (BEP 3
 	const context = swarmContext(torrent);
 	// A resumed download: one piece on disk before the connection, another verified while the
 	// peer's handshake is still on its way.
-	context.picker.markDone(0);
+	context.shared.picker.markDone(0);
 	const sent: Array<{at: number; bytes: Buffer}> = [];
 	const wire: ConnectPort = () =>
 		testSchedulerWire((bytes) => sent.push({at: asyncScheduler.now(), bytes}), torrent.infoHash);
@@ -182,13 +181,13 @@ test('nothing but our handshake goes out before the peer has sent its own (BEP 3
 			wire(address),
 			{
 				connect: wire,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store: memoryStore(torrent.pieceLength, torrent.payload.length),
 				readBlock: () => NEVER,
 			},
 			context,
 		).subscribe();
-		asyncScheduler.schedule(() => context.picker.markDone(1), 10);
+		asyncScheduler.schedule(() => context.shared.picker.markDone(1), 10);
 		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
 		flush();
 	});
@@ -240,7 +239,7 @@ for (const [title, done, expected] of [
 		const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
 		const context = swarmContext(torrent);
 		for (let index = 0; index < done; index++) {
-			context.picker.markDone(index);
+			context.shared.picker.markDone(index);
 		}
 
 		const sent: Buffer[] = [];
@@ -254,7 +253,7 @@ for (const [title, done, expected] of [
 				wire(address),
 				{
 					connect: wire,
-					hashPiece: hashOnMainThread,
+					verifyPiece: verifierFor(torrent),
 					store: memoryStore(torrent.pieceLength, torrent.payload.length),
 					readBlock: () => NEVER,
 				},
@@ -277,7 +276,7 @@ function sentOnWire(
 	infoHash = torrent.infoHash,
 ) {
 	const context = swarmContext(torrent);
-	context.picker.markDone(0);
+	context.shared.picker.markDone(0);
 	const sent: Array<{at: number; bytes: Buffer}> = [];
 	const events: RunEvent[] = [];
 	const wire: ConnectPort = () =>
@@ -288,7 +287,7 @@ function sentOnWire(
 			wire(address),
 			{
 				connect: wire,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store: memoryStore(torrent.pieceLength, torrent.payload.length),
 				readBlock: () => NEVER,
 			},
@@ -345,7 +344,7 @@ function sessionHearing(
 	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
 	const context = swarmContext(torrent);
 	for (let index = 0; seeding && index < 4; index++) {
-		context.picker.markDone(index);
+		context.shared.picker.markDone(index);
 	}
 
 	const events: RunEvent[] = [];
@@ -356,7 +355,7 @@ function sessionHearing(
 			wire(address),
 			{
 				connect: wire,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store: memoryStore(torrent.pieceLength, torrent.payload.length),
 				readBlock: () => NEVER,
 			},

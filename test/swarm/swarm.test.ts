@@ -2,19 +2,23 @@ import test from 'ava';
 import {ignoreElements, NEVER, type Observable, of} from 'rxjs';
 import {type PeerAddress, peerKey} from '../../source/codec/compact-peers.js';
 import {encodeHandshake} from '../../source/codec/handshake.js';
-import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {ConnectPort} from '../../source/peer/transport.js';
+import {PeerReputation} from '../../source/swarm/reputation.js';
 import {type PeerBatch, swarm} from '../../source/swarm/swarm.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
-import {swarmContext} from '../helpers/swarm-context.js';
+import {swarmContext, verifierFor} from '../helpers/swarm-context.js';
 
 type SubscriptionLog = {subscribedFrame: number; unsubscribedFrame: number};
 
 const torrent = makeTorrent(32 * 1024, 32 * 1024);
 const address = (n: number): PeerAddress => ({host: `127.0.0.${n}`, port: 6881});
 
-const context = () => swarmContext(torrent, {banned: new Set([peerKey(address(9))])});
+const context = () => {
+	const reputation = new PeerReputation(3);
+	reputation.ban(peerKey(address(9)));
+	return swarmContext(torrent, {reputation});
+};
 
 test('connects to at most maxPeers at once; a lost peer frees its slot; known and banned peers are not dialled twice', (t) => {
 	testScheduler(t).run(({cold, hot, expectObservable, expectSubscriptions}) => {
@@ -39,7 +43,7 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 			NEVER,
 			{
 				connect,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store: memoryStore(32 * 1024, 32 * 1024),
 				readBlock: () => NEVER,
 			},
@@ -68,7 +72,7 @@ test('a peer that leaves while pieces are still needed is called again, later ea
 			NEVER,
 			{
 				connect,
-				hashPiece: hashOnMainThread,
+				verifyPiece: verifierFor(torrent),
 				store: memoryStore(32 * 1024, 32 * 1024),
 				readBlock: () => NEVER,
 			},
@@ -87,7 +91,7 @@ const closingPorts = (cold: (marbles: string) => Observable<Buffer>, dialled: st
 		dialled.push(peerKey(peer));
 		return of({incoming$: cold(life), send: () => true, drained$: NEVER});
 	}) as ConnectPort,
-	hashPiece: hashOnMainThread,
+	verifyPiece: verifierFor(torrent),
 	store: memoryStore(32 * 1024, 32 * 1024),
 	readBlock: () => NEVER,
 });
@@ -160,7 +164,7 @@ test('an address that answers with our own peer id is never dialled again, whoev
 		const handshake = encodeHandshake({
 			reserved: Buffer.alloc(8),
 			infoHash: torrent.infoHash,
-			peerId: ours.peerId,
+			peerId: ours.settings.peerId,
 		});
 		const peers$ = hot<PeerBatch>('a 99ms b', {
 			a: {source: 'tracker', peers: [publicAddress(1)]},

@@ -4,7 +4,9 @@ import {Bitfield} from '../../source/codec/bitfield.js';
 import {PieceBufferPool} from '../../source/download/piece-buffers.js';
 import {PiecePicker} from '../../source/download/piece-picker.js';
 import type {RunEvent} from '../../source/events/events.js';
-import type {SwarmPorts} from '../../source/session/peer-session.js';
+import type {HashPort} from '../../source/hashing/sha1.js';
+import type {SwarmPorts} from '../../source/swarm/swarm-context.js';
+import {sha1PieceVerifier} from '../../source/verify/piece-verifier.js';
 import {verifyAndStore} from '../../source/verify/verify-and-store.js';
 import {endless} from '../helpers/endless.js';
 import {makeTorrent} from '../helpers/fake-peer.js';
@@ -20,7 +22,7 @@ function setup(pool: PieceBufferPool) {
 		random: () => 0,
 		buffers: pool,
 	});
-	const context = swarmContext(torrent, {picker});
+	const context = swarmContext(torrent, {shared: {picker}});
 	const everything = new Bitfield(torrent.pieces.length);
 	for (let index = 0; index < torrent.pieces.length; index++) {
 		everything.set(index);
@@ -36,9 +38,9 @@ function setup(pool: PieceBufferPool) {
 	return {context, piece};
 }
 
-const ports = (hashPiece: SwarmPorts['hashPiece']): SwarmPorts => ({
+const ports = (hashPiece: HashPort): SwarmPorts => ({
 	connect: () => EMPTY,
-	hashPiece,
+	verifyPiece: sha1PieceVerifier(hashPiece, torrent.pieceHashes),
 	store: {preexisting: [], writePiece: () => of(undefined), readPiece: () => EMPTY},
 	readBlock: () => EMPTY,
 });
@@ -46,7 +48,7 @@ const ports = (hashPiece: SwarmPorts['hashPiece']): SwarmPorts => ({
 test('a piece from a banned peer is thrown away and its buffer goes back to the pool', (t) => {
 	const pool = new PieceBufferPool(1 << 20);
 	const {context, piece} = setup(pool);
-	context.banned.add('peer');
+	context.reputation.ban('peer');
 	let failed: unknown;
 	verifyAndStore(
 		piece,
@@ -75,5 +77,5 @@ test('a synchronous hash source stops when the consumer lets go: one strike, not
 		.subscribe({next: (event) => events.push(event), error: () => undefined});
 	t.deepEqual(events, [{type: 'piece-failed', peer: 'peer', index: piece.index, strikes: 1}]);
 	t.is(digests.emitted(), 1);
-	t.is(context.strikes.get('peer'), 1);
+	t.is(context.reputation.strikesOf('peer'), 1);
 });
