@@ -1,5 +1,6 @@
-import {concat, defer, map, type Observable, of, scan, throttleTime} from 'rxjs';
+import {defer, type Observable, tap} from 'rxjs';
 import {PieceHashes} from '../codec/piece-hashes.js';
+import {throttledProgress} from '../rx/throttled-progress.js';
 import type {PieceStore} from '../storage/disk.js';
 import {hashStoredPieces} from '../verify/hash-stored-pieces.js';
 import type {HashPort} from './sha1.js';
@@ -21,17 +22,15 @@ export function hashPayload(
 	return defer(() => {
 		const digests: Buffer[] = Array.from({length: pieceCount});
 		const indexes = Array.from({length: pieceCount}, (_, index) => index);
-		const progress$ = hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
-			map(([index, digest]) => {
+		return hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
+			tap(([index, digest]) => {
 				digests[index] = digest;
 			}),
-			scan((hashed) => hashed + 1, 0),
-			throttleTime(progressMs, undefined, {leading: true, trailing: true}),
-			map((hashed): HashProgress => ({type: 'hashing', hashed, total: pieceCount})),
-		);
-		return concat(
-			progress$,
-			defer(() => of<HashProgress>({type: 'hashed', pieceHashes: PieceHashes.of(digests)})),
+			throttledProgress(
+				progressMs,
+				(hashed): HashProgress => ({type: 'hashing', hashed, total: pieceCount}),
+				(): HashProgress[] => [{type: 'hashed', pieceHashes: PieceHashes.of(digests)}],
+			),
 		);
 	});
 }

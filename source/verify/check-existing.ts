@@ -1,8 +1,9 @@
-import {concat, defer, from, map, type Observable, of, scan, switchMap, throttleTime} from 'rxjs';
+import {defer, from, type Observable, of, switchMap, tap} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {PieceHashes} from '../codec/piece-hashes.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
+import {throttledProgress} from '../rx/throttled-progress.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import type {ResumeStore} from '../storage/resume-file.js';
@@ -45,22 +46,16 @@ export function checkExistingPieces(
 	return defer(() => {
 		const have = new Bitfield(options.pieceCount);
 		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
-		const checked$ = hashStoredPieces(store, indexes, hashPiece, options).pipe(
-			map(([index, digest]) => {
+		return hashStoredPieces(store, indexes, hashPiece, options).pipe(
+			tap(([index, digest]) => {
 				if (options.pieceHashes.matches(index, digest)) {
 					have.set(index);
 				}
 			}),
-			scan((count) => count + 1, 0),
-		);
-		const progress$ = checked$.pipe(
-			throttleTime(options.progressMs, undefined, {leading: true, trailing: true}),
-			map((checked): RunEvent => ({type: 'checking', checked, total: indexes.length})),
-		);
-		return concat(
-			progress$,
-			defer(() =>
-				from<Array<RunEvent | CheckResult>>([
+			throttledProgress(
+				options.progressMs,
+				(checked): RunEvent => ({type: 'checking', checked, total: indexes.length}),
+				(): Array<RunEvent | CheckResult> => [
 					{
 						type: 'checked',
 						pieces: have.count,
@@ -68,7 +63,7 @@ export function checkExistingPieces(
 						bytes: bytesIn(have, options.pieceSize),
 					},
 					{type: 'check-result', have},
-				]),
+				],
 			),
 		);
 	});
