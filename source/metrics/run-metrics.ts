@@ -8,132 +8,184 @@ export type RunMetrics = {
 	observe(event: TimedEvent): void;
 };
 
-export function createRunMetrics(): RunMetrics {
-	const registry = new Registry();
+type EventOf<Type extends TimedEvent['type']> = Extract<TimedEvent, {type: Type}>;
+
+/** The run's own series, registered in `registry` beside node's default ones. */
+function registerRunSeries(registry: Registry) {
 	collectDefaultMetrics({register: registry, prefix: 'torrent_rx_'});
-	const downloaded = new Counter({
-		name: 'torrent_rx_downloaded_bytes_total',
-		help: 'Payload bytes downloaded and verified',
-		registers: [registry],
-	});
-	const uploaded = new Counter({
-		name: 'torrent_rx_uploaded_bytes_total',
-		help: 'Payload bytes sent to peers',
-		registers: [registry],
-	});
-	const verified = new Counter({
-		name: 'torrent_rx_pieces_verified_total',
-		help: 'Pieces that passed their SHA-1 check',
-		registers: [registry],
-	});
-	const failed = new Counter({
-		name: 'torrent_rx_pieces_failed_total',
-		help: 'Pieces that failed their SHA-1 check',
-		registers: [registry],
-	});
-	const peers = new Gauge({
-		name: 'torrent_rx_peers',
-		help: 'Peers by state',
-		labelNames: ['state'] as const,
-		registers: [registry],
-	});
-	const announces = new Counter({
-		name: 'torrent_rx_announces_total',
-		help: 'Tracker announces by result',
-		labelNames: ['result'] as const,
-		registers: [registry],
-	});
-	const completion = new Gauge({
-		name: 'torrent_rx_completion_ratio',
-		help: 'Verified bytes over the torrent size',
-		registers: [registry],
-	});
-	const pieceDuration = new Histogram({
-		name: 'torrent_rx_piece_download_seconds',
-		help: 'From a piece started to verified',
-		buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-		registers: [registry],
-	});
+	return {
+		downloaded: new Counter({
+			name: 'torrent_rx_downloaded_bytes_total',
+			help: 'Payload bytes downloaded and verified',
+			registers: [registry],
+		}),
+		uploaded: new Counter({
+			name: 'torrent_rx_uploaded_bytes_total',
+			help: 'Payload bytes sent to peers',
+			registers: [registry],
+		}),
+		verified: new Counter({
+			name: 'torrent_rx_pieces_verified_total',
+			help: 'Pieces that passed their SHA-1 check',
+			registers: [registry],
+		}),
+		failed: new Counter({
+			name: 'torrent_rx_pieces_failed_total',
+			help: 'Pieces that failed their SHA-1 check',
+			registers: [registry],
+		}),
+		peers: new Gauge({
+			name: 'torrent_rx_peers',
+			help: 'Peers by state',
+			labelNames: ['state'] as const,
+			registers: [registry],
+		}),
+		announces: new Counter({
+			name: 'torrent_rx_announces_total',
+			help: 'Tracker announces by result',
+			labelNames: ['result'] as const,
+			registers: [registry],
+		}),
+		completion: new Gauge({
+			name: 'torrent_rx_completion_ratio',
+			help: 'Verified bytes over the torrent size',
+			registers: [registry],
+		}),
+		pieceDuration: new Histogram({
+			name: 'torrent_rx_piece_download_seconds',
+			help: 'From a piece started to verified',
+			buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+			registers: [registry],
+		}),
+	};
+}
+
+type RunSeries = ReturnType<typeof registerRunSeries>;
+
+/** The `torrent_rx_peers` gauge by state, kept from the peer events. */
+function peerGauges(peers: RunSeries['peers']) {
 	const connecting = peers.labels('connecting');
 	const connected = peers.labels('connected');
 	// Both series from the first scrape, not from the first peer.
 	connecting.set(0);
 	connected.set(0);
-	const pieceStarted = new Map<number, number>();
 	const connectedPeers = new Set<string>();
+	return {
+		connecting() {
+			connecting.inc();
+		},
+		connected(event: EventOf<'peer-connected'>) {
+			connecting.dec();
+			connected.inc();
+			connectedPeers.add(event.peer);
+		},
+		disconnected(event: EventOf<'peer-disconnected'>) {
+			if (connectedPeers.delete(event.peer)) {
+				connected.dec();
+			} else {
+				connecting.dec();
+			}
+		},
+		/** The metadata phase's connections end with it, without an event each. */
+		reset() {
+			connecting.set(0);
+			connected.set(0);
+			connectedPeers.clear();
+		},
+	};
+}
+
+/** Completion, downloaded bytes and piece durations, kept from the run's progress events. */
+function progressSeries({completion, downloaded, verified, pieceDuration}: RunSeries) {
+	const pieceStarted = new Map<number, number>();
 	let totalLength = 0;
 	let doneBytes = 0;
+	return {
+		started(event: EventOf<'started'>) {
+			totalLength = event.totalLength;
+		},
+		checked(event: EventOf<'checked'>) {
+			// Pieces found on disk count towards completion but were not downloaded.
+			// Logs from before `checked` carried its bytes: as many average pieces.
+			doneBytes =
+				event.bytes ??
+				(totalLength > 0 && event.total > 0 ? Math.round((totalLength * event.pieces) / event.total) : 0);
+			completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
+		},
+		completed() {
+			doneBytes = totalLength;
+			completion.set(1);
+		},
+		pieceStarted(event: EventOf<'piece-started'>) {
+			pieceStarted.set(event.index, event.at);
+		},
+		pieceVerified(event: EventOf<'piece-verified'>) {
+			downloaded.inc(event.bytes);
+			verified.inc();
+			doneBytes += event.bytes;
+			completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
+			const startedAt = pieceStarted.get(event.index);
+			pieceStarted.delete(event.index);
+			// Logs from before durationMs was recorded: from the piece-started event instead.
+			const durationMs = event.durationMs ?? (startedAt === undefined ? undefined : event.at - startedAt);
+			if (durationMs !== undefined) {
+				pieceDuration.observe(durationMs / 1000);
+			}
+		},
+	};
+}
+
+/**
+ * The run's metrics in a registry of its own (several runs in one process do not mix): bytes,
+ * pieces, peers by state, announces, completion and piece durations, each updated from one event.
+ */
+export function createRunMetrics(): RunMetrics {
+	const registry = new Registry();
+	const series = registerRunSeries(registry);
+	const peers = peerGauges(series.peers);
+	const progress = progressSeries(series);
 	return {
 		registry,
 		observe(event) {
 			switch (event.type) {
 				case 'started':
-					totalLength = event.totalLength;
+					progress.started(event);
 					break;
 				case 'checked':
-					// Pieces found on disk count towards completion but were not downloaded.
-					// Logs from before `checked` carried its bytes: as many average pieces.
-					doneBytes =
-						event.bytes ??
-						(totalLength > 0 && event.total > 0 ? Math.round((totalLength * event.pieces) / event.total) : 0);
-					completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
+					progress.checked(event);
 					break;
 				case 'completed':
-					doneBytes = totalLength;
-					completion.set(1);
+					progress.completed();
 					break;
 				case 'metadata-fetched':
-					// The metadata phase's connections end with it, without an event each.
-					connecting.set(0);
-					connected.set(0);
-					connectedPeers.clear();
+					peers.reset();
 					break;
 				case 'peer-connecting':
-					connecting.inc();
+					peers.connecting();
 					break;
 				case 'peer-connected':
-					connecting.dec();
-					connected.inc();
-					connectedPeers.add(event.peer);
+					peers.connected(event);
 					break;
 				case 'peer-disconnected':
-					if (connectedPeers.delete(event.peer)) {
-						connected.dec();
-					} else {
-						connecting.dec();
-					}
-
+					peers.disconnected(event);
 					break;
 				case 'piece-started':
-					pieceStarted.set(event.index, event.at);
+					progress.pieceStarted(event);
 					break;
-				case 'piece-verified': {
-					downloaded.inc(event.bytes);
-					verified.inc();
-					doneBytes += event.bytes;
-					completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
-					const startedAt = pieceStarted.get(event.index);
-					pieceStarted.delete(event.index);
-					// Logs from before durationMs was recorded: from the piece-started event instead.
-					const durationMs = event.durationMs ?? (startedAt === undefined ? undefined : event.at - startedAt);
-					if (durationMs !== undefined) {
-						pieceDuration.observe(durationMs / 1000);
-					}
-
+				case 'piece-verified':
+					progress.pieceVerified(event);
 					break;
-				}
-
 				case 'piece-failed':
-					failed.inc();
+					series.failed.inc();
 					break;
 				case 'uploaded':
-					uploaded.inc(event.bytes);
+					series.uploaded.inc(event.bytes);
 					break;
 				case 'announce-answered':
-					announces.labels('answered').inc();
+					series.announces.labels('answered').inc();
 					break;
 				case 'announce-failed':
-					announces.labels('failed').inc();
+					series.announces.labels('failed').inc();
 					break;
 				default:
 					break;
