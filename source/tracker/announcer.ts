@@ -63,169 +63,233 @@ export const minRegularIntervalMs = 60_000;
 type AnnounceEvents = Extract<RunEvent, {type: `announce-${string}`}>;
 
 /**
+ * What the announcer remembers from one announce to the next, and the decisions made from it;
+ * no I/O. The tiers are our own copy: BEP 12 moves a tracker that answers to its tier's front.
+ */
+class AnnounceState {
+	readonly tiers: string[][];
+	trackerId: string | undefined;
+	/** Some tracker has answered us: on teardown, it is told `stopped`. */
+	trackerKnowsUs = false;
+	/** The event the next regular announce carries: `started` until a tracker has answered. */
+	nextEvent: AnnounceEvent | undefined = 'started';
+	intervalMs = 0;
+	minIntervalMs: number;
+	/** Regular cycles in a row in which no tracker answered. */
+	failures = 0;
+	lastAnnounceAt = Number.NEGATIVE_INFINITY;
+	/** The tracker that answered last: `completed` and `stopped` go to it first. */
+	lastAnswered: string | undefined;
+
+	constructor(
+		tiers: string[][],
+		readonly defaultMinIntervalMs: number,
+	) {
+		this.tiers = tiers.map((tier) => [...tier]);
+		this.minIntervalMs = defaultMinIntervalMs;
+	}
+
+	/** The announce to send now to one tracker, with what the trackers told us before. */
+	request(base: Omit<AnnounceRequest, 'event' | 'trackerId'>, event: AnnounceEvent | undefined, now: number) {
+		this.lastAnnounceAt = now;
+		const trackerId = this.trackerId;
+		return {...base, ...(event ? {event} : {}), ...(trackerId ? {trackerId} : {})};
+	}
+
+	/** Takes in `url`'s answer: its tracker id and intervals, bounded, count from now on. */
+	answered(url: string, response: AnnounceResponse): void {
+		this.trackerId = response.trackerId ?? this.trackerId;
+		// Capped: a timer beyond 2^31 ms fires at once, and a day is long enough for any tracker.
+		this.intervalMs = Math.min(Math.max(response.interval * 1000, minRegularIntervalMs), maxIntervalMs);
+		this.lastAnswered = url;
+		// Floored: a `min interval` of 0 with no peers would have us announce in a busy loop.
+		this.minIntervalMs = Math.max(
+			minHungryIntervalMs,
+			response.minInterval === undefined ? this.defaultMinIntervalMs : response.minInterval * 1000,
+		);
+	}
+
+	/**
+	 * BEP 12: tiers in order, trackers within a tier in order. A run's last words (`completed`,
+	 * `stopped`) go first to the tracker that answered last, so dead trackers in earlier tiers do
+	 * not hold the exit for their timeouts.
+	 */
+	candidates(event: AnnounceEvent | undefined): Array<{tier: string[]; url: string}> {
+		const inOrder = this.tiers.flatMap((tier) => tier.map((url) => ({tier, url})));
+		const lastWords = event === 'completed' || event === 'stopped';
+		const preferred = lastWords ? inOrder.filter((candidate) => candidate.url === this.lastAnswered) : [];
+		return [...preferred, ...inOrder.filter((candidate) => !preferred.includes(candidate))];
+	}
+
+	/** A regular cycle over the tiers ended; `answered` if some tracker answered in it. */
+	cycleEnded(answered: boolean): void {
+		if (answered) {
+			this.failures = 0;
+			this.trackerKnowsUs = true;
+			this.nextEvent = undefined;
+		} else {
+			this.failures++;
+		}
+	}
+
+	/** How long until the next regular announce, and until the soonest one for want of peers. */
+	waits(now: number, retryDelayMs: number): {regularMs: number; hungryMs: number} {
+		// After failures, back off from the retry delay up to the tracker's interval (or half an hour before any answer).
+		const backoffCap = Math.max(this.intervalMs > 0 ? this.intervalMs : maxBackoffMs, retryDelayMs);
+		return {
+			regularMs:
+				this.failures > 0 ? Math.min(retryDelayMs * 2 ** (this.failures - 1), backoffCap) : this.intervalMs,
+			hungryMs: Math.max(0, this.lastAnnounceAt + this.minIntervalMs - now),
+		};
+	}
+}
+
+/** What every announce of one announcer shares. */
+type Announcing = {
+	announce: AnnouncePort;
+	options: AnnouncerOptions;
+	scheduler: SchedulerLike;
+	state: AnnounceState;
+};
+
+/** One announce to one tracker: `announce-sent`, then `announce-answered` or an error. */
+function announceTo(
+	{announce, options, scheduler, state}: Announcing,
+	url: string,
+	event: AnnounceEvent | undefined,
+): Observable<AnnounceEvents> {
+	const label = event ?? 'regular';
+	return defer(() => {
+		const request: AnnounceRequest = state.request(options.request(), event, scheduler.now());
+		return concat(
+			of<AnnounceEvents>({type: 'announce-sent', tracker: url, event: label}),
+			announce(url, request).pipe(
+				// Said in the failure: RxJS's own 'Timeout has occurred' names neither what nor how long.
+				timeout({
+					first: options.timeoutMs,
+					scheduler,
+					with: () => throwError(() => new TrackerError(`no answer within ${options.timeoutMs / 1000} s`)),
+				}),
+				take(1),
+				switchMap((response): Observable<AnnounceEvents> => {
+					state.answered(url, response);
+					return of({
+						type: 'announce-answered',
+						tracker: url,
+						event: label,
+						peers: response.peers,
+						interval: response.interval,
+						...(response.seeders === undefined ? {} : {seeders: response.seeders}),
+						...(response.leechers === undefined ? {} : {leechers: response.leechers}),
+						...(response.warning === undefined ? {} : {warning: response.warning}),
+					});
+				}),
+			),
+		);
+	});
+}
+
+/**
+ * One announce to the first tracker that answers, in `state.candidates` order; each one that
+ * fails is an `announce-failed` event and the next is tried. One that answers moves to its
+ * tier's front (BEP 12).
+ */
+function announceToTiers(
+	announcing: Announcing,
+	event: AnnounceEvent | undefined,
+): Observable<AnnounceEvents> {
+	const candidates = announcing.state.candidates(event);
+	const tryFrom = (position: number): Observable<AnnounceEvents> => {
+		const candidate = candidates[position];
+		if (!candidate) {
+			return EMPTY;
+		}
+
+		return announceTo(announcing, candidate.url, event).pipe(
+			tap((answer) => {
+				if (answer.type === 'announce-answered') {
+					candidate.tier.splice(candidate.tier.indexOf(candidate.url), 1);
+					candidate.tier.unshift(candidate.url);
+				}
+			}),
+			catchError((error: unknown) =>
+				concat(
+					of<AnnounceEvents>({
+						type: 'announce-failed',
+						tracker: candidate.url,
+						event: event ?? 'regular',
+						reason: describeError(error),
+					}),
+					tryFrom(position + 1),
+				),
+			),
+		);
+	};
+
+	return tryFrom(0);
+}
+
+/** One regular cycle over the tiers, with the announce event due; its outcome goes to the state. */
+function regularCycle(announcing: Announcing): Observable<AnnounceEvents> {
+	return defer(() => {
+		let answered = false;
+		return announceToTiers(announcing, announcing.state.nextEvent).pipe(
+			tap({
+				next: (answer) => {
+					answered ||= answer.type === 'announce-answered';
+				},
+				// `tap` rather than `finalize`: `repeat` reads the outcome as soon as the cycle completes.
+				complete: () => announcing.state.cycleEnded(answered),
+			}),
+		);
+	});
+}
+
+/** Emits when the next regular cycle is due: after the interval or back-off, or sooner when starving. */
+function waitForNextAnnounce({options, scheduler, state}: Announcing): Observable<unknown> {
+	const {regularMs, hungryMs} = state.waits(scheduler.now(), options.retryDelayMs);
+	return race(
+		timer(regularMs, scheduler),
+		timer(hungryMs, scheduler).pipe(
+			// A hungry$ that completes must not win the race: that would end the announce loop.
+			switchMap(() => concat(options.hungry$, NEVER)),
+			filter(Boolean),
+			take(1),
+		),
+	);
+}
+
+/**
  * The tracker side of a run as one Observable: `started`, then re-announces at the tracker's
  * `interval` (sooner when starving, never before `min interval`), `completed` once, and on
  * teardown a `stopped` announce that is sent but not waited for (bounded by the same timeout).
  * Failures are events, never errors: a dead tracker must not end the download.
  */
 export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Observable<AnnounceEvents> {
-	const scheduler = options.scheduler ?? asyncScheduler;
-	const tiers = options.tiers.map((tier) => [...tier]);
-	let trackerId: string | undefined;
-	let trackerKnowsUs = false;
-	let nextEvent: AnnounceEvent | undefined = 'started';
-	let intervalMs = 0;
-	let minIntervalMs = options.defaultMinIntervalMs;
-	let failures = 0;
-	let lastAnnounceAt = Number.NEGATIVE_INFINITY;
-	/** The tracker that answered last: `completed` and `stopped` go to it first. */
-	let lastAnswered: string | undefined;
-
-	const attempt = (url: string, event: AnnounceEvent | undefined): Observable<AnnounceEvents> => {
-		const label = event ?? 'regular';
-		return defer(() => {
-			lastAnnounceAt = scheduler.now();
-			const request: AnnounceRequest = {
-				...options.request(),
-				...(event ? {event} : {}),
-				...(trackerId ? {trackerId} : {}),
-			};
-			return concat(
-				of<AnnounceEvents>({type: 'announce-sent', tracker: url, event: label}),
-				announce(url, request).pipe(
-					// Said in the failure: RxJS's own 'Timeout has occurred' names neither what nor how long.
-					timeout({
-						first: options.timeoutMs,
-						scheduler,
-						with: () => throwError(() => new TrackerError(`no answer within ${options.timeoutMs / 1000} s`)),
-					}),
-					take(1),
-					switchMap((response): Observable<AnnounceEvents> => {
-						trackerId = response.trackerId ?? trackerId;
-						// Capped: a timer beyond 2^31 ms fires at once, and a day is long enough for any tracker.
-						intervalMs = Math.min(Math.max(response.interval * 1000, minRegularIntervalMs), maxIntervalMs);
-						lastAnswered = url;
-						// Floored: a `min interval` of 0 with no peers would have us announce in a busy loop.
-						minIntervalMs = Math.max(
-							minHungryIntervalMs,
-							response.minInterval === undefined ? options.defaultMinIntervalMs : response.minInterval * 1000,
-						);
-						return of({
-							type: 'announce-answered',
-							tracker: url,
-							event: label,
-							peers: response.peers,
-							interval: response.interval,
-							...(response.seeders === undefined ? {} : {seeders: response.seeders}),
-							...(response.leechers === undefined ? {} : {leechers: response.leechers}),
-							...(response.warning === undefined ? {} : {warning: response.warning}),
-						});
-					}),
-				),
-			);
-		});
-	};
-
-	/**
-	 * BEP 12: tiers in order, trackers within a tier in order; one that answers moves to its
-	 * tier's front. A run's last words (`completed`, `stopped`) go first to the tracker that
-	 * answered last, so dead trackers in earlier tiers do not hold the exit for their timeouts.
-	 */
-	const announceToTiers = (event: AnnounceEvent | undefined): Observable<AnnounceEvents> => {
-		const inOrder = tiers.flatMap((tier) => tier.map((url) => ({tier, url})));
-		const lastWords = event === 'completed' || event === 'stopped';
-		const preferred = lastWords ? inOrder.filter((candidate) => candidate.url === lastAnswered) : [];
-		const candidates = [...preferred, ...inOrder.filter((candidate) => !preferred.includes(candidate))];
-		const tryFrom = (position: number): Observable<AnnounceEvents> => {
-			const candidate = candidates[position];
-			if (!candidate) {
-				return EMPTY;
-			}
-
-			return attempt(candidate.url, event).pipe(
-				tap((answer) => {
-					if (answer.type === 'announce-answered') {
-						candidate.tier.splice(candidate.tier.indexOf(candidate.url), 1);
-						candidate.tier.unshift(candidate.url);
-					}
-				}),
-				catchError((error: unknown) =>
-					concat(
-						of<AnnounceEvents>({
-							type: 'announce-failed',
-							tracker: candidate.url,
-							event: event ?? 'regular',
-							reason: describeError(error),
-						}),
-						tryFrom(position + 1),
-					),
-				),
-			);
-		};
-
-		return tryFrom(0);
-	};
-
-	const regularCycle = defer(() => {
-		let answered = false;
-		return announceToTiers(nextEvent).pipe(
-			tap({
-				next: (answer) => {
-					answered ||= answer.type === 'announce-answered';
-				},
-				// `tap` rather than `finalize`: `repeat` reads the outcome as soon as the cycle completes.
-				complete: () => {
-					if (answered) {
-						failures = 0;
-						trackerKnowsUs = true;
-						nextEvent = undefined;
-					} else {
-						failures++;
-					}
-				},
-			}),
-		);
-	});
-
-	const waitForNextAnnounce = (): Observable<unknown> => {
-		// After failures, back off from the retry delay up to the tracker's interval (or half an hour before any answer).
-		const backoffCap = Math.max(intervalMs > 0 ? intervalMs : maxBackoffMs, options.retryDelayMs);
-		const regularWait =
-			failures > 0 ? Math.min(options.retryDelayMs * 2 ** (failures - 1), backoffCap) : intervalMs;
-		const earliestHungry = Math.max(0, lastAnnounceAt + minIntervalMs - scheduler.now());
-		return race(
-			timer(regularWait, scheduler),
-			timer(earliestHungry, scheduler).pipe(
-				// A hungry$ that completes must not win the race: that would end the announce loop.
-				switchMap(() => concat(options.hungry$, NEVER)),
-				filter(Boolean),
-				take(1),
-			),
-		);
-	};
-
-	const loop = regularCycle.pipe(repeat({delay: waitForNextAnnounce}));
+	const state = new AnnounceState(options.tiers, options.defaultMinIntervalMs);
+	const announcing: Announcing = {announce, options, scheduler: options.scheduler ?? asyncScheduler, state};
+	const loop = regularCycle(announcing).pipe(repeat({delay: () => waitForNextAnnounce(announcing)}));
 	const completedAnnounce = options.completed$.pipe(
 		take(1),
 		switchMap(() => {
-			if (nextEvent === 'started') {
+			if (state.nextEvent === 'started') {
 				// The tracker never heard from us; the next successful announce says started instead.
 				return EMPTY;
 			}
 
-			return announceToTiers('completed');
+			return announceToTiers(announcing, 'completed');
 		}),
 	);
 
-	if (tiers.length === 0) {
+	if (state.tiers.length === 0) {
 		return EMPTY;
 	}
 
 	const regularAnnounces = options.keepAnnouncing ? loop : loop.pipe(takeUntil(options.completed$));
 	return merge(regularAnnounces, completedAnnounce).pipe(
 		finalize(() => {
-			if (trackerKnowsUs) {
-				announceToTiers('stopped').subscribe();
+			if (state.trackerKnowsUs) {
+				announceToTiers(announcing, 'stopped').subscribe();
 			}
 		}),
 	);
