@@ -83,34 +83,20 @@ function parseUdpUrl(trackerUrl: string): {host: string; port: number} {
 
 const newTransactionId = () => randomBytes(4).readUInt32BE(0);
 
-/**
- * A BEP 15 UDP tracker client for one run: one socket per address family, opened on demand and
- * closed when idle (it never holds the process open), connection ids kept for their minute,
- * transaction ids checked, requests retransmitted on the BEP's doubling schedule.
- */
-export function createUdpTrackerClient(
-	options: UdpTrackerOptions = defaultUdpTrackerOptions,
-): UdpTrackerClient {
-	const scheduler = options.scheduler ?? asyncScheduler;
-	const endpoints = new Map<Family, Endpoint>();
-	// BEP 15's key: lets the tracker know us across address changes; one per run.
-	const key = newTransactionId();
+/** The client's sockets, one per address family: opened on demand, closed when idle. */
+class UdpEndpoints {
+	readonly #endpoints = new Map<Family, Endpoint>();
 
-	const closeEndpoint = (family: Family) => {
-		const endpoint = endpoints.get(family);
-		if (endpoint) {
-			endpoints.delete(family);
-			clearTimeout(endpoint.idleTimer);
-			for (const {replies} of endpoint.waiting.values()) {
-				replies.error(new TrackerError('UDP tracker socket closed'));
-			}
+	constructor(readonly options: UdpTrackerOptions) {}
 
-			endpoint.socket.close();
-		}
-	};
+	/** The open socket for `family`, if there is one. */
+	get(family: Family): Endpoint | undefined {
+		return this.#endpoints.get(family);
+	}
 
-	const endpointFor = (family: Family): Endpoint => {
-		const existing = endpoints.get(family);
+	/** The socket for `family`, opened if it is not; it stays open while it is used. */
+	open(family: Family): Endpoint {
+		const existing = this.#endpoints.get(family);
 		if (existing) {
 			clearTimeout(existing.idleTimer);
 			return existing;
@@ -132,101 +118,140 @@ export function createUdpTrackerClient(
 				waiting.replies.next(reply);
 			}
 		});
-		socket.on('error', () => closeEndpoint(family));
+		socket.on('error', () => this.close(family));
 		socket.bind(0);
 		socket.unref();
-		endpoints.set(family, endpoint);
+		this.#endpoints.set(family, endpoint);
 		return endpoint;
-	};
+	}
 
-	const releaseWhenIdle = (family: Family, endpoint: Endpoint) => {
-		if (endpoint.waiting.size === 0 && endpoints.get(family) === endpoint) {
+	/** Closes `family`'s socket; the requests waiting on it fail. */
+	close(family: Family): void {
+		const endpoint = this.#endpoints.get(family);
+		if (endpoint) {
+			this.#endpoints.delete(family);
 			clearTimeout(endpoint.idleTimer);
-			endpoint.idleTimer = setTimeout(() => closeEndpoint(family), options.idleMs);
-			endpoint.idleTimer.unref();
+			for (const {replies} of endpoint.waiting.values()) {
+				replies.error(new TrackerError('UDP tracker socket closed'));
+			}
+
+			endpoint.socket.close();
 		}
-	};
+	}
 
 	/** Sends `packet` (rebuilt for each transmission id) and waits for the reply with that transaction id. */
-	const exchange = (
+	exchange(
 		family: Family,
 		address: string,
 		port: number,
 		packetFor: (transactionId: number) => Buffer,
-	): Observable<UdpTrackerReply> =>
-		defer(() => {
-			const endpoint = endpointFor(family);
+	): Observable<UdpTrackerReply> {
+		return defer(() => {
+			const endpoint = this.open(family);
 			const transactionId = newTransactionId();
 			const replies = new Subject<UdpTrackerReply>();
 			endpoint.waiting.set(transactionId, {address, port, replies});
 			const packet = packetFor(transactionId);
-			return withRetransmits(() => endpoint.socket.send(packet, port, address), replies, options).pipe(
+			return withRetransmits(() => endpoint.socket.send(packet, port, address), replies, this.options).pipe(
 				finalize(() => {
 					endpoint.waiting.delete(transactionId);
-					releaseWhenIdle(family, endpoint);
+					this.#releaseWhenIdle(family, endpoint);
 				}),
 			);
 		});
+	}
 
-	const expect = <A extends UdpTrackerReply['action']>(action: A, trackerUrl: string) =>
-		map((reply: UdpTrackerReply): Extract<UdpTrackerReply, {action: A}> => {
-			if (reply.action === 'error') {
-				throw new TrackerError(`${trackerUrl}: ${reply.message || 'error'}`);
-			}
+	#releaseWhenIdle(family: Family, endpoint: Endpoint): void {
+		if (endpoint.waiting.size === 0 && this.#endpoints.get(family) === endpoint) {
+			clearTimeout(endpoint.idleTimer);
+			endpoint.idleTimer = setTimeout(() => this.close(family), this.options.idleMs);
+			endpoint.idleTimer.unref();
+		}
+	}
+}
 
-			if (reply.action !== action) {
-				throw new TrackerError(`${trackerUrl}: a ${reply.action} reply to a ${action} request`);
-			}
+/** The reply as the `action` asked for; an error reply, or a reply to something else, is an error. */
+function expectReply<A extends UdpTrackerReply['action']>(action: A, trackerUrl: string) {
+	return map((reply: UdpTrackerReply): Extract<UdpTrackerReply, {action: A}> => {
+		if (reply.action === 'error') {
+			throw new TrackerError(`${trackerUrl}: ${reply.message || 'error'}`);
+		}
 
-			return reply as Extract<UdpTrackerReply, {action: A}>;
-		});
+		if (reply.action !== action) {
+			throw new TrackerError(`${trackerUrl}: a ${reply.action} reply to a ${action} request`);
+		}
 
-	const connectionId = (family: Family, address: string, port: number, trackerUrl: string) =>
-		defer(() => {
-			const endpoint = endpointFor(family);
-			const known = endpoint.connectionIds.get(`${address}:${port}`);
-			if (known && scheduler.now() - known.receivedAt < options.connectionIdTtlMs) {
-				return of(known.id);
-			}
+		return reply as Extract<UdpTrackerReply, {action: A}>;
+	});
+}
 
-			return exchange(family, address, port, encodeConnectRequest).pipe(
-				expect('connect', trackerUrl),
-				tap((reply) => {
-					endpointFor(family).connectionIds.set(`${address}:${port}`, {
-						id: reply.connectionId,
-						receivedAt: scheduler.now(),
-					});
-				}),
-				map((reply) => reply.connectionId),
-			);
-		});
+/** The connection id for a tracker address: the one we hold while it is fresh, else a new connect. */
+function connectionId(
+	endpoints: UdpEndpoints,
+	scheduler: SchedulerLike,
+	{family, address, port, trackerUrl}: {family: Family; address: string; port: number; trackerUrl: string},
+): Observable<bigint> {
+	return defer(() => {
+		const endpoint = endpoints.open(family);
+		const known = endpoint.connectionIds.get(`${address}:${port}`);
+		if (known && scheduler.now() - known.receivedAt < endpoints.options.connectionIdTtlMs) {
+			return of(known.id);
+		}
 
-	/** Connects (or reuses the connection id), then sends what `packetFor` builds and expects `action` back. */
-	const request = <A extends 'announce' | 'scrape'>(
-		trackerUrl: string,
-		action: A,
-		packetFor: (connectionId: bigint, transactionId: number) => Buffer,
-	) =>
-		defer(() => {
-			const {host, port} = parseUdpUrl(trackerUrl);
-			return from(lookup(host)).pipe(
-				switchMap(({address, family}) => {
-					const addressFamily: Family = family === 6 ? 'IPv6' : 'IPv4';
-					return connectionId(addressFamily, address, port, trackerUrl).pipe(
-						switchMap((id) =>
-							exchange(addressFamily, address, port, (transactionId) => packetFor(id, transactionId)),
-						),
-						expect(action, trackerUrl),
-						// An error reply may mean the connection id has expired on the tracker's side.
-						tap({error: () => endpoints.get(addressFamily)?.connectionIds.delete(`${address}:${port}`)}),
-					);
-				}),
-			);
-		});
+		return endpoints.exchange(family, address, port, encodeConnectRequest).pipe(
+			expectReply('connect', trackerUrl),
+			tap((reply) => {
+				endpoints.open(family).connectionIds.set(`${address}:${port}`, {
+					id: reply.connectionId,
+					receivedAt: scheduler.now(),
+				});
+			}),
+			map((reply) => reply.connectionId),
+		);
+	});
+}
 
+/** Connects (or reuses the connection id), then sends what `packetFor` builds and expects `action` back. */
+function udpRequest<A extends 'announce' | 'scrape'>(
+	endpoints: UdpEndpoints,
+	scheduler: SchedulerLike,
+	trackerUrl: string,
+	action: A,
+	packetFor: (connectionId: bigint, transactionId: number) => Buffer,
+) {
+	return defer(() => {
+		const {host, port} = parseUdpUrl(trackerUrl);
+		return from(lookup(host)).pipe(
+			switchMap(({address, family}) => {
+				const addressFamily: Family = family === 6 ? 'IPv6' : 'IPv4';
+				return connectionId(endpoints, scheduler, {family: addressFamily, address, port, trackerUrl}).pipe(
+					switchMap((id) =>
+						endpoints.exchange(addressFamily, address, port, (transactionId) => packetFor(id, transactionId)),
+					),
+					expectReply(action, trackerUrl),
+					// An error reply may mean the connection id has expired on the tracker's side.
+					tap({error: () => endpoints.get(addressFamily)?.connectionIds.delete(`${address}:${port}`)}),
+				);
+			}),
+		);
+	});
+}
+
+/**
+ * A BEP 15 UDP tracker client for one run: one socket per address family, opened on demand and
+ * closed when idle (it never holds the process open), connection ids kept for their minute,
+ * transaction ids checked, requests retransmitted on the BEP's doubling schedule.
+ */
+export function createUdpTrackerClient(
+	options: UdpTrackerOptions = defaultUdpTrackerOptions,
+): UdpTrackerClient {
+	const scheduler = options.scheduler ?? asyncScheduler;
+	const endpoints = new UdpEndpoints(options);
+	// BEP 15's key: lets the tracker know us across address changes; one per run.
+	const key = newTransactionId();
 	return {
 		announce(trackerUrl, announce) {
-			return request(trackerUrl, 'announce', (id, transactionId) =>
+			return udpRequest(endpoints, scheduler, trackerUrl, 'announce', (id, transactionId) =>
 				encodeAnnounceRequest(id, transactionId, {
 					infoHash: announce.infoHash,
 					peerId: announce.peerId,
@@ -260,7 +285,7 @@ export function createUdpTrackerClient(
 				);
 			}
 
-			return request(trackerUrl, 'scrape', (id, transactionId) =>
+			return udpRequest(endpoints, scheduler, trackerUrl, 'scrape', (id, transactionId) =>
 				encodeScrapeRequest(id, transactionId, infoHashes),
 			).pipe(
 				map((reply) => {
