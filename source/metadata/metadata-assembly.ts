@@ -52,7 +52,10 @@ export class MetadataAssembly {
 
 	/** A peer's `metadata_size`: true when it is the size being assembled (or becomes it), so the peer may be asked. */
 	offerSize(size: number, peer = ''): boolean {
-		if (!(Number.isSafeInteger(size) && size > 0 && size <= maxMetadataSize) || this.#reputation.isBanned(peer)) {
+		if (
+			!(Number.isSafeInteger(size) && size > 0 && size <= maxMetadataSize) ||
+			this.#reputation.isBanned(peer)
+		) {
 			return false;
 		}
 
