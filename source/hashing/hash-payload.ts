@@ -2,8 +2,8 @@ import {defer, type Observable, tap} from 'rxjs';
 import {PieceHashes} from '../codec/piece-hashes.js';
 import {throttledProgress} from '../rx/throttled-progress.js';
 import type {PieceStore} from '../storage/disk.js';
-import {hashStoredPieces} from '../verify/hash-stored-pieces.js';
 import type {HashPort} from './sha1.js';
+import {overStoredPieces} from './stored-pieces.js';
 
 export type HashProgress =
 	| {type: 'hashing'; hashed: number; total: number}
@@ -22,7 +22,7 @@ export function hashPayload(
 	return defer(() => {
 		const digests: Buffer[] = Array.from({length: pieceCount});
 		const indexes = Array.from({length: pieceCount}, (_, index) => index);
-		return hashStoredPieces(reader, indexes, hashPiece, {concurrency, pieceLength}).pipe(
+		return overStoredPieces(reader, indexes, (_, data) => hashPiece(data), {concurrency, pieceLength}).pipe(
 			tap(([index, digest]) => {
 				digests[index] = digest;
 			}),

@@ -124,7 +124,8 @@ export function download(
 	};
 	return withResource(ports.openStore(layout), (store) => {
 		const resume = ports.openResume?.(layout);
-		const check$ = piecesOnDisk(store, resume, ports.hashStoredPiece, layout, metainfo.pieceHashes);
+		const verifyStoredPiece = sha1PieceVerifier(ports.hashStoredPiece, metainfo.pieceHashes);
+		const check$ = piecesOnDisk(store, resume, verifyStoredPiece, layout);
 		return concat(
 			of(started),
 			check$.pipe(

@@ -1,13 +1,12 @@
 import {defer, from, type Observable, of, switchMap, tap} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
-import type {PieceHashes} from '../codec/piece-hashes.js';
 import type {RunEvent} from '../events/events.js';
-import type {HashPort} from '../hashing/sha1.js';
+import {overStoredPieces, type StoredPieceReading} from '../hashing/stored-pieces.js';
 import {throttledProgress} from '../rx/throttled-progress.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import type {ResumeStore} from '../storage/resume-file.js';
-import {hashStoredPieces, type StoredPieceHashing} from './hash-stored-pieces.js';
+import type {PieceVerifier} from './piece-verifier.js';
 
 export type CheckResult = {type: 'check-result'; have: Bitfield};
 
@@ -23,32 +22,31 @@ function bytesIn(have: Bitfield, pieceSize: (index: number) => number): number {
 	return bytes;
 }
 
-export type CheckOptions = StoredPieceHashing & {
+export type CheckOptions = StoredPieceReading & {
 	pieceCount: number;
 	/** Piece lengths: all `pieceLength` but a shorter last one. */
 	pieceSize: (index: number) => number;
-	pieceHashes: PieceHashes;
-	/** Which pieces to read and hash; the others are taken as missing. */
+	/** Which pieces to read and verify; the others are taken as missing. */
 	candidates: (index: number) => boolean;
 	/** At most one progress event per this many milliseconds. */
 	progressMs: number;
 };
 
 /**
- * Checks the pieces already on disk: reads each candidate piece, hashes it and keeps the ones
- * that match. Emits throttled `checking` progress, one `checked` event, and last the result.
+ * Checks the pieces already on disk: reads each candidate piece, verifies it and keeps the
+ * ones that pass. Emits throttled `checking` progress, one `checked` event, and last the result.
  */
 export function checkExistingPieces(
 	store: PieceStore,
-	hashPiece: HashPort,
+	verifyPiece: PieceVerifier,
 	options: CheckOptions,
 ): Observable<RunEvent | CheckResult> {
 	return defer(() => {
 		const have = new Bitfield(options.pieceCount);
 		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
-		return hashStoredPieces(store, indexes, hashPiece, options).pipe(
-			tap(([index, digest]) => {
-				if (options.pieceHashes.matches(index, digest)) {
+		return overStoredPieces(store, indexes, verifyPiece, options).pipe(
+			tap(([index, passed]) => {
+				if (passed) {
 					have.set(index);
 				}
 			}),
@@ -77,16 +75,14 @@ export function checkExistingPieces(
 export function piecesOnDisk(
 	store: PieceStore,
 	resume: ResumeStore | undefined,
-	hashPiece: HashPort,
+	verifyPiece: PieceVerifier,
 	layout: StorageLayout,
-	pieceHashes: PieceHashes,
 ): Observable<RunEvent | CheckResult> {
 	const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
-		? checkExistingPieces(store, hashPiece, {
+		? checkExistingPieces(store, verifyPiece, {
 				pieceCount: layout.pieceCount,
 				pieceLength: layout.pieceLength,
 				pieceSize: (index) => layout.pieceSize(index),
-				pieceHashes,
 				// A piece with no byte in a file that was there before cannot hold verified data.
 				candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
 				concurrency: 8,

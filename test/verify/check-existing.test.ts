@@ -4,6 +4,7 @@ import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {PieceStore} from '../../source/storage/disk.js';
 import {type CheckResult, checkExistingPieces} from '../../source/verify/check-existing.js';
+import {sha1PieceVerifier} from '../../source/verify/piece-verifier.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
 
@@ -70,11 +71,10 @@ const checking = (checked: number) => ({type: 'checking', checked, total: 5});
 test('keeps exactly the intact candidate pieces, and never reads the others', (t) => {
 	const {store, reads} = diskWithDamage(0);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, hashOnMainThread, {
+		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
 			pieceCount: 6,
 			pieceLength,
 			pieceSize,
-			pieceHashes: torrent.pieceHashes,
 			candidates,
 			concurrency: 2,
 			progressMs: 100,
@@ -94,11 +94,10 @@ test('keeps exactly the intact candidate pieces, and never reads the others', (t
 test('reads `concurrency` pieces at once and throttles progress; the last progress counts every candidate', (t) => {
 	const {store, reads, mostAtOnce} = diskWithDamage(10);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, hashOnMainThread, {
+		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
 			pieceCount: 6,
 			pieceLength,
 			pieceSize,
-			pieceHashes: torrent.pieceHashes,
 			candidates,
 			concurrency: 2,
 			progressMs: 15,
@@ -120,11 +119,10 @@ test('reads `concurrency` pieces at once and throttles progress; the last progre
 test('with no candidates nothing is read and the result is empty at once', (t) => {
 	const {store, reads} = diskWithDamage(0);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, hashOnMainThread, {
+		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
 			pieceCount: 6,
 			pieceLength,
 			pieceSize,
-			pieceHashes: torrent.pieceHashes,
 			candidates: () => false,
 			concurrency: 2,
 			progressMs: 100,
