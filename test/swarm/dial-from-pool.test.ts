@@ -1,5 +1,5 @@
 import test from 'ava';
-import {map, timer} from 'rxjs';
+import {finalize, map, timer} from 'rxjs';
 import {CandidatePool} from '../../source/swarm/candidate-pool.js';
 import {dialFromPool} from '../../source/swarm/dial-from-pool.js';
 import {testScheduler} from '../helpers/marbles.js';
@@ -49,4 +49,28 @@ test('a flood of addresses dials only what the pool kept, not every address offe
 	});
 	// The pool keeps 3 waiting (newcomers displace the oldest), one is dialled at once: 4 sessions, not 10,000.
 	t.is(dialled, 4);
+});
+
+test('each session is subscribed when its slot frees and unsubscribed when it ends, or when the dialer is let go of', (t) => {
+	testScheduler(t).run(({cold, expectObservable, expectSubscriptions}) => {
+		const pool = new CandidatePool(100, () => false);
+		const sessions = new Map([
+			[1, cold('---(a|)', {a: 1})],
+			[2, cold('-----b', {b: 2})],
+		]);
+		const dialer = dialFromPool(pool, 1, (candidate) => {
+			const session$ = sessions.get(candidate.address.port);
+			if (!session$) {
+				throw new Error('no such session');
+			}
+
+			return session$.pipe(finalize(() => pool.release(candidate.key)));
+		});
+		pool.add([address(1), address(2)], 'tracker');
+		dialer.refill();
+		// One slot: 2 waits for 1 to end, and is still running when the consumer lets go.
+		expectObservable(dialer.sessions$, '^------!').toBe('---a----', {a: 1});
+		expectSubscriptions(sessions.get(1)?.subscriptions ?? []).toBe('^--!');
+		expectSubscriptions(sessions.get(2)?.subscriptions ?? []).toBe('---^---!');
+	});
 });

@@ -134,3 +134,20 @@ test('with no candidates nothing is read and the result is empty at once', (t) =
 	});
 	t.deepEqual(reads, []);
 });
+
+test('let go of while checking, the reads in progress are cancelled and no more are started', (t) => {
+	const {store, reads} = diskWithDamage(10);
+	testScheduler(t).run(({expectObservable}) => {
+		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
+			pieceCount: 6,
+			pieceLength,
+			pieceSize,
+			candidates,
+			concurrency: 2,
+			progressMs: 100,
+		});
+		// The first two pieces are read by 10 ms, the next two start then; at 15 ms the consumer lets go.
+		expectObservable(readable(events$), '^ 14ms !').toBe('10ms a', {a: checking(1)});
+	});
+	t.deepEqual(reads, [0, 1, 2, 3], 'pieces 2 and 3 were started, 5 never');
+});
