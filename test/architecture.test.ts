@@ -39,8 +39,6 @@ const knownLongFunctions: Array<{file: string; name: string}> = [
 	// session/: one peer's wire
 	{file: 'session/extension-messages.ts', name: 'answerExtensions'},
 	{file: 'session/peer-session.ts', name: 'peerSession'},
-	// swarm/: the swarm
-	{file: 'swarm/swarm.ts', name: 'swarm'},
 ];
 
 /** Import circles tolerated, each as the files it ties together: none, and none may come back. */

@@ -16,10 +16,11 @@ import {isLocalAddress} from '../codec/address-scope.js';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
 import type {IncomingPeer} from '../peer/listener.js';
+import type {PeerWire} from '../peer/transport.js';
 import {peerSession} from '../session/peer-session.js';
-import {BoundedMap} from './bounded-map.js';
 import {type AddOptions, type Candidate, CandidatePool} from './candidate-pool.js';
 import {dialFromPool} from './dial-from-pool.js';
+import {RedialSchedule} from './redials.js';
 import type {SwarmContext, SwarmPorts} from './swarm-context.js';
 
 export type SwarmOptions = {
@@ -52,8 +53,6 @@ export type Swarm = {
 };
 
 const defaultMaxCandidates = 3000;
-/** Redial counts remembered, at most: forgetting one only lets an old peer be called again. */
-const maxRedialRecords = 4096;
 
 /** The host of a peer key (`1.2.3.4:6881`, `[::1]:6881`). */
 function hostOf(key: string): string {
@@ -87,55 +86,21 @@ export function swarm(
 			(key) => key === selfKey || context.reputation.isBanned(key) || context.reputation.isOurs(key),
 		);
 		const dialer = dialFromPool(pool, options.maxPeers, (candidate) => dialed(candidate));
-		const offer = (peers: readonly PeerAddress[], source: PeerSource, add: AddOptions): PeerAddress[] => {
+		const offer: Offer = (peers, source, add) => {
 			const added = pool.add(peers, source, add);
 			dialer.refill();
 			return added;
 		};
 
-		const session = (key: string, wire$: Parameters<typeof peerSession>[1], source: PeerSource) =>
-			defer(() => {
-				activePeers$.next(activePeers$.value + 1);
-				return peerSession(key, wire$, ports, context, source);
-			}).pipe(
-				map((event) => {
-					if (event.type !== 'peers-found') {
-						return event;
-					}
-
-					// BEP 11 PEX: the sender's word, taken on its own terms (a peer on our network may name others on it).
-					const peers = offer(event.peers, event.source, {allowLocal: isLocalAddress(hostOf(event.from))});
-					return {...event, peers, count: event.count ?? event.peers.length};
-				}),
-				finalize(() => {
-					pool.release(key);
-					activePeers$.next(activePeers$.value - 1);
-				}),
-			);
-
-		const redials = new BoundedMap<string, number>(maxRedialRecords);
-		const left$ = new Subject<{source: PeerSource; address: PeerAddress; wasConnected: boolean}>();
-		const redial$ = left$.pipe(
-			mergeMap(({source, address, wasConnected}) => {
-				const key = peerKey(address);
-				const attempt = (redials.get(key) ?? 0) + 1;
-				redials.set(key, attempt);
-				return attempt > options.maxRedials ||
-					context.shared.picker.complete ||
-					context.reputation.isBanned(key)
-					? EMPTY
-					: timer(options.redialDelayMs * 2 ** (attempt - 1), context.settings.scheduler).pipe(
-							// It was dialable once; one we reached goes ahead of the addresses never tried.
-							tap(() => offer([address], source, {allowLocal: true, returning: wasConnected})),
-						);
-			}),
-		);
+		const session = countedSession({pool, offer, activePeers$}, ports, context);
+		const redials = new RedialSchedule(options.redialDelayMs, options.maxRedials);
+		const left$ = new Subject<Departure>();
 		function dialed({key, address, source}: Candidate): Observable<RunEvent> {
 			let wasConnected = false;
 			return session(key, ports.connect(address), source).pipe(
 				tap((event) => {
 					if (event.type === 'piece-verified') {
-						redials.delete(key);
+						redials.delivered(key);
 					} else if (event.type === 'peer-connected') {
 						wasConnected = true;
 						reached.set(key, address);
@@ -148,7 +113,6 @@ export function swarm(
 			);
 		}
 
-		const outgoing$ = dialer.sessions$;
 		const found$ = addresses$.pipe(
 			tap(({source, peers, allowLocal}) => {
 				offer(peers, source, {allowLocal: allowLocal === true});
@@ -165,7 +129,65 @@ export function swarm(
 				return session(key, incoming.wire$, 'incoming');
 			}),
 		);
-		return merge(outgoing$, accepted$, merge(found$, redial$).pipe(ignoreElements()));
+		const redial$ = left$.pipe(mergeMap((departure) => redialLater(departure, redials, offer, context)));
+		return merge(dialer.sessions$, accepted$, merge(found$, redial$).pipe(ignoreElements()));
 	});
 	return {events$, activePeers$, dialable: () => [...reached.values()]};
+}
+
+/** Puts addresses in the pool (and wakes the dialer); returns the ones taken. */
+type Offer = (peers: readonly PeerAddress[], source: PeerSource, add: AddOptions) => PeerAddress[];
+
+/** A dialled peer that went away. */
+type Departure = {source: PeerSource; address: PeerAddress; wasConnected: boolean};
+
+/**
+ * A peer session counted among the active peers while it runs, its address released from the
+ * pool when it ends, and the addresses its PEX messages name offered to the pool.
+ */
+function countedSession(
+	swarmState: {pool: CandidatePool; offer: Offer; activePeers$: BehaviorSubject<number>},
+	ports: SwarmPorts,
+	context: SwarmContext,
+): (key: string, wire$: Observable<PeerWire>, source: PeerSource) => Observable<RunEvent> {
+	const {pool, offer, activePeers$} = swarmState;
+	return (key, wire$, source) =>
+		defer(() => {
+			activePeers$.next(activePeers$.value + 1);
+			return peerSession(key, wire$, ports, context, source);
+		}).pipe(
+			map((event) => {
+				if (event.type !== 'peers-found') {
+					return event;
+				}
+
+				// BEP 11 PEX: the sender's word, taken on its own terms (a peer on our network may name others on it).
+				const peers = offer(event.peers, event.source, {allowLocal: isLocalAddress(hostOf(event.from))});
+				return {...event, peers, count: event.count ?? event.peers.length};
+			}),
+			finalize(() => {
+				pool.release(key);
+				activePeers$.next(activePeers$.value - 1);
+			}),
+		);
+}
+
+/** Offers a departed peer's address again after its redial delay, unless it is not wanted any more. */
+function redialLater(
+	{source, address, wasConnected}: Departure,
+	redials: RedialSchedule,
+	offer: Offer,
+	context: SwarmContext,
+): Observable<never> {
+	const key = peerKey(address);
+	const delayMs = redials.left(key);
+	if (delayMs === undefined || context.shared.picker.complete || context.reputation.isBanned(key)) {
+		return EMPTY;
+	}
+
+	return timer(delayMs, context.settings.scheduler).pipe(
+		// It was dialable once; one we reached goes ahead of the addresses never tried.
+		tap(() => offer([address], source, {allowLocal: true, returning: wasConnected})),
+		ignoreElements(),
+	);
 }
