@@ -29,8 +29,6 @@ const marker = /long-function:\s*\S.{10,}/;
 const knownLongFunctions: Array<{file: string; name: string}> = [
 	// download/: the request strategy
 	{file: 'download/peer-downloader.ts', name: 'PeerDownloader.receive'},
-	// metadata/: the magnet fetch
-	{file: 'metadata/fetch-metadata.ts', name: 'metadataSession'},
 	// run/: one download run
 	{file: 'run/download.ts', name: 'download'},
 	{file: 'run/download.ts', name: 'download.exchangePieces'},
@@ -38,7 +36,6 @@ const knownLongFunctions: Array<{file: string; name: string}> = [
 	{file: 'serve/serve-to-peer.ts', name: 'serveToPeer'},
 	// session/: one peer's wire
 	{file: 'session/extension-messages.ts', name: 'answerExtensions'},
-	{file: 'session/peer-session.ts', name: 'peerSession'},
 ];
 
 /** Import circles tolerated, each as the files it ties together: none, and none may come back. */
