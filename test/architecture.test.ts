@@ -34,8 +34,6 @@ const knownLongFunctions: Array<{file: string; name: string}> = [
 	{file: 'run/download.ts', name: 'download.exchangePieces'},
 	// serve/: uploading to one peer
 	{file: 'serve/serve-to-peer.ts', name: 'serveToPeer'},
-	// session/: one peer's wire
-	{file: 'session/extension-messages.ts', name: 'answerExtensions'},
 ];
 
 /** Import circles tolerated, each as the files it ties together: none, and none may come back. */

@@ -47,120 +47,153 @@ const handshakeRefillMs = 10_000;
 /** BEP 11: PEX at most once a minute; a message that comes sooner is not read. */
 const pexMinIntervalMs = 60_000;
 
+/** What one of the peer's messages calls for: an event for the run, an answer for the peer, both or neither. */
+export type ExtensionActions = {event?: RunEvent; reply?: PeerMessage};
+
+const nothing: ExtensionActions = {};
+
 /**
- * The BEP 10 side of a session: the peer's extended handshake (its client name and its ids for
- * our extensions), its PEX messages, and its ut_metadata requests, answered from the info
- * dictionary we have. One `map` over the messages, no inner subscription per message.
+ * The BEP 10 state of one peer, without I/O: its extended handshake (its client name and its
+ * ids for our extensions, re-sent at most in a short burst), its PEX messages (read at most
+ * once a minute), and its ut_metadata requests, answered from the info dictionary we have.
+ */
+export class PeerExtensions {
+	/** The peer's id for our metadata messages and for PEX; 0 until it names one. */
+	theirMetadataId = 0;
+	theirPexId = 0;
+	#client: string | undefined;
+	#handshakes = 0;
+	#handshakeTokens = handshakeBurst;
+	#handshakeRefilledAt = 0;
+	#pexUsedAt = Number.NEGATIVE_INFINITY;
+	#metadataRequests = 0;
+	readonly #metadataPieces: number;
+
+	constructor(readonly options: Omit<ExtensionOptions, 'send' | 'scheduler'>) {
+		this.#metadataPieces = options.infoBytes ? Math.ceil(options.infoBytes.length / metadataPieceLength) : 0;
+	}
+
+	/** One message from the peer at `now`; anything but an extended message is no concern of this. */
+	receive(message: PeerMessage, now: number): ExtensionActions {
+		if (message.type !== 'extended') {
+			return nothing;
+		}
+
+		if (message.extension === 0) {
+			return this.#handshake(message.payload, now);
+		}
+
+		if (message.extension === ourExtensions.ut_pex && this.options.pex) {
+			return this.#peerExchange(message.payload, now);
+		}
+
+		return message.extension === ourExtensions.ut_metadata && this.theirMetadataId !== 0
+			? this.#answerMetadata(message.payload)
+			: nothing;
+	}
+
+	#handshake(payload: Buffer, now: number): ExtensionActions {
+		if (this.#handshakes++ > 0) {
+			this.#handshakeTokens = Math.min(
+				handshakeBurst,
+				this.#handshakeTokens + (now - this.#handshakeRefilledAt) / handshakeRefillMs,
+			);
+			if (this.#handshakeTokens < 1) {
+				throw new PeerProtocolError(
+					`sent extended handshakes faster than 1 every ${handshakeRefillMs / 1000} s`,
+				);
+			}
+
+			this.#handshakeTokens--;
+		}
+
+		this.#handshakeRefilledAt = now;
+		const theirs = decodeExtendedHandshake(payload);
+		this.theirMetadataId = theirs.extensions.get('ut_metadata') ?? 0;
+		this.theirPexId = this.options.pex ? (theirs.extensions.get('ut_pex') ?? 0) : 0;
+		// An update that names the same client again is no news: no event, no log line.
+		if (!theirs.client || theirs.client === this.#client) {
+			return nothing;
+		}
+
+		this.#client = theirs.client;
+		return {event: {type: 'peer-identified', peer: this.options.peer, client: theirs.client}};
+	}
+
+	#peerExchange(payload: Buffer, now: number): ExtensionActions {
+		if (now - this.#pexUsedAt < pexMinIntervalMs) {
+			return nothing;
+		}
+
+		this.#pexUsedAt = now;
+		const {added} = decodePex(payload);
+		return added.length > 0
+			? {
+					event: {
+						type: 'peers-found',
+						source: 'pex',
+						from: this.options.peer,
+						peers: added,
+						count: added.length,
+					},
+				}
+			: nothing;
+	}
+
+	#answerMetadata(payload: Buffer): ExtensionActions {
+		const request = decodeMetadataMessage(payload);
+		if (request.kind !== 'request') {
+			return nothing;
+		}
+
+		this.#metadataRequests++;
+		// Each answer, even a reject, is a message queued for the peer: past the cap it is a flood.
+		if (this.#metadataRequests > this.options.maxMetadataRequests) {
+			throw new PeerProtocolError(`asked for more than ${this.options.maxMetadataRequests} metadata pieces`);
+		}
+
+		const {infoBytes} = this.options;
+		const answer =
+			infoBytes && request.piece < this.#metadataPieces
+				? encodeMetadataMessage({
+						kind: 'data',
+						piece: request.piece,
+						totalSize: infoBytes.length,
+						data: infoBytes.subarray(
+							request.piece * metadataPieceLength,
+							(request.piece + 1) * metadataPieceLength,
+						),
+					})
+				: encodeMetadataMessage({kind: 'reject', piece: request.piece});
+		return {reply: {type: 'extended', extension: this.theirMetadataId, payload: answer}};
+	}
+}
+
+/**
+ * The BEP 10 side of a session: `PeerExtensions` fed the peer's messages, its answers sent and
+ * its events emitted, and our PEX messages on their timer. One `map` over the messages, no
+ * inner subscription per message.
  */
 export function answerExtensions(options: ExtensionOptions): OperatorFunction<PeerMessage, RunEvent> {
 	return (incoming$: Observable<PeerMessage>) => {
 		const scheduler = options.scheduler ?? asyncScheduler;
-		let theirMetadataId = 0;
-		let theirPexId = 0;
-		let metadataRequests = 0;
-		let client: string | undefined;
-		let handshakes = 0;
-		let handshakeTokens = handshakeBurst;
-		let handshakeRefilledAt = 0;
-		let pexUsedAt = Number.NEGATIVE_INFINITY;
+		const extensions = new PeerExtensions(options);
 		const messages$ = incoming$.pipe(share());
-		const {infoBytes} = options;
-		const pieces = infoBytes ? Math.ceil(infoBytes.length / metadataPieceLength) : 0;
-
-		const handshake = (payload: Buffer): RunEvent | undefined => {
-			const now = scheduler.now();
-			if (handshakes++ > 0) {
-				handshakeTokens = Math.min(
-					handshakeBurst,
-					handshakeTokens + (now - handshakeRefilledAt) / handshakeRefillMs,
-				);
-				if (handshakeTokens < 1) {
-					throw new PeerProtocolError(
-						`sent extended handshakes faster than 1 every ${handshakeRefillMs / 1000} s`,
-					);
-				}
-
-				handshakeTokens--;
-			}
-
-			handshakeRefilledAt = now;
-			const theirs = decodeExtendedHandshake(payload);
-			theirMetadataId = theirs.extensions.get('ut_metadata') ?? 0;
-			theirPexId = options.pex ? (theirs.extensions.get('ut_pex') ?? 0) : 0;
-			// An update that names the same client again is no news: no event, no log line.
-			if (!theirs.client || theirs.client === client) {
-				return undefined;
-			}
-
-			client = theirs.client;
-			return {type: 'peer-identified', peer: options.peer, client};
-		};
-
-		const peerExchange = (payload: Buffer): RunEvent | undefined => {
-			const now = scheduler.now();
-			if (now - pexUsedAt < pexMinIntervalMs) {
-				return undefined;
-			}
-
-			pexUsedAt = now;
-			const {added} = decodePex(payload);
-			return added.length > 0
-				? {type: 'peers-found', source: 'pex', from: options.peer, peers: added, count: added.length}
-				: undefined;
-		};
-
-		const answerMetadata = (payload: Buffer): undefined => {
-			const request = decodeMetadataMessage(payload);
-			if (request.kind !== 'request') {
-				return undefined;
-			}
-
-			metadataRequests++;
-			// Each answer, even a reject, is a message queued for the peer: past the cap it is a flood.
-			if (metadataRequests > options.maxMetadataRequests) {
-				throw new PeerProtocolError(`asked for more than ${options.maxMetadataRequests} metadata pieces`);
-			}
-
-			const answer =
-				infoBytes && request.piece < pieces
-					? encodeMetadataMessage({
-							kind: 'data',
-							piece: request.piece,
-							totalSize: infoBytes.length,
-							data: infoBytes.subarray(
-								request.piece * metadataPieceLength,
-								(request.piece + 1) * metadataPieceLength,
-							),
-						})
-					: encodeMetadataMessage({kind: 'reject', piece: request.piece});
-			options.send({type: 'extended', extension: theirMetadataId, payload: answer});
-			return undefined;
-		};
-
 		const answers$ = messages$.pipe(
 			map((message): RunEvent | undefined => {
-				if (message.type !== 'extended') {
-					return undefined;
+				const {event, reply} = extensions.receive(message, scheduler.now());
+				if (reply) {
+					options.send(reply);
 				}
 
-				if (message.extension === 0) {
-					return handshake(message.payload);
-				}
-
-				if (message.extension === ourExtensions.ut_pex && options.pex) {
-					return peerExchange(message.payload);
-				}
-
-				return message.extension === ourExtensions.ut_metadata && theirMetadataId !== 0
-					? answerMetadata(message.payload)
-					: undefined;
+				return event;
 			}),
 			filter((event): event is RunEvent => event !== undefined),
 		);
 		return options.pex
 			? merge(
 					answers$,
-					sendPex(options, messages$, () => theirPexId),
+					sendPex(options, messages$, () => extensions.theirPexId),
 				)
 			: answers$;
 	};
