@@ -3,10 +3,12 @@ import type {PeerMessage} from '../codec/messages.js';
 import {subscribeChained} from '../rx/chained-subscriber.js';
 import {type PeerActivity, PeerDownloader} from './peer-downloader.js';
 import type {PiecePicker} from './piece-picker.js';
+import {PieceSignals} from './piece-signals.js';
 import type {RequestWindowOptions} from './request-window.js';
 
 export type DownloadFromPeerOptions = {
 	peer: string;
+	/** Built with `PieceSignals` as its listener: they drive the window between messages. */
 	picker: PiecePicker;
 	window: RequestWindowOptions;
 	/** How often the window is resized and timeouts checked. */
@@ -31,6 +33,7 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 	const scheduler = options.scheduler ?? asyncScheduler;
 	return (messages$) =>
 		new Observable<Received>((subscriber) => {
+			const signals = PieceSignals.of(options.picker);
 			const downloader = new PeerDownloader(options.peer, options.picker, options.window, scheduler.now());
 			let lastTick = scheduler.now();
 			const deliver = (activity: PeerActivity[]) => {
@@ -69,12 +72,12 @@ export function downloadFromPeer(options: DownloadFromPeerOptions): OperatorFunc
 					}
 				}),
 			);
-			subscription.add(options.picker.workAvailable$.subscribe(() => guarded(() => downloader.wake())));
+			subscription.add(signals.workAvailable$.subscribe(() => guarded(() => downloader.wake())));
 			subscription.add(
-				options.picker.verified$.subscribe((index) => guarded(() => downloader.pieceVerified(index))),
+				signals.verified$.subscribe((index) => guarded(() => downloader.pieceVerified(index))),
 			);
 			subscription.add(
-				options.picker.blockArrived$.subscribe(({piece, block}) =>
+				signals.blockArrived$.subscribe(({piece, block}) =>
 					guarded(() => downloader.blockArrived(piece, block)),
 				),
 			);

@@ -1,7 +1,8 @@
 /**
  * How many peers have each piece, and how rare the rarest needed piece is: what rarest-first
- * ranks by. Only the pieces nobody has started (`isNeeded`) are counted by rarity; the picker
- * says when a piece joins or leaves them, so the rarest is known without a scan of the pieces.
+ * ranks by. Only the pieces nobody has started and that are wanted (`isNeeded`) are counted by
+ * rarity; the picker says when a piece joins or leaves them, so the rarest is known without a
+ * scan of the pieces.
  */
 export class PieceAvailability {
 	readonly #peersWith: Uint32Array;
@@ -41,6 +42,31 @@ export class PieceAvailability {
 		}
 
 		this.#neededByRarity[rarity] = (this.#neededByRarity[rarity] ?? 0) + delta;
+	}
+
+	/**
+	 * Recounts the needed pieces by rarity from `isNeeded` and the peer counts, and throws when the
+	 * books kept by `neededChanged` differ (libtorrent's `check_invariant`, for tests and debugging).
+	 */
+	checkInvariant(): void {
+		const recount: number[] = [];
+		for (let index = 0; index < this.#peersWith.length; index++) {
+			if (this.isNeeded(index)) {
+				const rarity = this.of(index);
+				recount[rarity] = (recount[rarity] ?? 0) + 1;
+			}
+		}
+
+		const length = Math.max(recount.length, this.#neededByRarity.length);
+		for (let rarity = 0; rarity < length; rarity++) {
+			const kept = this.#neededByRarity[rarity] ?? 0;
+			const counted = recount[rarity] ?? 0;
+			if (kept !== counted) {
+				throw new Error(
+					`piece availability: ${kept} needed pieces kept as had by ${rarity} peers, ${counted} counted`,
+				);
+			}
+		}
 	}
 
 	/** The fewest peers that have a needed piece, among pieces some peer has; infinity when none. */

@@ -1,17 +1,9 @@
-import {Subject} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import {PieceAvailability} from './piece-availability.js';
 import type {PieceBufferPool} from './piece-buffers.js';
+import {checkPickerInvariant, PieceState} from './piece-picker-invariant.js';
 import {PieceProgress} from './piece-progress.js';
-
-enum PieceState {
-	Needed = 0,
-	/** Owned by a peer, or waiting for one with some blocks already in. */
-	InProgress = 1,
-	/** Every block is in; being hashed and written. */
-	Verifying = 2,
-	Done = 3,
-}
+import {WantedPieces} from './wanted-pieces.js';
 
 /**
  * The first picks start at random places, so that peers starting at once fetch different pieces
@@ -32,6 +24,28 @@ const mebibyte = 1024 * 1024;
 export const inFlightBudget = (pieceLength: number): number =>
 	Math.max(pieceLength, Math.min(256 * mebibyte, Math.max(16 * mebibyte, 4 * pieceLength)));
 
+/**
+ * What the picker reports as it happens. It keeps no subscribers itself: `PieceSignals` turns
+ * these calls into Observables for the peers' stages.
+ */
+export type PickerListener = {
+	/** Work became available again (a piece released or failed, or newly wanted): idle peers look again. */
+	workAvailable(): void;
+	/** A piece passed its hash and is on disk. */
+	pieceVerified(index: number): void;
+	/** Every wanted piece is done; said once. */
+	downloadComplete(): void;
+	/** Endgame: a block was stored, and every other peer asked for it may cancel. */
+	blockArrived(piece: PieceProgress, block: number): void;
+};
+
+const silent: PickerListener = {
+	workAvailable: () => undefined,
+	pieceVerified: () => undefined,
+	downloadComplete: () => undefined,
+	blockArrived: () => undefined,
+};
+
 export type PickerOptions = {
 	/** Pieces already verified on disk. */
 	have?: Bitfield;
@@ -43,27 +57,30 @@ export type PickerOptions = {
 	random?: () => number;
 	/** Where new pieces get their buffers, and written ones return them; fresh buffers when absent. */
 	buffers?: PieceBufferPool;
+	/** Which pieces to fetch and how urgently; every piece at one priority when absent. */
+	wanted?: WantedPieces;
+	/** Who hears of work, verified pieces and endgame blocks (a `PieceSignals`); nobody when absent. */
+	listener?: PickerListener;
+	/** Run `checkInvariant` after every change (O(pieces) each): `TORRENT_RX_CHECK_INVARIANTS=1`. */
+	checkInvariants?: boolean;
 };
 
 /**
  * The shared work pool of a download: which pieces are still needed, how many peers have each
  * (rarest first), and which half-done pieces wait for a new owner. Synchronous and free of I/O:
- * peers call it as they need work, the verifier as pieces pass or fail.
+ * peers call it as they need work, the verifier as pieces pass or fail. As libtorrent's
+ * `piece_picker`, asking which piece a peer would get (`nextPiece`) changes nothing; starting it
+ * (`markDownloading`) does.
  */
 export class PiecePicker {
 	readonly pieceCount: number;
-	/** Emits when work becomes available again, so idle peers look for more. */
-	readonly workAvailable$ = new Subject<void>();
-	/** Emits each piece as it is verified and stored, so every peer can be told (`have`); completes with the download. */
-	readonly verified$ = new Subject<number>();
-	/**
-	 * Endgame only: a block arrived, so every other peer that was asked for it sends a cancel,
-	 * and a piece finished by another peer is forgotten by its owner.
-	 */
-	readonly blockArrived$ = new Subject<{piece: PieceProgress; block: number}>();
 	/** The pieces we have, as our bitfield message says. */
 	readonly have: Bitfield;
+	readonly wanted: WantedPieces;
+	readonly listener: PickerListener;
 	readonly #state: Uint8Array;
+	/** The wanted pieces' priorities, read in the pick loop: 0 is not wanted. */
+	readonly #priorities: Uint8Array;
 	readonly #availability: PieceAvailability;
 	/** Half-done pieces with no owner, resumed before anything new is started. */
 	readonly #orphans = new Map<number, PieceProgress>();
@@ -75,18 +92,23 @@ export class PiecePicker {
 	readonly #ceiling: number;
 	readonly #buffers: PieceBufferPool | undefined;
 	readonly #allocate: ((length: number) => Buffer) | undefined;
+	readonly #checkInvariants: boolean;
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
 	/** Peers that let us request (unchoked us): the memory budget is shared between them. */
 	#sendingPeers = 0;
-	/** Pieces nobody has started: when none is left, the download is in endgame. */
+	/** Wanted pieces nobody has started: when none is left, the download is in endgame. */
 	#neededCount: number;
-	/** Pieces not done nor being verified: some peer has one of these, or is useless to us. */
-	#wantedCount: number;
+	/** Wanted pieces not done nor being verified: some peer has one of these, or is useless to us. */
+	#lackingCount: number;
+	/** Wanted pieces not done: none left, the download is complete. */
+	#remainingCount: number;
 	/** Where the next pick starts looking. */
 	#cursor = 0;
 	#picks = 0;
+	/** Where the next of the first few picks starts: drawn when the one before is made, so a query draws nothing. */
+	#randomStart: number;
 
 	constructor(
 		readonly pieceSize: (index: number) => number,
@@ -95,36 +117,41 @@ export class PiecePicker {
 	) {
 		this.pieceCount = pieceCount;
 		this.#state = new Uint8Array(pieceCount);
+		this.wanted = options.wanted ?? new WantedPieces(pieceCount);
+		if (this.wanted.pieceCount !== pieceCount) {
+			throw new RangeError(
+				`wanted pieces for ${this.wanted.pieceCount} pieces, the torrent has ${pieceCount}`,
+			);
+		}
+
+		this.#priorities = this.wanted.priorities;
+		this.listener = options.listener ?? silent;
 		this.#availability = new PieceAvailability(
 			pieceCount,
-			(index) => this.#state[index] === PieceState.Needed,
+			(index) => this.#state[index] === PieceState.Needed && this.#priorities[index] !== 0,
 		);
 		this.#random = options.random ?? Math.random;
+		this.#randomStart = Math.floor(this.#random() * pieceCount);
 		this.#maxBytesInFlight = options.maxBytesInFlight;
 		this.#ceiling = options.maxBytesInFlight + Math.floor(options.maxBytesInFlight / 4);
 		this.#buffers = options.buffers;
 		const buffers = options.buffers;
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
+		this.#checkInvariants = options.checkInvariants ?? false;
 		this.have = new Bitfield(pieceCount);
 		this.#neededCount = pieceCount;
-		this.#wantedCount = pieceCount;
-		if (options.have) {
-			for (let index = 0; index < pieceCount; index++) {
-				if (options.have.has(index)) {
-					this.#state[index] = PieceState.Done;
-					this.have.set(index);
-					this.#doneCount++;
-					this.#doneBytes += pieceSize(index);
-					this.#neededCount--;
-					this.#wantedCount--;
-					this.#availability.neededChanged(index, -1);
-				}
-			}
+		this.#lackingCount = pieceCount;
+		this.#remainingCount = pieceCount;
+		if (options.have || !this.wanted.uniform) {
+			this.#countStart(options.have);
 		}
 
+		this.wanted.watch((index, before, after) => this.#priorityChanged(index, before, after));
 		if (this.complete) {
-			this.verified$.complete();
+			this.listener.downloadComplete();
 		}
+
+		this.#checked();
 	}
 
 	get doneCount(): number {
@@ -135,8 +162,9 @@ export class PiecePicker {
 		return this.#doneBytes;
 	}
 
+	/** Every wanted piece is done (a piece not wanted never counts). */
 	get complete(): boolean {
-		return this.#doneCount === this.pieceCount;
+		return this.#remainingCount === 0;
 	}
 
 	get bytesInFlight(): number {
@@ -155,14 +183,15 @@ export class PiecePicker {
 		return this.#state[index] === PieceState.Done;
 	}
 
-	/** True when the peer has a piece we still need. */
+	/** True when the peer has a piece we still need: wanted, and neither done nor being verified. */
 	wants(index: number): boolean {
-		return this.#state[index] !== PieceState.Done && this.#state[index] !== PieceState.Verifying;
+		const state = this.#state[index];
+		return this.#priorities[index] !== 0 && state !== PieceState.Done && state !== PieceState.Verifying;
 	}
 
 	isInteresting(peerPieces: Bitfield): boolean {
 		if (peerPieces.complete) {
-			return this.#wantedCount > 0;
+			return this.#lackingCount > 0;
 		}
 
 		for (let index = 0; index < this.pieceCount; index++) {
@@ -180,18 +209,22 @@ export class PiecePicker {
 				this.#availability.add(index, delta);
 			}
 		}
+
+		this.#checked();
 	}
 
 	addHave(index: number): void {
 		this.#availability.add(index, 1);
+		this.#checked();
 	}
 
 	/**
-	 * Work for a peer with `peerPieces`: first a half-done piece it has, then the rarest needed
-	 * piece. Among equally rare pieces the first after the last pick wins (the first few picks
-	 * start at random places); the search stops at a piece no needed piece is rarer than, so it is
-	 * short however many pieces there are. Undefined when there is nothing
-	 * it can help with, or when the budget is spent or the peer already holds its share of it
+	 * Which piece a peer with `peerPieces` would get, or -1; changes nothing (libtorrent's
+	 * `pick_pieces`). First a wanted half-done piece it has, then the needed piece of the highest
+	 * priority and, among those, the rarest. Among equally rare pieces the first after the last pick
+	 * wins (the first few picks start at random places); the search stops at a piece no needed piece
+	 * is rarer than, so it is short however many pieces there are. -1 when there is nothing it can
+	 * help with, or when the budget is spent or the peer already holds its share of it
 	 * (`ownedBytes`; the budget divided between the peers that let us request). A peer with
 	 * nothing may start one piece over the budget, up to a quarter more: taken first come, first
 	 * served, the first peer to open its window took the whole budget and the others sat idle, and
@@ -199,17 +232,284 @@ export class PiecePicker {
 	 * peer hold a piece: hundreds of peers, hundreds of pieces of up to 512 MiB. When nothing is
 	 * in flight, a piece bigger than the whole budget may still start.
 	 */
-	pick(peerPieces: Bitfield, ownedBytes = 0): PieceProgress | undefined {
-		for (const [index, progress] of this.#orphans) {
-			if (peerPieces.has(index)) {
-				this.#orphans.delete(index);
-				return progress;
+	nextPiece(peerPieces: Bitfield, ownedBytes = 0): number {
+		for (const index of this.#orphans.keys()) {
+			if (peerPieces.has(index) && this.#priorities[index] !== 0) {
+				return index;
 			}
 		}
 
+		// Every piece at one priority (the default): rarity alone ranks, as before priorities.
+		const best = this.wanted.uniform ? this.#rarestNeeded(peerPieces) : this.#mostUrgentNeeded(peerPieces);
+		return best >= 0 && this.#withinBudget(this.pieceSize(best), ownedBytes) ? best : -1;
+	}
+
+	/**
+	 * Starts piece `index` for a peer (libtorrent's `mark_as_downloading`): an orphan is handed
+	 * over with its blocks, a needed piece gets a fresh progress and counts as in flight.
+	 */
+	markDownloading(index: number): PieceProgress {
+		const orphan = this.#orphans.get(index);
+		if (orphan) {
+			this.#orphans.delete(index);
+			this.#checked();
+			return orphan;
+		}
+
+		if (this.#state[index] !== PieceState.Needed) {
+			throw new RangeError(`piece ${index} cannot start: it is neither needed nor an orphan`);
+		}
+
+		const size = this.pieceSize(index);
+		if (this.#priorities[index] !== 0) {
+			this.#availability.neededChanged(index, -1);
+			this.#neededCount--;
+		}
+
+		this.#state[index] = PieceState.InProgress;
+		this.#bytesInFlight += size;
+		this.#cursor = (index + 1) % this.pieceCount;
+		this.#picks++;
+		if (this.#picks < randomStarts) {
+			this.#randomStart = Math.floor(this.#random() * this.pieceCount);
+		}
+
+		const progress = new PieceProgress(index, size, this.#allocate);
+		this.#inProgress.set(index, progress);
+		this.#checked();
+		return progress;
+	}
+
+	/** `nextPiece`, then `markDownloading` it: work for a peer, or undefined when there is none. */
+	pick(peerPieces: Bitfield, ownedBytes = 0): PieceProgress | undefined {
+		const index = this.nextPiece(peerPieces, ownedBytes);
+		return index < 0 ? undefined : this.markDownloading(index);
+	}
+
+	/** A peer unchoked us (true) or choked us or left after an unchoke (false). */
+	peerSending(sending: boolean): void {
+		this.#sendingPeers = Math.max(0, this.#sendingPeers + (sending ? 1 : -1));
+		this.#checked();
+	}
+
+	/**
+	 * Endgame work for a peer with `peerPieces`: a block of a started, wanted piece that is asked
+	 * of someone else but has not arrived, from the oldest piece first.
+	 */
+	pickDuplicate(
+		peerPieces: Bitfield,
+		askedByUs: (index: number, block: number) => boolean,
+	): [PieceProgress, number] | undefined {
+		if (!this.endgame) {
+			return undefined;
+		}
+
+		for (const [index, progress] of this.#inProgress) {
+			if (peerPieces.has(index) && this.#priorities[index] !== 0) {
+				const block = progress.claimDuplicate((candidate) => askedByUs(index, candidate));
+				if (block >= 0) {
+					return [progress, block];
+				}
+			}
+		}
+
+		return undefined;
+	}
+
+	/** A block was stored: in endgame, the others who were asked for it are told. */
+	blockStored(piece: PieceProgress, block: number): void {
+		if (this.endgame) {
+			this.listener.blockArrived(piece, block);
+		}
+	}
+
+	/**
+	 * A peer lets go of a piece it has not finished, its own requests already withdrawn; its
+	 * received blocks, and the requests other peers made in endgame, wait for the next owner.
+	 */
+	release(progress: PieceProgress): void {
+		if (this.#state[progress.index] !== PieceState.InProgress) {
+			return;
+		}
+
+		if (progress.empty && !progress.asked) {
+			this.#state[progress.index] = PieceState.Needed;
+			this.#neededAgain(progress.index);
+			this.#bytesInFlight -= progress.length;
+			this.#inProgress.delete(progress.index);
+		} else {
+			this.#orphans.set(progress.index, progress);
+		}
+
+		this.#checked();
+		this.listener.workAvailable();
+	}
+
+	/** Every block is in: the piece is hashed next and no peer may pick it meanwhile. */
+	markVerifying(index: number): void {
+		const state = this.#state[index];
+		if (state === undefined || state === PieceState.Verifying || state === PieceState.Done) {
+			return;
+		}
+
+		if (state === PieceState.Needed) {
+			this.#notNeeded(index);
+			this.#bytesInFlight += this.pieceSize(index);
+		}
+
+		if (this.#priorities[index] !== 0) {
+			this.#lackingCount--;
+		}
+
+		this.#state[index] = PieceState.Verifying;
+		this.#inProgress.delete(index);
+		this.#orphans.delete(index);
+		this.#checked();
+	}
+
+	/** The piece passed its hash and is on disk. */
+	markDone(index: number): void {
+		const state = this.#state[index];
+		if (state === undefined || state === PieceState.Done) {
+			return;
+		}
+
+		const wasComplete = this.complete;
+		if (state === PieceState.Needed) {
+			this.#notNeeded(index);
+		} else {
+			this.#bytesInFlight -= this.pieceSize(index);
+		}
+
+		if (this.#priorities[index] !== 0) {
+			this.#remainingCount--;
+			if (state !== PieceState.Verifying) {
+				this.#lackingCount--;
+			}
+		}
+
+		this.#inProgress.delete(index);
+		this.#orphans.delete(index);
+		this.#state[index] = PieceState.Done;
+		this.have.set(index);
+		this.#doneCount++;
+		this.#doneBytes += this.pieceSize(index);
+		this.#checked();
+		this.listener.pieceVerified(index);
+		if (!wasComplete && this.complete) {
+			this.listener.downloadComplete();
+		}
+
+		this.listener.workAvailable();
+	}
+
+	/** A piece written (or thrown away) gives its buffer back for the next piece. */
+	recycle(piece: PieceProgress): void {
+		const buffer = piece.takeData();
+		if (buffer && this.#buffers) {
+			this.#buffers.give(buffer);
+		}
+	}
+
+	/** The piece failed its hash, or could not be finished: start it again from nothing. */
+	markFailed(index: number): void {
+		const state = this.#state[index];
+		if (state === undefined || state === PieceState.Done || state === PieceState.Needed) {
+			return;
+		}
+
+		if (state === PieceState.Verifying && this.#priorities[index] !== 0) {
+			this.#lackingCount++;
+		}
+
+		this.#orphans.delete(index);
+		this.#inProgress.delete(index);
+		this.#bytesInFlight -= this.pieceSize(index);
+		this.#state[index] = PieceState.Needed;
+		this.#neededAgain(index);
+		this.#checked();
+		this.listener.workAvailable();
+	}
+
+	/**
+	 * libtorrent's `check_invariant`: recounts every counter kept by hand (done, needed, lacking,
+	 * remaining, bytes in flight), the maps and the have bitfield from the piece states, and the
+	 * availability's books, and throws an error naming the first that differs. O(pieces).
+	 */
+	checkInvariant(): void {
+		checkPickerInvariant({
+			pieceCount: this.pieceCount,
+			pieceSize: this.pieceSize,
+			state: this.#state,
+			priorities: this.#priorities,
+			have: this.have,
+			orphans: this.#orphans,
+			inProgress: this.#inProgress,
+			doneCount: this.#doneCount,
+			doneBytes: this.#doneBytes,
+			neededCount: this.#neededCount,
+			lackingCount: this.#lackingCount,
+			remainingCount: this.#remainingCount,
+			bytesInFlight: this.#bytesInFlight,
+			sendingPeers: this.#sendingPeers,
+		});
+		this.#availability.checkInvariant();
+	}
+
+	#checked(): void {
+		if (this.#checkInvariants) {
+			this.checkInvariant();
+		}
+	}
+
+	/** The counters at the start, for pieces already on disk and pieces not wanted. */
+	#countStart(have: Bitfield | undefined): void {
+		for (let index = 0; index < this.pieceCount; index++) {
+			const wanted = this.#priorities[index] !== 0;
+			if (!wanted) {
+				// Counted as needed by the availability until now, which the state does not say yet.
+				this.#availability.neededChanged(index, -1);
+				this.#neededCount--;
+				this.#lackingCount--;
+				this.#remainingCount--;
+			}
+
+			if (have?.has(index)) {
+				this.#state[index] = PieceState.Done;
+				this.have.set(index);
+				this.#doneCount++;
+				this.#doneBytes += this.pieceSize(index);
+				if (wanted) {
+					this.#neededCount--;
+					this.#lackingCount--;
+					this.#remainingCount--;
+					this.#availability.neededChanged(index, -1);
+				}
+			}
+		}
+	}
+
+	/** A needed piece leaves the needed ones (started, or finished without us). */
+	#notNeeded(index: number): void {
+		if (this.#priorities[index] !== 0) {
+			this.#neededCount--;
+			this.#availability.neededChanged(index, -1);
+		}
+	}
+
+	/** A piece is needed again (released empty, or failed), its state already Needed. */
+	#neededAgain(index: number): void {
+		if (this.#priorities[index] !== 0) {
+			this.#neededCount++;
+			this.#availability.neededChanged(index, 1);
+		}
+	}
+
+	/** The rarest needed piece the peer has, all pieces being wanted at one priority; -1 when none. */
+	#rarestNeeded(peerPieces: Bitfield): number {
 		// No needed piece that anyone has is rarer than this: a piece this rare ends the search.
 		const rarest = this.#availability.rarest();
-		const start = this.#picks < randomStarts ? Math.floor(this.#random() * this.pieceCount) : this.#cursor;
+		const start = this.#picks < randomStarts ? this.#randomStart : this.#cursor;
 		let best = -1;
 		let bestAvailability = Number.POSITIVE_INFINITY;
 		for (let step = 0; step < this.pieceCount; step++) {
@@ -228,158 +528,80 @@ export class PiecePicker {
 			}
 		}
 
-		if (best < 0) {
-			return undefined;
-		}
-
-		const size = this.pieceSize(best);
-		// The pieces a peer holds leave out those it finished that are still being hashed and
-		// written, so the whole budget bounds them all, and each peer's share keeps it fair.
-		const share = this.#maxBytesInFlight / Math.max(1, this.#sendingPeers);
-		const after = this.#bytesInFlight + size;
-		const allowed =
-			ownedBytes > 0
-				? ownedBytes + size <= share && after <= this.#maxBytesInFlight
-				: after <= this.#ceiling || this.#bytesInFlight === 0;
-		if (!allowed) {
-			return undefined;
-		}
-
-		this.#availability.neededChanged(best, -1);
-		this.#state[best] = PieceState.InProgress;
-		this.#bytesInFlight += size;
-		this.#neededCount--;
-		this.#cursor = (best + 1) % this.pieceCount;
-		this.#picks++;
-		const progress = new PieceProgress(best, size, this.#allocate);
-		this.#inProgress.set(best, progress);
-		return progress;
-	}
-
-	/** A peer unchoked us (true) or choked us or left after an unchoke (false). */
-	peerSending(sending: boolean): void {
-		this.#sendingPeers = Math.max(0, this.#sendingPeers + (sending ? 1 : -1));
+		return best;
 	}
 
 	/**
-	 * Endgame work for a peer with `peerPieces`: a block of a started piece that is asked of
-	 * someone else but has not arrived, from the oldest piece first.
+	 * The needed, wanted piece the peer has of the highest priority, the rarest of those; -1 when
+	 * none. Only a piece of the top priority can end the search early.
 	 */
-	pickDuplicate(
-		peerPieces: Bitfield,
-		askedByUs: (index: number, block: number) => boolean,
-	): [PieceProgress, number] | undefined {
-		if (!this.endgame) {
-			return undefined;
-		}
+	#mostUrgentNeeded(peerPieces: Bitfield): number {
+		const rarest = this.#availability.rarest();
+		const top = this.wanted.topPriority;
+		const start = this.#picks < randomStarts ? this.#randomStart : this.#cursor;
+		let best = -1;
+		let bestPriority = 1;
+		let bestAvailability = Number.POSITIVE_INFINITY;
+		for (let step = 0; step < this.pieceCount; step++) {
+			const index = (start + step) % this.pieceCount;
+			const priority = this.#priorities[index] ?? 0;
+			if (priority < bestPriority || this.#state[index] !== PieceState.Needed || !peerPieces.has(index)) {
+				continue;
+			}
 
-		for (const [index, progress] of this.#inProgress) {
-			if (peerPieces.has(index)) {
-				const block = progress.claimDuplicate((candidate) => askedByUs(index, candidate));
-				if (block >= 0) {
-					return [progress, block];
+			const availability = this.#availability.of(index);
+			if (priority > bestPriority || availability < bestAvailability) {
+				best = index;
+				bestPriority = priority;
+				bestAvailability = availability;
+				if (priority === top && availability <= rarest) {
+					break;
 				}
 			}
 		}
 
-		return undefined;
-	}
-
-	/** A block was stored: in endgame, the others who were asked for it are told. */
-	blockStored(piece: PieceProgress, block: number): void {
-		if (this.endgame) {
-			this.blockArrived$.next({piece, block});
-		}
+		return best;
 	}
 
 	/**
-	 * A peer lets go of a piece it has not finished, its own requests already withdrawn; its
-	 * received blocks, and the requests other peers made in endgame, wait for the next owner.
+	 * A piece of `size` fits the budget for a peer holding `ownedBytes`. The pieces a peer holds
+	 * leave out those it finished that are still being hashed and written, so the whole budget
+	 * bounds them all, and each peer's share keeps it fair.
 	 */
-	release(progress: PieceProgress): void {
-		if (this.#state[progress.index] !== PieceState.InProgress) {
+	#withinBudget(size: number, ownedBytes: number): boolean {
+		const share = this.#maxBytesInFlight / Math.max(1, this.#sendingPeers);
+		const after = this.#bytesInFlight + size;
+		return ownedBytes > 0
+			? ownedBytes + size <= share && after <= this.#maxBytesInFlight
+			: after <= this.#ceiling || this.#bytesInFlight === 0;
+	}
+
+	/** The wanted pieces changed a priority: a piece that joins or leaves them moves every count it is in. */
+	#priorityChanged(index: number, before: number, after: number): void {
+		if ((before === 0) === (after === 0)) {
 			return;
 		}
 
-		if (progress.empty && !progress.asked) {
-			this.#state[progress.index] = PieceState.Needed;
-			this.#availability.neededChanged(progress.index, 1);
-			this.#bytesInFlight -= progress.length;
-			this.#neededCount++;
-			this.#inProgress.delete(progress.index);
-		} else {
-			this.#orphans.set(progress.index, progress);
+		const delta = after === 0 ? -1 : 1;
+		const state = this.#state[index];
+		const wasComplete = this.complete;
+		if (state === PieceState.Needed) {
+			this.#neededCount += delta;
+			this.#availability.neededChanged(index, delta);
 		}
 
-		this.workAvailable$.next();
-	}
-
-	/** Every block is in: the piece is hashed next and no peer may pick it meanwhile. */
-	markVerifying(index: number): void {
-		if (this.#state[index] !== PieceState.Verifying) {
-			this.#wantedCount--;
+		if (state !== PieceState.Done) {
+			this.#remainingCount += delta;
+			if (state !== PieceState.Verifying) {
+				this.#lackingCount += delta;
+			}
 		}
 
-		this.#state[index] = PieceState.Verifying;
-		this.#inProgress.delete(index);
-		this.#orphans.delete(index);
-	}
-
-	/** The piece passed its hash and is on disk. */
-	markDone(index: number): void {
-		if (this.#state[index] === PieceState.Done) {
-			return;
+		this.#checked();
+		if (!wasComplete && this.complete) {
+			this.listener.downloadComplete();
+		} else if (delta > 0) {
+			this.listener.workAvailable();
 		}
-
-		if (this.#state[index] === PieceState.Needed) {
-			this.#neededCount--;
-			this.#availability.neededChanged(index, -1);
-		} else {
-			this.#bytesInFlight -= this.pieceSize(index);
-		}
-
-		if (this.#state[index] !== PieceState.Verifying) {
-			this.#wantedCount--;
-		}
-
-		this.#inProgress.delete(index);
-		this.#orphans.delete(index);
-		this.#state[index] = PieceState.Done;
-		this.have.set(index);
-		this.#doneCount++;
-		this.#doneBytes += this.pieceSize(index);
-		this.verified$.next(index);
-		if (this.complete) {
-			this.verified$.complete();
-		}
-
-		this.workAvailable$.next();
-	}
-
-	/** A piece written (or thrown away) gives its buffer back for the next piece. */
-	recycle(piece: PieceProgress): void {
-		const buffer = piece.takeData();
-		if (buffer && this.#buffers) {
-			this.#buffers.give(buffer);
-		}
-	}
-
-	/** The piece failed its hash, or could not be finished: start it again from nothing. */
-	markFailed(index: number): void {
-		if (this.#state[index] === PieceState.Done || this.#state[index] === PieceState.Needed) {
-			return;
-		}
-
-		if (this.#state[index] === PieceState.Verifying) {
-			this.#wantedCount++;
-		}
-
-		this.#orphans.delete(index);
-		this.#inProgress.delete(index);
-		this.#neededCount++;
-		this.#bytesInFlight -= this.pieceSize(index);
-		this.#state[index] = PieceState.Needed;
-		this.#availability.neededChanged(index, 1);
-		this.workAvailable$.next();
 	}
 }

@@ -30,6 +30,7 @@ import type {Metainfo} from '../codec/metainfo.js';
 import {ourClientName} from '../codec/peer-id.js';
 import {PieceBufferPool} from '../download/piece-buffers.js';
 import {PiecePicker} from '../download/piece-picker.js';
+import {PieceSignals} from '../download/piece-signals.js';
 import type {RequestWindowOptions} from '../download/request-window.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
@@ -142,9 +143,12 @@ export function download(
 		resume: ResumeStore | undefined,
 	): Observable<RunEvent> {
 		return defer(() => {
+			const signals = new PieceSignals();
 			const picker = new PiecePicker(pieceSize, layout.pieceCount, {
 				maxBytesInFlight: options.maxBytesInFlight,
 				have,
+				listener: signals,
+				checkInvariants: process.env.TORRENT_RX_CHECK_INVARIANTS === '1',
 				// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
 				// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
 				// in flight bound the whole pool.
@@ -279,7 +283,7 @@ export function download(
 			);
 			// Remember verified pieces every few seconds until complete; the final save follows the run.
 			const saves$ = resume
-				? picker.verified$.pipe(
+				? signals.verified$.pipe(
 						auditTime(resumeSaveMs, options.scheduler),
 						concatMap(() => resume.save(picker.have).pipe(catchError(() => EMPTY))),
 						ignoreElements(),

@@ -3,9 +3,9 @@ import {asyncScheduler, map, Subject, takeUntil} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {downloadFromPeer} from '../../source/download/download-from-peer.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
 import {PeerProtocolError} from '../../source/errors.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 import {endless} from '../helpers/endless.js';
 import {testScheduler} from '../helpers/marbles.js';
 
@@ -14,7 +14,7 @@ const block = Buffer.alloc(kib16, 1);
 const everything = Buffer.from([0b1100_0000]);
 
 function setup(initialWindow: number) {
-	const picker = new PiecePicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
+	const picker = checkedPicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
 	const sent: Array<[number, PeerMessage[]]> = [];
 	const stage = downloadFromPeer({
 		peer: 'peer',

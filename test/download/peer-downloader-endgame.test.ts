@@ -1,9 +1,10 @@
 import test from 'ava';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {type PeerActivity, PeerDownloader} from '../../source/download/peer-downloader.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {PieceProgress} from '../../source/download/piece-progress.js';
+import {PieceSignals} from '../../source/download/piece-signals.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 const kib16 = 16 * 1024;
 const blocksPerPiece = 4;
@@ -16,7 +17,7 @@ type Request = Extract<PeerMessage, {type: 'request' | 'cancel'}>;
  * what each sends is collected per peer.
  */
 function swarm(pieceCount: number, windowSize = 8) {
-	const picker = new PiecePicker(() => blocksPerPiece * kib16, pieceCount, {
+	const picker = checkedPicker(() => blocksPerPiece * kib16, pieceCount, {
 		maxBytesInFlight: 1 << 30,
 		random: () => 0,
 	});
@@ -33,7 +34,7 @@ function swarm(pieceCount: number, windowSize = 8) {
 		}
 	};
 
-	picker.blockArrived$.subscribe(({piece, block}) => {
+	PieceSignals.of(picker).blockArrived$.subscribe(({piece, block}) => {
 		for (const [peer, downloader] of peers) {
 			record(peer, downloader.blockArrived(piece, block));
 		}

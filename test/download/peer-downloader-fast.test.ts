@@ -1,14 +1,14 @@
 import test from 'ava';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {type PeerActivity, PeerDownloader} from '../../source/download/peer-downloader.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 const kib16 = 16 * 1024;
 
 /** Two pieces of two blocks; a downloader with a window of 2. */
 function setup() {
-	const picker = new PiecePicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
+	const picker = checkedPicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
 	const downloader = new PeerDownloader(
 		'peer',
 		picker,
@@ -74,7 +74,7 @@ for (const [title, reject] of [
 	['of another length than we asked', {index: 1, begin: 0, length: 100}],
 ] as const) {
 	test(`a reject ${title} is not ours: it is ignored, and no other block is taken for it`, (t) => {
-		const picker = new PiecePicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
+		const picker = checkedPicker(() => 2 * kib16, 2, {maxBytesInFlight: 1 << 20, random: () => 0});
 		const downloader = new PeerDownloader(
 			'peer',
 			picker,

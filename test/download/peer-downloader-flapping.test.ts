@@ -1,15 +1,15 @@
 import test from 'ava';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {PeerDownloader} from '../../source/download/peer-downloader.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
 import {PeerProtocolError} from '../../source/errors.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 // Each change of choke is an event, and a line in the history log: a peer that flaps faster than
 // a choker ever would is dropped. 20 changes a minute, with a burst of 20.
 
 function setup() {
-	const picker = new PiecePicker(() => 16 * 1024, 4, {maxBytesInFlight: 1 << 20, random: () => 0});
+	const picker = checkedPicker(() => 16 * 1024, 4, {maxBytesInFlight: 1 << 20, random: () => 0});
 	const downloader = new PeerDownloader('peer', picker, defaultWindowOptions, 0);
 	downloader.receive({type: 'have-all'}, 0);
 	return downloader;

@@ -1,10 +1,10 @@
 import test from 'ava';
 import {PeerDownloader} from '../../source/download/peer-downloader.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 function downloader() {
-	const picker = new PiecePicker(() => 16_384, 4, {maxBytesInFlight: 1 << 20});
+	const picker = checkedPicker(() => 16_384, 4, {maxBytesInFlight: 1 << 20});
 	return new PeerDownloader('peer', picker, defaultWindowOptions, 0);
 }
 

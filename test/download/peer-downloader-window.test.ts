@@ -1,8 +1,8 @@
 import test from 'ava';
 import type {PeerMessage} from '../../source/codec/messages.js';
 import {type PeerActivity, PeerDownloader} from '../../source/download/peer-downloader.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 const kib16 = 16 * 1024;
 const block = Buffer.alloc(kib16, 7);
@@ -11,7 +11,7 @@ type Request = Extract<PeerMessage, {type: 'request'}>;
 
 /** A seed of 100 one-block pieces, unchoked, and what the downloader asked of it so far. */
 function unchokedSeed(window: {initialWindow: number; maxWindow: number}) {
-	const picker = new PiecePicker(() => kib16, 100, {maxBytesInFlight: 1 << 30, random: () => 0});
+	const picker = checkedPicker(() => kib16, 100, {maxBytesInFlight: 1 << 30, random: () => 0});
 	const downloader = new PeerDownloader(
 		'peer',
 		picker,

@@ -1,7 +1,8 @@
 import test from 'ava';
 import {PieceBufferPool} from '../../source/download/piece-buffers.js';
-import {PiecePicker} from '../../source/download/piece-picker.js';
+import type {PiecePicker} from '../../source/download/piece-picker.js';
 import {directIoAlignment} from '../../source/storage/aligned-memory.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 test('a buffer given back is taken again for a piece of the same length, and only of that length', (t) => {
 	const pool = new PieceBufferPool(1 << 20);
@@ -40,7 +41,7 @@ test('buffers are page-aligned shared memory, never Node’s pool of small buffe
 
 test('the picker hands pieces buffers from its pool, and recycle gives them back', (t) => {
 	const pool = new PieceBufferPool(1 << 20);
-	const picker = new PiecePicker(() => 32 * 1024, 4, {
+	const picker = checkedPicker(() => 32 * 1024, 4, {
 		maxBytesInFlight: 1 << 20,
 		random: () => 0,
 		buffers: pool,

@@ -1,6 +1,8 @@
 import test from 'ava';
 import {Bitfield} from '../../source/codec/bitfield.js';
-import {inFlightBudget, PiecePicker} from '../../source/download/piece-picker.js';
+import {inFlightBudget} from '../../source/download/piece-picker.js';
+import {PieceSignals} from '../../source/download/piece-signals.js';
+import {checkedPicker} from '../helpers/checked-picker.js';
 
 const pieces = (count: number, indexes: number[]) => {
 	const bitfield = new Bitfield(count);
@@ -12,7 +14,7 @@ const pieces = (count: number, indexes: number[]) => {
 };
 
 const picker = (count: number, maxBytesInFlight = 1 << 30) =>
-	new PiecePicker(() => 100, count, {maxBytesInFlight, random: () => 0});
+	checkedPicker(() => 100, count, {maxBytesInFlight, random: () => 0});
 
 test('picks the rarest piece the peer has', (t) => {
 	const pool = picker(4);
@@ -94,7 +96,7 @@ test('however many peers hold nothing, the pieces in flight stay within a quarte
 	const pieceLength = 64 * 1024 * 1024;
 	const count = 2000;
 	const budget = 256 * 1024 * 1024;
-	const pool = new PiecePicker(() => pieceLength, count, {maxBytesInFlight: budget, random: () => 0});
+	const pool = checkedPicker(() => pieceLength, count, {maxBytesInFlight: budget, random: () => 0});
 	const all = new Bitfield(count);
 	for (let index = 0; index < count; index++) {
 		all.set(index);
@@ -155,7 +157,7 @@ test('a failed piece is needed again; done pieces count towards completion', (t)
 test('work becoming available is signalled', (t) => {
 	const pool = picker(1);
 	let signals = 0;
-	pool.workAvailable$.subscribe(() => signals++);
+	PieceSignals.of(pool).workAvailable$.subscribe(() => signals++);
 	const piece = pool.pick(pieces(1, [0]));
 	if (piece) {
 		pool.release(piece);
@@ -166,7 +168,7 @@ test('work becoming available is signalled', (t) => {
 
 test('after a few picks from random places, equally rare pieces are taken in order from the last pick', (t) => {
 	const starts = [0.5, 0.1, 0.9, 0.3];
-	const pool = new PiecePicker(() => 100, 20, {maxBytesInFlight: 1 << 30, random: () => starts.shift() ?? 0});
+	const pool = checkedPicker(() => 100, 20, {maxBytesInFlight: 1 << 30, random: () => starts.shift() ?? 0});
 	const all = pieces(
 		20,
 		Array.from({length: 20}, (_, index) => index),

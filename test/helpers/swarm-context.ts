@@ -1,5 +1,6 @@
 import {BehaviorSubject} from 'rxjs';
 import {PiecePicker} from '../../source/download/piece-picker.js';
+import {PieceSignals} from '../../source/download/piece-signals.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import {PeerReputation} from '../../source/swarm/reputation.js';
@@ -34,7 +35,12 @@ export function swarmContext(
 			...overrides.settings,
 		},
 		shared: {
-			picker: new PiecePicker(pieceSize, torrent.pieces.length, {maxBytesInFlight: 1 << 30, random: () => 0}),
+			picker: new PiecePicker(pieceSize, torrent.pieces.length, {
+				maxBytesInFlight: 1 << 30,
+				random: () => 0,
+				listener: new PieceSignals(),
+				checkInvariants: true,
+			}),
 			peers: new Map(),
 			unchoked$: new BehaviorSubject<ReadonlySet<string>>(new Set()),
 			interestChanged: () => undefined,
