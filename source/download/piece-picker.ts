@@ -233,9 +233,11 @@ export class PiecePicker {
 	 * in flight, a piece bigger than the whole budget may still start.
 	 */
 	nextPiece(peerPieces: Bitfield, ownedBytes = 0): number {
-		for (const index of this.#orphans.keys()) {
-			if (peerPieces.has(index) && this.#priorities[index] !== 0) {
-				return index;
+		if (this.#orphans.size > 0) {
+			for (const index of this.#orphans.keys()) {
+				if (peerPieces.has(index) && this.#priorities[index] !== 0) {
+					return index;
+				}
 			}
 		}
 
@@ -249,15 +251,8 @@ export class PiecePicker {
 	 * over with its blocks, a needed piece gets a fresh progress and counts as in flight.
 	 */
 	markDownloading(index: number): PieceProgress {
-		const orphan = this.#orphans.get(index);
-		if (orphan) {
-			this.#orphans.delete(index);
-			this.#checked();
-			return orphan;
-		}
-
 		if (this.#state[index] !== PieceState.Needed) {
-			throw new RangeError(`piece ${index} cannot start: it is neither needed nor an orphan`);
+			return this.#adopt(index);
 		}
 
 		const size = this.pieceSize(index);
@@ -278,6 +273,18 @@ export class PiecePicker {
 		this.#inProgress.set(index, progress);
 		this.#checked();
 		return progress;
+	}
+
+	/** An orphan goes to a new owner, its blocks with it. */
+	#adopt(index: number): PieceProgress {
+		const orphan = this.#orphans.get(index);
+		if (!orphan) {
+			throw new RangeError(`piece ${index} cannot start: it is neither needed nor an orphan`);
+		}
+
+		this.#orphans.delete(index);
+		this.#checked();
+		return orphan;
 	}
 
 	/** `nextPiece`, then `markDownloading` it: work for a peer, or undefined when there is none. */

@@ -1,7 +1,8 @@
 import test from 'ava';
 import {Bitfield} from '../../source/codec/bitfield.js';
-import {inFlightBudget} from '../../source/download/piece-picker.js';
+import {inFlightBudget, PiecePicker} from '../../source/download/piece-picker.js';
 import {PieceSignals} from '../../source/download/piece-signals.js';
+import {normalPriority, notWanted, WantedPieces} from '../../source/download/wanted-pieces.js';
 import {checkedPicker} from '../helpers/checked-picker.js';
 
 const pieces = (count: number, indexes: number[]) => {
@@ -201,4 +202,236 @@ test('a seed is interesting while any piece is neither done nor being verified',
 	pool.markDone(0);
 	pool.markDone(1);
 	t.false(pool.isInteresting(seed));
+});
+
+test('nextPiece is a query: asked again it answers the same and changes nothing; markDownloading commits', (t) => {
+	let draws = 0;
+	const pool = checkedPicker(() => 100, 4, {
+		maxBytesInFlight: 1 << 30,
+		random: () => {
+			draws++;
+			return 0;
+		},
+	});
+	const all = pieces(4, [0, 1, 2, 3]);
+	pool.addAvailability(all, 1);
+	pool.addAvailability(pieces(4, [0, 1, 3]), 1);
+	const drawn = draws;
+	t.is(pool.nextPiece(all), 2, 'the rarest');
+	t.is(pool.nextPiece(all), 2);
+	t.is(draws, drawn, 'no random start is drawn by a question');
+	t.is(pool.bytesInFlight, 0);
+	t.false(pool.endgame);
+	t.is(pool.nextPiece(pieces(4, [1])), 1, 'another peer is answered for its own pieces');
+	const started = pool.markDownloading(2);
+	t.is(started.index, 2);
+	t.is(pool.bytesInFlight, 100);
+	t.is(pool.nextPiece(all), 0, 'the next piece is another');
+	t.throws(() => pool.markDownloading(2), {message: /neither needed nor an orphan/});
+});
+
+test('nextPiece names a half-done orphan first, and markDownloading hands over the same progress', (t) => {
+	const pool = checkedPicker(() => 100, 3, {maxBytesInFlight: 1 << 30, random: () => 0});
+	const all = pieces(3, [0, 1, 2]);
+	const piece = pool.markDownloading(1);
+	piece.receive(0, Buffer.alloc(100), 'a');
+	pool.release(piece);
+	t.is(pool.nextPiece(all), 1);
+	t.is(pool.nextPiece(pieces(3, [0, 2])), 0, 'a peer without it gets a fresh piece');
+	t.is(pool.markDownloading(1), piece);
+	t.is(pool.bytesInFlight, 100, 'an orphan was in flight all along');
+});
+
+test('nextPiece answers -1 when the budget is spent, without changing anything', (t) => {
+	const pool = checkedPicker(() => 100, 3, {maxBytesInFlight: 100, random: () => 0});
+	const all = pieces(3, [0, 1, 2]);
+	pool.peerSending(true);
+	pool.markDownloading(pool.nextPiece(all));
+	t.is(pool.nextPiece(all, 100), -1, 'a peer with its share gets nothing');
+	t.is(pool.pick(all, 100), undefined);
+	t.is(pool.bytesInFlight, 100);
+});
+
+test('checkInvariant names the counter that is off', (t) => {
+	const wanted = new WantedPieces(3);
+	const pool = new PiecePicker(() => 100, 3, {maxBytesInFlight: 1 << 30, wanted});
+	t.notThrows(() => pool.checkInvariant());
+	// Behind the picker's back: its books still count piece 0 as needed.
+	wanted.priorities[0] = notWanted;
+	t.throws(() => pool.checkInvariant(), {message: /neededCount is 3, counted 2/});
+	wanted.priorities[0] = normalPriority;
+	pool.have.set(2);
+	t.throws(() => pool.checkInvariant(), {message: /have says true for piece 2/});
+});
+
+test('with checkInvariants the picker checks itself after every change, and a query is no change', (t) => {
+	const wanted = new WantedPieces(3);
+	const pool = new PiecePicker(() => 100, 3, {maxBytesInFlight: 1 << 30, wanted, checkInvariants: true});
+	let checks = 0;
+	const check = pool.checkInvariant.bind(pool);
+	pool.checkInvariant = () => {
+		checks++;
+		check();
+	};
+
+	const all = pieces(3, [0, 1, 2]);
+	pool.addHave(0);
+	pool.nextPiece(all);
+	pool.isInteresting(all);
+	t.is(checks, 1, 'after the have only');
+	const piece = pool.markDownloading(0);
+	pool.release(piece);
+	pool.markVerifying(1);
+	pool.markFailed(1);
+	pool.markDone(2);
+	wanted.set(0, notWanted);
+	t.is(checks, 7);
+	wanted.priorities[1] = notWanted;
+	t.throws(
+		() => pool.addHave(1),
+		{message: /neededCount/},
+		'a change behind its back is caught at the next step',
+	);
+});
+
+test('a piece not wanted is never picked, makes no peer interesting and does not count toward complete', (t) => {
+	const wanted = new WantedPieces(3);
+	wanted.set(1, notWanted);
+	const pool = checkedPicker(() => 100, 3, {maxBytesInFlight: 1 << 30, random: () => 0, wanted});
+	const signals = PieceSignals.of(pool);
+	let completed = false;
+	signals.verified$.subscribe({complete: () => (completed = true)});
+	t.is(pool.pick(pieces(3, [1])), undefined);
+	t.false(pool.isInteresting(pieces(3, [1])));
+	t.false(pool.wants(1));
+	t.true(pool.isInteresting(pieces(3, [0, 1, 2])));
+	const picked = [pool.pick(pieces(3, [0, 1, 2]))?.index, pool.pick(pieces(3, [0, 1, 2]))?.index];
+	t.deepEqual(picked, [0, 2]);
+	t.true(pool.endgame, 'no wanted piece is left to start');
+	t.is(
+		pool.pickDuplicate(pieces(3, [1]), () => false),
+		undefined,
+	);
+	pool.markVerifying(0);
+	pool.markVerifying(2);
+	t.false(pool.isInteresting(pieces(3, [0, 1, 2])), 'a seed has nothing we want');
+	pool.markDone(0);
+	pool.markDone(2);
+	t.true(pool.complete);
+	t.true(completed, 'verified$ completes with the wanted pieces');
+	t.is(pool.doneCount, 2);
+});
+
+test('among wanted pieces a higher priority wins before rarity; the rarest wins among equals', (t) => {
+	const wanted = new WantedPieces(6);
+	const pool = checkedPicker(() => 100, 6, {maxBytesInFlight: 1 << 30, random: () => 0, wanted});
+	const all = pieces(6, [0, 1, 2, 3, 4, 5]);
+	pool.addAvailability(all, 1);
+	pool.addAvailability(pieces(6, [0, 1, 2, 3, 5]), 1);
+	// Availability: 4→1, the others 2.
+	wanted.set(5, 7);
+	wanted.set(2, 6);
+	wanted.set(3, 6);
+	pool.addHave(3);
+	wanted.set(0, 1);
+	t.deepEqual(
+		[1, 2, 3, 4, 5, 6].map(() => pool.pick(all)?.index),
+		[5, 2, 3, 4, 1, 0],
+		'7, then 6 by rarity (3 is had by one more), then the rarest of 4, then 1',
+	);
+});
+
+test('the prioritized search picks as the fast path does when priorities do not differ among the pieces asked', (t) => {
+	const count = 64;
+	const build = (wanted?: WantedPieces) =>
+		checkedPicker(() => 100, count, {
+			maxBytesInFlight: 1 << 30,
+			random: () => 0.37,
+			...(wanted ? {wanted} : {}),
+		});
+	const skewed = new WantedPieces(count);
+	skewed.set(count - 1, 7);
+	const fast = build();
+	const prioritized = build(skewed);
+	t.true(fast.wanted.uniform);
+	t.false(prioritized.wanted.uniform);
+	const asked = pieces(
+		count,
+		Array.from({length: count - 1}, (_, index) => index),
+	);
+	for (const pool of [fast, prioritized]) {
+		// The asking peer counts too, as a downloader adds its pieces before it asks.
+		pool.addAvailability(asked, 1);
+		for (let index = 0; index < count; index += 3) {
+			pool.addAvailability(pieces(count, [index, (index * 7) % count]), 1);
+		}
+	}
+
+	const order = (pool: PiecePicker) => Array.from({length: count - 1}, () => pool.pick(asked)?.index);
+	t.deepEqual(order(prioritized), order(fast));
+});
+
+test('wantedness changed at run time keeps the books: in flight, orphaned, verifying and needed pieces', (t) => {
+	const wanted = new WantedPieces(4);
+	const pool = checkedPicker(() => 100, 4, {maxBytesInFlight: 1 << 30, random: () => 0, wanted});
+	const signals = PieceSignals.of(pool);
+	let work = 0;
+	signals.workAvailable$.subscribe(() => work++);
+	const all = pieces(4, [0, 1, 2, 3]);
+	const first = pool.pick(all);
+	const second = pool.pick(all);
+	if (!first || !second) {
+		t.fail('two pieces to start');
+		return;
+	}
+
+	first.receive(0, Buffer.alloc(100), 'a');
+	pool.release(first);
+	pool.markVerifying(second.index);
+	for (const index of [0, 1, 2]) {
+		wanted.set(index, notWanted);
+	}
+
+	t.is(pool.nextPiece(all), 3, 'the unwanted orphan waits; the one wanted piece comes');
+	t.is(pool.bytesInFlight, 200, 'pieces in flight still hold their memory');
+	wanted.set(0, normalPriority);
+	t.is(work, 2, 'a released orphan and a piece wanted again');
+	t.is(pool.pick(all), first, 'the orphan wanted again is resumed');
+	pool.markDone(second.index);
+	t.false(pool.complete);
+	wanted.set(2, 7);
+	t.is(pool.pick(pieces(4, [2, 3]))?.index, 2);
+});
+
+test('a download made complete by a piece no longer wanted says so', (t) => {
+	const wanted = new WantedPieces(2);
+	const pool = checkedPicker(() => 100, 2, {maxBytesInFlight: 1 << 30, random: () => 0, wanted});
+	let completed = false;
+	PieceSignals.of(pool).verified$.subscribe({complete: () => (completed = true)});
+	pool.markDone(0);
+	t.false(completed);
+	wanted.set(1, notWanted);
+	t.true(pool.complete);
+	t.true(completed);
+	t.false(pool.endgame);
+});
+
+test('pieces on disk and pieces not wanted from the start are counted once', (t) => {
+	const wanted = new WantedPieces(4);
+	wanted.setRange(2, 3, notWanted);
+	const pool = checkedPicker(() => 100, 4, {
+		maxBytesInFlight: 1 << 30,
+		random: () => 0,
+		wanted,
+		have: pieces(4, [0, 3]),
+	});
+	t.is(pool.doneCount, 2);
+	t.is(pool.doneBytes, 200);
+	t.is(pool.pick(pieces(4, [0, 1, 2, 3]))?.index, 1);
+	t.true(pool.endgame);
+});
+
+test('a picker without PieceSignals cannot drive a peer stage, and says why', (t) => {
+	const pool = new PiecePicker(() => 100, 1, {maxBytesInFlight: 100});
+	t.throws(() => PieceSignals.of(pool), {message: /without PieceSignals/});
 });
