@@ -1,11 +1,13 @@
-import {Bitfield} from '../codec/bitfield.js';
+import type {Bitfield} from '../codec/bitfield.js';
 import {blockLength, type PeerMessage} from '../codec/messages.js';
 import {PeerProtocolError, TorrentRxError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
+import {ChokeChanges} from './choke-changes.js';
+import {PeerPieces} from './peer-pieces.js';
 import type {PiecePicker} from './piece-picker.js';
 import type {PieceProgress} from './piece-progress.js';
 import {RequestLedger} from './request-ledger.js';
-import type {RequestWindowOptions} from './request-window.js';
+import {RequestWindow, type RequestWindowOptions} from './request-window.js';
 
 /** What the downloader asks of the world after each input: messages to send, finished pieces, events. */
 export type PeerActivity =
@@ -17,19 +19,6 @@ export type PeerActivity =
 const snubbedAfterMs = 60_000;
 
 /**
- * Changes of choke a peer may make a minute, in a burst or spread out. A choker changes a peer's
- * state once a round (BEP 3's mainline client: 10 s; libtorrent 15 s); aria2 drops a peer at 2
- * changes in 5 s. Each change is an event, and a line in the history log, so a peer that flaps
- * faster than any choker would is dropped. (Interest is not counted: a leecher that keeps up with
- * us turns interested with every piece we verify, and a change of it is no event.)
- */
-const maxChokeChanges = 20;
-const chokeChangeWindowMs = 60_000;
-
-/** At most this many requests wait for the window to have room for all of them. */
-const maxRequestBatch = 16;
-
-/**
  * One peer's side of a download, as a state machine fed with the peer's messages and clock
  * ticks: it tracks choking and interest, keeps a sliding window of pipelined block requests
  * over the pieces the peer has, and hands back finished pieces. Protocol violations throw
@@ -39,25 +28,16 @@ export class PeerDownloader {
 	readonly peerPieces: Bitfield;
 	#choked = true;
 	#interested = false;
-	#window: number;
-	/**
-	 * Until the first rate measurement, each block asked for and received widens the window by one
-	 * (it doubles every round trip, as TCP's slow start): sized by the initial window alone, a peer
-	 * 50 ms away stayed below its link's rate for the whole first second.
-	 */
-	#slowStart = true;
+	readonly #window: RequestWindow;
 	/** What we asked this peer for, and which pieces we fill with it. */
 	readonly #ledger: RequestLedger;
-	#bytesSinceTick = 0;
 	#downloadedBytes = 0;
 	#lastBlockAt: number;
 	#lastReceivedAt: number;
 	#lastSentAt: number;
-	/** Changes of choke the peer may still make now, refilled with time (a token bucket). */
-	#chokeChangesLeft = maxChokeChanges;
-	#chokeChangesAt: number;
-	/** A bitfield, have-all, have-none or have has come: availability is known, and only grows. */
-	#availabilityKnown = false;
+	readonly #chokeChanges: ChokeChanges;
+	/** What the peer has, told to the picker's availability. */
+	readonly #pieces: PeerPieces;
 	/** The time of the input being handled, so that request timing starts when requests go out. */
 	#now: number;
 
@@ -67,18 +47,19 @@ export class PeerDownloader {
 		readonly options: RequestWindowOptions,
 		now: number,
 	) {
-		this.peerPieces = new Bitfield(picker.pieceCount);
-		this.#window = options.initialWindow;
+		this.#pieces = new PeerPieces(picker);
+		this.peerPieces = this.#pieces.bitfield;
+		this.#window = new RequestWindow(options);
 		this.#lastBlockAt = now;
 		this.#lastReceivedAt = now;
 		this.#lastSentAt = now;
 		this.#now = now;
-		this.#chokeChangesAt = now;
+		this.#chokeChanges = new ChokeChanges(now);
 		this.#ledger = new RequestLedger(Math.ceil(picker.pieceSize(0) / blockLength));
 	}
 
 	get window(): number {
-		return this.#window;
+		return this.#window.size;
 	}
 
 	get outstanding(): number {
@@ -101,41 +82,14 @@ export class PeerDownloader {
 		this.#lastReceivedAt = now;
 		const activity: PeerActivity[] = [];
 		switch (message.type) {
-			// BEP 3 and BEP 6: what the peer has is said once, then by haves. Each of these messages
-			// walks every piece (at 100,000 pieces a 5-byte have-all cost 1.5 ms), so one is taken as
-			// is; later, only a bitfield or have-all that adds pieces, which aria2 sends instead of 20
-			// haves or more (and a have-all when it finishes). A peer never takes a piece back.
 			case 'bitfield':
-				if (this.#availabilityKnown) {
-					this.#addPieces(message.bitfield, activity);
-				} else {
-					this.#availabilityKnown = true;
-					this.peerPieces.replace(Bitfield.fromWire(message.bitfield, this.picker.pieceCount));
-					this.picker.addAvailability(this.peerPieces, 1);
+			case 'have-all':
+			case 'have-none':
+			case 'have':
+				if (this.#pieces.receive(message, this.#interested)) {
 					this.#updateInterest(activity);
 				}
 
-				break;
-			case 'have-all':
-				if (this.#availabilityKnown && this.peerPieces.complete) {
-					throw new PeerProtocolError('have-all that adds no piece: availability said again');
-				}
-
-				this.#availabilityKnown = true;
-				for (let index = 0; index < this.picker.pieceCount; index++) {
-					if (this.peerPieces.set(index)) {
-						this.picker.addHave(index);
-					}
-				}
-
-				this.#updateInterest(activity);
-				break;
-			case 'have-none':
-				if (this.#availabilityKnown) {
-					throw new PeerProtocolError('have-none after its availability was said');
-				}
-
-				this.#availabilityKnown = true;
 				break;
 			case 'reject': {
 				// BEP 6: the block can be asked for again (of anyone); given up on already, it is simply not expected.
@@ -151,43 +105,11 @@ export class PeerDownloader {
 
 				break;
 			}
-			case 'have': {
-				if (message.index >= this.picker.pieceCount) {
-					throw new PeerProtocolError(`have for piece ${message.index} of ${this.picker.pieceCount}`);
-				}
-
-				// A have before any bitfield says the peer had nothing (BEP 3 lets it leave the bitfield out).
-				this.#availabilityKnown = true;
-				if (this.peerPieces.set(message.index)) {
-					this.picker.addHave(message.index);
-					if (!this.#interested && this.picker.wants(message.index)) {
-						this.#updateInterest(activity);
-					}
-				}
-
-				break;
-			}
-
 			case 'choke':
-				if (!this.#choked) {
-					this.#chokeChanged(now);
-					this.#choked = true;
-					this.picker.peerSending(false);
-					// BEP 3: a choke discards every pending request; blocks already sent may still land.
-					this.#ledger.releaseAll(this.picker);
-					activity.push({type: 'peer-choked', peer: this.peer});
-				}
-
+				this.#choke(now, activity);
 				break;
 			case 'unchoke':
-				if (this.#choked) {
-					this.#chokeChanged(now);
-					this.#choked = false;
-					this.picker.peerSending(true);
-					this.#ledger.clearGivenUp();
-					activity.push({type: 'peer-unchoked', peer: this.peer});
-				}
-
+				this.#unchoke(now, activity);
 				break;
 			case 'piece':
 				this.#receiveBlock(message.index, message.begin, message.block, now, activity);
@@ -226,14 +148,7 @@ export class PeerDownloader {
 			throw new PeerProtocolError(`silent for ${Math.round((now - this.#lastReceivedAt) / 1000)} s`);
 		}
 
-		if (elapsedMs > 0 && this.#bytesSinceTick > 0) {
-			const bytesPerSecond = (this.#bytesSinceTick * 1000) / elapsedMs;
-			const target = Math.ceil((bytesPerSecond * this.options.queueSeconds) / blockLength);
-			this.#window = Math.min(this.options.maxWindow, Math.max(this.options.minWindow, target, this.#window));
-			this.#slowStart = false;
-		}
-
-		this.#bytesSinceTick = 0;
+		this.#window.tick(elapsedMs);
 		const activity: PeerActivity[] = [];
 		if (now - this.#lastSentAt >= this.options.keepAliveMs) {
 			activity.push({type: 'send', messages: [{type: 'keep-alive'}]});
@@ -289,7 +204,7 @@ export class PeerDownloader {
 		}
 
 		this.#ledger.releaseAll(this.picker);
-		this.picker.addAvailability(this.peerPieces, -1);
+		this.#pieces.withdraw();
 	}
 
 	/** Two seeds have nothing to say to each other; the connection slot is better used elsewhere. */
@@ -322,11 +237,8 @@ export class PeerDownloader {
 			);
 		}
 
-		this.#bytesSinceTick += data.length;
 		this.#downloadedBytes += data.length;
-		if (this.#slowStart && this.#window < this.options.maxWindow) {
-			this.#window++;
-		}
+		this.#window.blockReceived(data.length);
 		if (receipt === 'duplicate' || !piece) {
 			return;
 		}
@@ -339,57 +251,24 @@ export class PeerDownloader {
 		}
 	}
 
-	/** The peer choked or unchoked us: past the rate, it is dropped. */
-	#chokeChanged(now: number): void {
-		const refill = ((now - this.#chokeChangesAt) * maxChokeChanges) / chokeChangeWindowMs;
-		this.#chokeChangesLeft = Math.min(maxChokeChanges, this.#chokeChangesLeft + refill);
-		this.#chokeChangesAt = now;
-		if (this.#chokeChangesLeft < 1) {
-			throw new PeerProtocolError(`choked and unchoked us more than ${maxChokeChanges} times a minute`);
+	#choke(now: number, activity: PeerActivity[]): void {
+		if (!this.#choked) {
+			this.#chokeChanges.spend(now);
+			this.#choked = true;
+			this.picker.peerSending(false);
+			// BEP 3: a choke discards every pending request; blocks already sent may still land.
+			this.#ledger.releaseAll(this.picker);
+			activity.push({type: 'peer-choked', peer: this.peer});
 		}
-
-		this.#chokeChangesLeft--;
 	}
 
-	/**
-	 * A later bitfield: the pieces it adds count as haves. A byte at a time, without a Bitfield of
-	 * its own, so the cost is that of the bytes received; one that adds nothing drops the peer.
-	 */
-	#addPieces(bytes: Buffer, activity: PeerActivity[]): void {
-		const known = this.peerPieces.bytes;
-		if (bytes.length !== known.length) {
-			throw new PeerProtocolError(`bitfield is ${bytes.length} bytes, expected ${known.length}`);
-		}
-
-		let added = 0;
-		let wanted = false;
-		for (let byteIndex = 0; byteIndex < bytes.length; byteIndex++) {
-			const had = known[byteIndex] ?? 0;
-			const has = bytes[byteIndex] ?? 0;
-			if ((had & ~has) !== 0) {
-				throw new PeerProtocolError('a bitfield that takes back pieces it had');
-			}
-
-			for (let fresh = has & ~had; fresh !== 0; fresh &= fresh - 1) {
-				// The lowest set bit is the highest piece of this byte (the high bit is the first).
-				const index = byteIndex * 8 + 7 - (31 - Math.clz32(fresh & -fresh));
-				if (index >= this.picker.pieceCount) {
-					throw new PeerProtocolError('bitfield has spare bits set');
-				}
-
-				this.peerPieces.set(index);
-				this.picker.addHave(index);
-				wanted ||= this.picker.wants(index);
-				added++;
-			}
-		}
-
-		if (added === 0) {
-			throw new PeerProtocolError('a bitfield that adds no piece: availability said again');
-		}
-
-		if (wanted && !this.#interested) {
-			this.#updateInterest(activity);
+	#unchoke(now: number, activity: PeerActivity[]): void {
+		if (this.#choked) {
+			this.#chokeChanges.spend(now);
+			this.#choked = false;
+			this.picker.peerSending(true);
+			this.#ledger.clearGivenUp();
+			activity.push({type: 'peer-unchoked', peer: this.peer});
 		}
 	}
 
@@ -419,8 +298,7 @@ export class PeerDownloader {
 		}
 
 		// Top the window up in batches: a request per block received would cost a syscall each.
-		const batch = Math.max(1, Math.min(maxRequestBatch, Math.floor(this.#window / 4)));
-		if (this.#ledger.size > 0 && this.#window - this.#ledger.size < batch) {
+		if (this.#ledger.size > 0 && this.#window.size - this.#ledger.size < this.#window.batch) {
 			return;
 		}
 
@@ -430,7 +308,7 @@ export class PeerDownloader {
 			this.#lastBlockAt = this.#now;
 		}
 
-		while (this.#ledger.size < this.#window) {
+		while (this.#ledger.size < this.#window.size) {
 			const next = this.#claimNextBlock(activity);
 			if (!next) {
 				break;
