@@ -27,8 +27,6 @@ const marker = /long-function:\s*\S.{10,}/;
  * it) or if any function not listed here grows past 80 lines.
  */
 const knownLongFunctions: Array<{file: string; name: string}> = [
-	// download/: the request strategy
-	{file: 'download/peer-downloader.ts', name: 'PeerDownloader.receive'},
 	// run/: one download run
 	{file: 'run/download.ts', name: 'download'},
 	{file: 'run/download.ts', name: 'download.exchangePieces'},
