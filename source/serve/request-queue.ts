@@ -20,9 +20,9 @@ export class RequestQueue {
 		return this.#queued.size;
 	}
 
-	/** Entries kept in arrival order, cancelled gaps included: what compaction keeps in bounds. */
+	/** Entries held in arrival order, the served and cancelled ones included until compaction drops them. */
 	get backlog(): number {
-		return this.#order.length - this.#head;
+		return this.#order.length;
 	}
 
 	#key(request: BlockRequest): number {
