@@ -77,10 +77,13 @@ export class PeerUploader {
 	/** Rejects written in a row while the socket was full: a peer that asks and never reads. */
 	#rejectsWhileFull = 0;
 
+	readonly #sink: UploadSink;
+
 	constructor(
 		readonly options: PeerUploaderOptions,
-		readonly sink: UploadSink,
+		sink: UploadSink,
 	) {
+		this.#sink = sink;
 		this.#queue = new RequestQueue(options.pieceCount > 0 ? options.pieceSize(0) : 0);
 	}
 
@@ -102,7 +105,7 @@ export class PeerUploader {
 				const interested = message.type === 'interested';
 				if (interested !== this.options.stats.interested) {
 					this.options.stats.interested = interested;
-					this.sink.interestChanged();
+					this.#sink.interestChanged();
 				}
 
 				break;
@@ -130,7 +133,7 @@ export class PeerUploader {
 		}
 
 		this.#choking = !unchoked;
-		this.sink.send(this.#choking ? choke : unchoke);
+		this.#sink.send(this.#choking ? choke : unchoke);
 		if (this.#choking) {
 			// BEP 3: a choke discards every pending request; BEP 6 says so for each.
 			for (const request of this.#queue.clear()) {
@@ -250,7 +253,7 @@ export class PeerUploader {
 
 			// Marked before the read starts, so a block that comes back during `read` finds it.
 			this.#reading = request;
-			const block = this.sink.read(request.index, request.begin, request.length);
+			const block = this.#sink.read(request.index, request.begin, request.length);
 			if (!block) {
 				return;
 			}
@@ -269,12 +272,12 @@ export class PeerUploader {
 		totals.uploaded += block.length;
 		stats.unreported += block.length;
 		// <len=0009+X><id=7><index><begin><block>
-		return this.sink.send({type: 'piece', index: request.index, begin: request.begin, block});
+		return this.#sink.send({type: 'piece', index: request.index, begin: request.begin, block});
 	}
 
 	#waitForDrain(): void {
 		this.#awaitingDrain = true;
-		this.sink.awaitDrain();
+		this.#sink.awaitDrain();
 	}
 
 	#reject(request: BlockRequest): void {
@@ -289,6 +292,6 @@ export class PeerUploader {
 			begin: request.begin,
 			length: request.length,
 		};
-		this.#rejectsWhileFull = this.sink.send(rejection) ? 0 : this.#rejectsWhileFull + 1;
+		this.#rejectsWhileFull = this.#sink.send(rejection) ? 0 : this.#rejectsWhileFull + 1;
 	}
 }

@@ -11,16 +11,13 @@ import {
 import {encodeMessage, type PeerMessage} from '../codec/messages.js';
 import type {RunEvent} from '../events/events.js';
 import {subscribeChained} from '../rx/chained-subscriber.js';
-import {PeerUploader, type UploadStats} from './peer-uploader.js';
+import {PeerUploader, type PeerUploaderOptions} from './peer-uploader.js';
 
 export {maxRequestLength, type UploadStats} from './peer-uploader.js';
 
-export type ServeOptions = {
+/** What a serving stage needs: the uploader's own options, and its ports to the socket, the disk and the choker. */
+export type ServeOptions = PeerUploaderOptions & {
 	peer: string;
-	pieceCount: number;
-	pieceSize: (index: number) => number;
-	/** True for pieces we have verified. */
-	have: (index: number) => boolean;
 	readBlock: (index: number, begin: number, length: number) => Observable<Buffer>;
 	/** The block at once when it is in memory, so queued requests go out without a turn each. */
 	peekBlock?: (index: number, begin: number, length: number) => Buffer | undefined;
@@ -28,18 +25,8 @@ export type ServeOptions = {
 	drained$: Observable<void>;
 	/** The choker's verdict for this peer: true to unchoke. */
 	unchoked$: Observable<boolean>;
-	stats: UploadStats;
-	/** Payload bytes sent to all peers, counted as they go (announces, the seed ratio). */
-	totals: {uploaded: number};
 	/** Called when the peer's interest changes, so the choker can act before its next round. */
 	interestChanged: () => void;
-	/**
-	 * BEP 6 was agreed on: every request we will not serve (choked, over the cap, cancelled) is
-	 * answered with a reject, since the peer may not take a choke as a reject.
-	 */
-	fast?: boolean;
-	/** Requests queued beyond this are dropped unanswered, so a flood costs us no memory. */
-	maxQueuedRequests: number;
 	/** Upload is reported as one event per peer per this period, not one per block. */
 	reportMs: number;
 	scheduler?: SchedulerLike;
