@@ -471,18 +471,14 @@ for (const [title, input, reason, unchoked] of [
 	],
 	['a block of length 0', 'request 0:0+0', 'request beyond the piece (piece 0, offset 0, 0 bytes)', true],
 	['a piece we lack, while choking', 'request 1:0', 'requested piece 1, which we do not have', false],
-	['a piece we lack, in the fast extension', 'request 1:0', 'requested piece 1, which we do not have', false],
 ] as const) {
-	test(`a request for ${title} is a protocol error, and nothing is read or sent`, (t) => {
-		run(
-			t,
-			[
-				...(unchoked ? [['unchoke', ['unchoke']] as [Input, Output]] : []),
-				[input, [new PeerProtocolError(reason)]],
-			],
-			title.includes('fast') ? {fast: true} : {},
-		);
-	});
+	for (const fast of [false, true]) {
+		test(`a request for ${title} is a protocol error, and nothing is read or sent (fast: ${fast})`, (t) => {
+			// Not rejected under BEP 6 either: the peer is dropped.
+			const unchoke: Array<[Input, Output]> = unchoked ? [['unchoke', ['unchoke']]] : [];
+			run(t, [...unchoke, [input, [new PeerProtocolError(reason)]]], {fast});
+		});
+	}
 }
 
 test('a request of exactly 128 KiB inside its piece is served', (t) => {
