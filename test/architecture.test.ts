@@ -30,8 +30,6 @@ const knownLongFunctions: Array<{file: string; name: string}> = [
 	// run/: one download run
 	{file: 'run/download.ts', name: 'download'},
 	{file: 'run/download.ts', name: 'download.exchangePieces'},
-	// serve/: uploading to one peer
-	{file: 'serve/serve-to-peer.ts', name: 'serveToPeer'},
 ];
 
 /** Import circles tolerated, each as the files it ties together: none, and none may come back. */
