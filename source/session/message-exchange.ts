@@ -3,10 +3,9 @@ import type {PeerMessage} from '../codec/messages.js';
 import {downloadFromPeer} from '../download/download-from-peer.js';
 import type {RunEvent} from '../events/events.js';
 import type {PeerWire} from '../peer/transport.js';
-import {mergeMapWhere} from '../rx/merge-map-where.js';
 import {serveToPeer} from '../serve/serve-to-peer.js';
 import type {PeerStats, SwarmContext, SwarmPorts} from '../swarm/swarm-context.js';
-import {verifyAndStore} from '../verify/verify-and-store.js';
+import {verifyCompleted} from '../verify/verify-completed.js';
 import {answerExtensions} from './extension-messages.js';
 import type {PeerCapabilities} from './handshake-step.js';
 
@@ -52,10 +51,7 @@ export function messageExchange({
 					send,
 					...optionalScheduler,
 				}),
-				mergeMapWhere(
-					(activity) => activity.type === 'piece-complete',
-					({piece}) => verifyAndStore(piece, peer, ports, context),
-				),
+				verifyCompleted(peer, ports, context),
 			),
 			messages$.pipe(
 				serveToPeer({
