@@ -1,0 +1,59 @@
+import type {Observable, SchedulerLike} from 'rxjs';
+import type {RequestWindowOptions} from '../download/request-window.js';
+import type {HashPort} from '../hashing/sha1.js';
+import type {IncomingPeer} from '../peer/listener.js';
+import type {ConnectPort} from '../peer/transport.js';
+import type {PieceStore} from '../storage/disk.js';
+import type {StorageLayout} from '../storage/layout.js';
+import type {ResumeStore} from '../storage/resume-file.js';
+import type {PeerBatch} from '../swarm/swarm.js';
+import type {AnnouncePort} from '../tracker/announcer.js';
+import type {SeedOptions} from './seeding-done.js';
+
+/** A run's I/O: the trackers, the peers both ways, hashing, the files and the resume file. */
+export type DownloadPorts = {
+	announce: AnnouncePort;
+	/** Peers found other than by the trackers and PEX: a magnet link's `x.pe`, later DHT and LSD. */
+	morePeers$?: Observable<PeerBatch>;
+	connect: ConnectPort;
+	/** Verifies each downloaded piece. */
+	hashPiece: HashPort;
+	/** Verifies pieces already on disk, many at once (worker threads). */
+	hashStoredPiece: HashPort;
+	openStore: (layout: StorageLayout) => Observable<PieceStore>;
+	/** Accepted connections from peers (never completes while listening). */
+	incoming$: Observable<IncomingPeer>;
+	/** Where verified pieces are remembered across runs; without it every start checks the files. */
+	openResume?: (layout: StorageLayout) => ResumeStore;
+};
+
+/** Who we are, the limits and the periods of a run. */
+export type DownloadOptions = {
+	peerId: Buffer;
+	/** The port we listen on, as told to trackers. */
+	port: number;
+	seed?: SeedOptions;
+	maxPeers: number;
+	/** Calling a peer again that left while we need pieces: first delay, doubling; how many times. */
+	redialDelayMs: number;
+	maxRedials: number;
+	maxBytesInFlight: number;
+	window: RequestWindowOptions;
+	tickMs: number;
+	handshakeTimeoutMs: number;
+	maxStrikes: number;
+	/** Regular unchoke slots; one optimistic unchoke comes on top. */
+	uploadSlots: number;
+	chokeRoundMs: number;
+	maxQueuedRequests: number;
+	/** Memory for pieces read from disk to serve them. */
+	readCacheBytes: number;
+	announceTimeoutMs: number;
+	announceRetryMs: number;
+	/** Re-announce when starving after this long, unless the tracker names its own `min interval`. */
+	starvingReannounceMs: number;
+	numwant: number;
+	/** BEP 12 tiers in the order to try them. */
+	trackerTiers: string[][];
+	scheduler?: SchedulerLike;
+};

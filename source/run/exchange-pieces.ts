@@ -1,0 +1,104 @@
+import {defer, filter, map, type Observable, pairwise, Subject} from 'rxjs';
+import type {Bitfield} from '../codec/bitfield.js';
+import type {Metainfo} from '../codec/metainfo.js';
+import {PieceBufferPool} from '../download/piece-buffers.js';
+import {PiecePicker} from '../download/piece-picker.js';
+import type {RunEvent} from '../events/events.js';
+import type {PieceStore} from '../storage/disk.js';
+import type {StorageLayout} from '../storage/layout.js';
+import type {ResumeStore} from '../storage/resume-file.js';
+import {swarm} from '../swarm/swarm.js';
+import type {PeerStats, SwarmShared} from '../swarm/swarm-context.js';
+import {announcing} from './announcing.js';
+import type {DownloadOptions, DownloadPorts} from './download-options.js';
+import {savingResume} from './resume-saves.js';
+import {swarmContextFor} from './swarm-context-for.js';
+import {swarmLink} from './swarm-link.js';
+import {swarmPortsFor} from './swarm-ports-for.js';
+import {unchoking} from './unchoking.js';
+import {untilDone} from './until-done.js';
+
+/** The open files of a run and what the check found in them. */
+export type OpenedRun = {store: PieceStore; have: Bitfield; resume: ResumeStore | undefined};
+
+/**
+ * The part of a run after the check: a piece picker over what is missing, the choker, the
+ * tracker loop and the swarm, wired to one another, until done (see `untilDone`) with the
+ * resume file kept up to date (see `savingResume`). Every subscription makes all of them anew.
+ */
+export function exchangePieces(
+	metainfo: Metainfo,
+	layout: StorageLayout,
+	ports: DownloadPorts,
+	options: DownloadOptions,
+	{store, have, resume}: OpenedRun,
+): Observable<RunEvent> {
+	return defer(() => {
+		const picker = new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
+			maxBytesInFlight: options.maxBytesInFlight,
+			have,
+			// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
+			// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
+			// in flight bound the whole pool.
+			buffers: new PieceBufferPool(options.maxBytesInFlight),
+		});
+		const completed$ = new Subject<void>();
+		const nudgeChoker$ = new Subject<void>();
+		const peers = new Map<string, PeerStats>();
+		const totals = {uploaded: 0};
+		const shared: SwarmShared = {
+			picker,
+			peers,
+			unchoked$: unchoking(picker, peers, nudgeChoker$, options),
+			interestChanged: () => nudgeChoker$.next(),
+			totals,
+		};
+		const link = swarmLink();
+		const context = swarmContextFor(metainfo, options, shared, link.dialable);
+		const {tracker$, addresses$} = announcing(
+			ports.announce,
+			ports.morePeers$,
+			{uploaded: () => totals.uploaded, doneBytes: () => picker.doneBytes},
+			{completed$, activePeers$: link.activePeers$},
+			{
+				...options,
+				infoHash: metainfo.infoHash,
+				totalLength: layout.totalLength,
+				seeding: options.seed !== undefined,
+			},
+		);
+		const peerSwarm = swarm(
+			addresses$,
+			ports.incoming$,
+			swarmPortsFor(metainfo, ports, store, picker, options.readCacheBytes),
+			context,
+			{
+				maxPeers: options.maxPeers,
+				redialDelayMs: options.redialDelayMs,
+				maxRedials: options.maxRedials,
+				self: {host: '127.0.0.1', port: options.port},
+			},
+		);
+		link.bind(peerSwarm);
+		const starving$ = peerSwarm.activePeers$.pipe(
+			pairwise(),
+			filter(([before, now]) => before > 0 && now === 0 && !picker.complete),
+			map((): RunEvent => ({type: 'no-peers'})),
+		);
+		const run$ = untilDone({tracker$, swarm$: peerSwarm.events$, starving$}, completed$, {
+			...(options.seed ? {seed: options.seed} : {}),
+			totalLength: layout.totalLength,
+			completeAtStart: picker.complete,
+			uploaded: () => totals.uploaded,
+		});
+		// The picker's Subjects are read here alone: `verified$` paces the resume saves.
+		return run$.pipe(
+			savingResume(resume, {
+				have: picker.have,
+				verified$: picker.verified$,
+				completed$,
+				...(options.scheduler ? {scheduler: options.scheduler} : {}),
+			}),
+		);
+	});
+}
