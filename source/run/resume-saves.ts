@@ -36,7 +36,9 @@ export type ResumeSaves = {
  * while pieces are verified, until the download is complete; one more once the events complete,
  * before the run completes; and when the run is cut short (unsubscribed, or failed), a save sent
  * on the way out that nothing waits for. A failed save is only a slower next start (the files are
- * checked instead), so it never fails the run. Without a resume store the events pass unchanged.
+ * checked instead), so it never fails the run. The regular saves hold the events open until
+ * `completed$` (or the end of `verified$`): a run's events never end before it is complete.
+ * Without a resume store the events pass unchanged.
  */
 export function savingResume<T>(
 	resume: ResumeStore | undefined,
