@@ -10,8 +10,16 @@ import test from 'ava';
 const root = path.join(import.meta.dirname, '..', '..', 'source');
 
 async function checkedFiles(): Promise<string[]> {
-	const storage = (await readdir(path.join(root, 'storage'))).map((name) => path.join('storage', name));
-	return [...storage, 'commands/run-torrent.ts', 'commands/run-magnet.ts', 'commands/create.ts'];
+	const inFolder = async (folder: string) =>
+		(await readdir(path.join(root, folder))).map((name) => path.join(folder, name));
+	return [
+		...(await inFolder('storage')),
+		// The run as one Observable (download.ts) and its parts.
+		...(await inFolder('run')),
+		'commands/run-torrent.ts',
+		'commands/run-magnet.ts',
+		'commands/create.ts',
+	];
 }
 
 test('each exported function has its own doc comment, directly above it', async (t) => {
