@@ -8,11 +8,13 @@
  * inside a synchronous virtual-time flush; without it a block is read from the store at once.
  */
 import test, {type ExecutionContext} from 'ava';
-import {asyncScheduler, NEVER, type Observable, takeUntil, timer} from 'rxjs';
+import {asyncScheduler, type Observable, takeUntil, timer} from 'rxjs';
+import type {HotObservable} from 'rxjs/internal/testing/HotObservable';
 import type {RunHelpers} from 'rxjs/testing';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
+import type {IncomingPeer} from '../../source/peer/listener.js';
 import {type DownloadOptions, download, type SeedOptions} from '../../source/run/download.js';
 import type {PieceStore} from '../../source/storage/disk.js';
 import {
@@ -73,6 +75,8 @@ type Setup = {
 
 type Ports = {
 	store$: ReturnType<RunHelpers['cold']>;
+	/** No peer calls us; its subscription shows how long the run listened. */
+	incoming$: HotObservable<IncomingPeer>;
 	tracker: ReturnType<typeof fakeTracker>;
 	peers: ReturnType<typeof fakePeers>;
 };
@@ -136,6 +140,7 @@ function runDownload(
 		const opened: PieceStore = {...store, preexisting: [onDisk.length > 0]};
 		// A resource: it emits the open store and never completes; unsubscribing closes it.
 		const store$ = helpers.cold('a', {a: opened});
+		const incoming$ = helpers.hot<IncomingPeer>('-');
 		const resume =
 			setup.resume === undefined
 				? undefined
@@ -148,7 +153,7 @@ function runDownload(
 				hashPiece: hashOnMainThread,
 				hashStoredPiece: hashOnMainThread,
 				openStore: () => store$,
-				incoming$: NEVER,
+				incoming$,
 				...(resume ? {openResume: () => resume} : {}),
 			},
 			{...options, ...(setup.seed ? {seed: setup.seed} : {})},
@@ -169,7 +174,7 @@ function runDownload(
 				outcome.endedAt = asyncScheduler.now();
 			},
 		});
-		expect({store$, tracker, peers}, helpers);
+		expect({store$, incoming$, tracker, peers}, helpers);
 		helpers.flush();
 		outcome.announces = tracker.announces;
 		outcome.saves = resume?.saves ?? [];
@@ -183,8 +188,9 @@ test('a download from one seed: started, the tracker, the peer, each piece, comp
 	const outcome = runDownload(
 		t,
 		{peers: [slowSeed], resume: 'empty'},
-		({store$, tracker, peers}, {expectSubscriptions}) => {
+		({store$, incoming$, tracker, peers}, {expectSubscriptions}) => {
 			expectSubscriptions(store$.subscriptions).toBe('^ 6005ms !');
+			expectSubscriptions(incoming$.subscriptions).toBe('^ 6003ms !');
 			// Complete, the run lets go of its peers at once; of the store once the tracker has heard it.
 			expectSubscriptions(peers.lifetime(0).subscriptions).toBe('--^ 6001ms !');
 			// Each answer is awaited; the `stopped` one is sent on the way out and not waited for.
@@ -225,8 +231,9 @@ test('a run let go of early sends `stopped`, saves the resume file on its way ou
 	const outcome = runDownload(
 		t,
 		{peers: [slowSeed], resume: 'empty', unsubscribeAt: 2500},
-		({store$, tracker, peers}, {expectSubscriptions}) => {
+		({store$, incoming$, tracker, peers}, {expectSubscriptions}) => {
 			expectSubscriptions(store$.subscriptions).toBe('^ 2499ms !');
+			expectSubscriptions(incoming$.subscriptions).toBe('^ 2499ms !');
 			expectSubscriptions(peers.lifetime(0).subscriptions).toBe('--^ 2497ms !');
 			expectSubscriptions(tracker.answer.subscriptions).toBe(['^-!', '2500ms ^-!']);
 		},
