@@ -279,6 +279,9 @@ test('seeding for a time: `seeding` follows `completed`, the tracker keeps going
 	]);
 });
 
+// The leecher alone: the ratio ends the run on the asap scheduler, and when two timers fall due
+// in that same virtual moment (two sessions' ticks), rxjs 7's run mode hands the asap task to
+// the wrong timer's turn and throws 'Expected a due immediate or interval'.
 test('a torrent complete on the resume file seeds to a leecher until the ratio is reached; the tracker never hears `completed`', (t) => {
 	const outcome = runDownload(
 		t,
