@@ -135,6 +135,8 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				// 16 MiB to 256 MiB (four pieces), or one piece if bigger; peers holding nothing may take
 				// the pieces in flight a quarter over it, no further.
 				maxBytesInFlight: inFlightBudget(metainfo.pieceLength),
+				// A debugging aid, as libtorrent's TORRENT_USE_INVARIANT_CHECKS is.
+				checkInvariants: process.env.TORRENT_RX_CHECK_INVARIANTS === '1',
 				window: defaultWindowOptions,
 				tickMs: 1000,
 				handshakeTimeoutMs: 10_000,

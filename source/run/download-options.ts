@@ -38,6 +38,8 @@ export type DownloadOptions = {
 	redialDelayMs: number;
 	maxRedials: number;
 	maxBytesInFlight: number;
+	/** The picker checks its books after every change (O(pieces) each: for tests and small torrents). */
+	checkInvariants?: boolean;
 	window: RequestWindowOptions;
 	tickMs: number;
 	handshakeTimeoutMs: number;

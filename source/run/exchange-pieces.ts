@@ -3,6 +3,7 @@ import type {Bitfield} from '../codec/bitfield.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {PieceBufferPool} from '../download/piece-buffers.js';
 import {PiecePicker} from '../download/piece-picker.js';
+import {PieceSignals} from '../download/piece-signals.js';
 import type {RunEvent} from '../events/events.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
@@ -34,9 +35,12 @@ export function exchangePieces(
 	{store, have, resume}: OpenedRun,
 ): Observable<RunEvent> {
 	return defer(() => {
+		const signals = new PieceSignals();
 		const picker = new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
 			maxBytesInFlight: options.maxBytesInFlight,
 			have,
+			listener: signals,
+			checkInvariants: options.checkInvariants === true,
 			// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
 			// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
 			// in flight bound the whole pool.
@@ -95,7 +99,7 @@ export function exchangePieces(
 		return run$.pipe(
 			savingResume(resume, {
 				have: picker.have,
-				verified$: picker.verified$,
+				verified$: signals.verified$,
 				completed$,
 				...(options.scheduler ? {scheduler: options.scheduler} : {}),
 			}),
