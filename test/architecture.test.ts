@@ -30,14 +30,8 @@ const knownLongFunctions: Array<{file: string; name: string}> = [];
 /** Import circles tolerated, each as the files it ties together: none, and none may come back. */
 const knownImportCircles: string[][] = [];
 
-/**
- * Imports of codec/ that break its purity today, reported on issue 15 rather than fixed there
- * (node:net's `isIP`, `isIPv4` and `BlockList` are pure functions, but the rule is the folder's).
- */
-const knownCodecImports: Array<{file: string; specifier: string}> = [
-	{file: 'codec/address-scope.ts', specifier: 'node:net'},
-	{file: 'codec/compact-peers.ts', specifier: 'node:net'},
-];
+/** Imports of codec/ tolerated that break its purity: none since issue 15. */
+const knownCodecImports: Array<{file: string; specifier: string}> = [];
 
 /** What codec/ must not reach: the stream library and node's network and file system. */
 const impure = /^(?:rxjs(?:\/.*)?|(?:node:)?net|(?:node:)?fs(?:\/.*)?)$/;

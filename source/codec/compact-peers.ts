@@ -1,10 +1,11 @@
-import {isIPv4} from 'node:net';
+/** A dotted quad as `net.isIPv4` accepts it (no leading zeros), without importing node:net into the codec. */
+const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** A peer's address as trackers, PEX and DHT hand it out. */
 export type PeerAddress = {host: string; port: number};
 
 export function peerKey({host, port}: PeerAddress): string {
-	return isIPv4(host) ? `${host}:${port}` : `[${host}]:${port}`;
+	return ipv4.test(host) ? `${host}:${port}` : `[${host}]:${port}`;
 }
 
 /**

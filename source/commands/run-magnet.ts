@@ -15,7 +15,6 @@ import {
 	takeWhile,
 	throwError,
 } from 'rxjs';
-import {isDialable, isLocalUrl} from '../codec/address-scope.js';
 import {torrentFileFromInfo} from '../codec/build-metainfo.js';
 import type {PeerAddress} from '../codec/compact-peers.js';
 import type {MagnetLink} from '../codec/magnet.js';
@@ -24,6 +23,7 @@ import {generatePeerId, ourClientName} from '../codec/peer-id.js';
 import {StorageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import {fetchMetadata, type MetadataFetched} from '../metadata/fetch-metadata.js';
+import {isDialable, isLocalUrl} from '../peer/address-scope.js';
 import {connectTcp} from '../peer/socket.js';
 import {createInside, readOwnFile} from '../storage/own-files.js';
 import {announceByScheme} from '../tracker/announce-port.js';

@@ -1,6 +1,6 @@
 import {EMPTY, filter, map, merge, type Observable, share} from 'rxjs';
-import {isLocalUrl} from '../codec/address-scope.js';
 import type {RunEvent} from '../events/events.js';
+import {isLocalUrl} from '../peer/address-scope.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import {type AnnouncePort, announcer} from '../tracker/announcer.js';
 import type {DownloadOptions} from './download-options.js';

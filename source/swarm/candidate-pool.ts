@@ -1,6 +1,6 @@
-import {isDialable} from '../codec/address-scope.js';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource} from '../events/events.js';
+import {isDialable} from '../peer/address-scope.js';
 
 /** An address waiting for a free connection slot, and where we learnt of it. */
 export type Candidate = {key: string; address: PeerAddress; source: PeerSource};

@@ -12,9 +12,9 @@ import {
 	tap,
 	timer,
 } from 'rxjs';
-import {isLocalAddress} from '../codec/address-scope.js';
 import {type PeerAddress, peerKey} from '../codec/compact-peers.js';
 import type {PeerSource, RunEvent} from '../events/events.js';
+import {isLocalAddress} from '../peer/address-scope.js';
 import type {IncomingPeer} from '../peer/listener.js';
 import type {PeerWire} from '../peer/transport.js';
 import {peerSession} from '../session/peer-session.js';

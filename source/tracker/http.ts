@@ -3,9 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type {LookupFunction} from 'node:net';
 import {Observable} from 'rxjs';
-import {isLocalAddress} from '../codec/address-scope.js';
 import {type AnnounceResponse, parseAnnounceResponse} from '../codec/tracker-response.js';
 import {TrackerError} from '../errors.js';
+import {isLocalAddress} from '../peer/address-scope.js';
 import {type AnnounceRequest, announceUrl} from './announce-request.js';
 
 /** A tracker reply larger than this is not a peer list; stop reading rather than buffer it. */

@@ -85,3 +85,17 @@ test('decoding stops at the limit it is given', (t) => {
 		{host: '10.0.0.2', port: 6881},
 	]);
 });
+
+test('a peer key brackets every host but a dotted quad, as net.isIPv4 reads one', (t) => {
+	const keys = ['1.2.3.4', '255.255.255.255', '01.2.3.4', '256.0.0.1', '::1', 'localhost'].map((host) =>
+		peerKey({host, port: 6881}),
+	);
+	t.deepEqual(keys, [
+		'1.2.3.4:6881',
+		'255.255.255.255:6881',
+		'[01.2.3.4]:6881',
+		'[256.0.0.1]:6881',
+		'[::1]:6881',
+		'[localhost]:6881',
+	]);
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {isLocalAddress, isPublicAddress} from '../../source/codec/address-scope.js';
+import {isLocalAddress, isPublicAddress} from '../../source/peer/address-scope.js';
 
 test('loopback, private, link-local, CGNAT, unspecified and multicast addresses are local', (t) => {
 	for (const host of [
