@@ -70,12 +70,10 @@ def seed(torrent_path, save_dir, checked=""):
     session = make_session()
     info = lt.torrent_info(torrent_path)
     handle = session.add_torrent({"ti": info, "save_path": save_dir, "flags": seed_flags(checked)})
-    if checked:
-        # An answer that came while checking may be lost to the loop below: ask again once seeding.
-        while not handle.status().is_seeding:
-            session.wait_for_alert(200)
-            session.pop_alerts()
-        handle.force_reannounce()
+    # Ready = seeding and known to the tracker. The reply may come in the same alert batch that
+    # ends the check, so every batch is read for it: a reply thrown away there is not repeated
+    # for the tracker's min interval (900 s from opentracker), and a forced re-announce waits for it.
+    replied = False
     deadline = time.time() + 120
     while time.time() < deadline:
         session.wait_for_alert(500)
@@ -83,10 +81,12 @@ def seed(torrent_path, save_dir, checked=""):
             if isinstance(alert, lt.tracker_error_alert):
                 print("tracker error", alert.message(), file=sys.stderr, flush=True)
             if isinstance(alert, lt.tracker_reply_alert):
-                print("ready", session.listen_port(), flush=True)
-                while True:
-                    session.wait_for_alert(1000)
-                    session.pop_alerts()
+                replied = True
+        if replied and handle.status().is_seeding:
+            print("ready", session.listen_port(), flush=True)
+            while True:
+                session.wait_for_alert(1000)
+                session.pop_alerts()
     print("no tracker reply within 120 s", file=sys.stderr, flush=True)
     sys.exit(1)
 
