@@ -56,19 +56,22 @@ test('messages that need no answer cost no inner subscription each', (t) => {
 });
 
 test('an extended handshake sent again is an event only when the client changed; a flood of them ends the session', (t) => {
-	testScheduler(t).run(({hot, expectObservable}) => {
+	testScheduler(t).run(({hot, expectObservable, expectSubscriptions}) => {
 		const again = hot<PeerMessage>('a-a-b 10s a', {a: handshake('Alpha 1.0'), b: handshake('Alpha 1.1')});
 		expectObservable(again.pipe(answerExtensions(options())), '^ 11s !').toBe('i---j 10s k', {
 			i: {type: 'peer-identified', peer, client: 'Alpha 1.0'},
 			j: {type: 'peer-identified', peer, client: 'Alpha 1.1'},
 			k: {type: 'peer-identified', peer, client: 'Alpha 1.0'},
 		});
+		expectSubscriptions(again.subscriptions).toBe('^ 11s !');
 		const flood = hot<PeerMessage>('aaaaaaaaaaaaaaaaaaaa', {a: handshake('Alpha 1.0')});
 		expectObservable(flood.pipe(answerExtensions(options()), ignoreElements())).toBe(
 			'-----#',
 			undefined,
 			new PeerProtocolError('sent extended handshakes faster than 1 every 10 s'),
 		);
+		// The error lets go of the messages: the flood is not read on after the verdict.
+		expectSubscriptions(flood.subscriptions).toBe('^----!');
 	});
 });
 
