@@ -4,10 +4,15 @@
  * torrent-rx's ratios to each reference, as a table on stdout and as JSON.
  *
  *   npm run bench -- [--scenarios a,b,c,d,e] [--runs 3] [--json bench-results.json]
+ *                    [--clients torrent-rx,aria2c,libtorrent] [--baseline DIR]
+ *
+ * `--baseline DIR` adds another torrent-rx, built in DIR (a checkout of an older commit, after
+ * `npm run build` there), as the client `baseline`: an A/B of a change in one run, against the
+ * same seeders, alternating with the others.
  */
 import {spawn} from 'node:child_process';
 import {createHash, randomFillSync} from 'node:crypto';
-import {createReadStream} from 'node:fs';
+import {createReadStream, existsSync} from 'node:fs';
 import {mkdir, mkdtemp, open, rm, stat, writeFile} from 'node:fs/promises';
 import {cpus, tmpdir} from 'node:os';
 import path from 'node:path';
@@ -70,8 +75,8 @@ const scenarios: Record<string, Scenario> = {
 	},
 };
 
-const clients = ['torrent-rx', 'aria2c', 'libtorrent'] as const;
-type Client = (typeof clients)[number];
+const knownClients = ['torrent-rx', 'aria2c', 'libtorrent', 'baseline'] as const;
+type Client = (typeof knownClients)[number];
 
 type Measure = {wallSeconds: number; cpuSeconds: number; peakRssMiB: number; startupSeconds?: number};
 
@@ -184,21 +189,23 @@ async function download(
 	watchStartup: boolean,
 ): Promise<Measure> {
 	const port = String(await freePort());
+	const torrentRx = (root: string) => [
+		process.execPath,
+		path.join(root, 'dist', 'cli.js'),
+		torrentPath,
+		'-o',
+		outputDir,
+		'--port',
+		port,
+		'--mode',
+		'minimal',
+		'--no-metrics',
+		'--no-history',
+		'--no-dht',
+	];
 	const commands: Record<Client, string[]> = {
-		'torrent-rx': [
-			process.execPath,
-			path.join(repoRoot, 'dist', 'cli.js'),
-			torrentPath,
-			'-o',
-			outputDir,
-			'--port',
-			port,
-			'--mode',
-			'minimal',
-			'--no-metrics',
-			'--no-history',
-			'--no-dht',
-		],
+		'torrent-rx': torrentRx(repoRoot),
+		baseline: torrentRx(baselineRoot ?? repoRoot),
 		aria2c: [
 			'aria2c',
 			'-q',
@@ -254,7 +261,7 @@ type ScenarioResult = {
 async function runScenario(
 	id: string,
 	scenario: Scenario,
-	runs: number,
+	{runs, clients}: {runs: number; clients: readonly Client[]},
 	workDir: string,
 ): Promise<ScenarioResult> {
 	const resources = scope();
@@ -404,13 +411,31 @@ const {values} = parseArgs({
 		scenarios: {type: 'string', default: 'a,b,c,d,e'},
 		runs: {type: 'string', default: '3'},
 		json: {type: 'string', default: 'bench-results.json'},
+		clients: {type: 'string'},
+		baseline: {type: 'string'},
 	},
 });
+const baselineRoot = values.baseline === undefined ? undefined : path.resolve(values.baseline);
 const chosen = (values.scenarios ?? '').split(',').filter(Boolean);
 const unknown = chosen.filter((id) => !(id in scenarios));
 const runs = Number(values.runs);
-if (unknown.length > 0 || !(Number.isInteger(runs) && runs > 0)) {
-	process.stderr.write(`bench: scenarios are ${Object.keys(scenarios).join(', ')}; --runs a whole number\n`);
+const clients = (
+	values.clients ?? `torrent-rx,aria2c,libtorrent${baselineRoot === undefined ? '' : ',baseline'}`
+)
+	.split(',')
+	.filter(Boolean) as Client[];
+const unknownClients = clients.filter((client) => !knownClients.includes(client));
+if (unknown.length > 0 || unknownClients.length > 0 || !(Number.isInteger(runs) && runs > 0)) {
+	process.stderr.write(
+		`bench: scenarios are ${Object.keys(scenarios).join(', ')}; clients ${knownClients.join(', ')}; --runs a whole number\n`,
+	);
+	process.exit(2);
+}
+
+if (clients.includes('baseline') && !existsSync(path.join(baselineRoot ?? '', 'dist', 'cli.js'))) {
+	process.stderr.write(
+		'bench: the baseline client needs --baseline DIR, a checkout built with `npm run build`\n',
+	);
 	process.exit(2);
 }
 
@@ -418,7 +443,7 @@ const workDir = await mkdtemp(path.join(tmpdir(), 'torrent-rx-bench-'));
 try {
 	const results: ScenarioResult[] = [];
 	for (const id of chosen) {
-		results.push(await runScenario(id, scenarios[id] as Scenario, runs, workDir));
+		results.push(await runScenario(id, scenarios[id] as Scenario, {runs, clients}, workDir));
 	}
 
 	const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
