@@ -3,6 +3,7 @@ import {PieceAvailability} from './piece-availability.js';
 import type {PieceBufferPool} from './piece-buffers.js';
 import {checkPickerInvariant, PieceState} from './piece-picker-invariant.js';
 import {PieceProgress} from './piece-progress.js';
+import {mostUrgentNeeded, rarestNeeded, type SearchablePieces} from './piece-search.js';
 import {WantedPieces} from './wanted-pieces.js';
 
 /**
@@ -82,6 +83,7 @@ export class PiecePicker {
 	/** The wanted pieces' priorities, read in the pick loop: 0 is not wanted. */
 	readonly #priorities: Uint8Array;
 	readonly #availability: PieceAvailability;
+	readonly #search: SearchablePieces;
 	/** Half-done pieces with no owner, resumed before anything new is started. */
 	readonly #orphans = new Map<number, PieceProgress>();
 	/** Every piece with blocks still to come, owned or not, oldest first: where endgame looks for work. */
@@ -130,6 +132,7 @@ export class PiecePicker {
 			pieceCount,
 			(index) => this.#state[index] === PieceState.Needed && this.#priorities[index] !== 0,
 		);
+		this.#search = {states: this.#state, priorities: this.#priorities, availability: this.#availability};
 		this.#random = options.random ?? Math.random;
 		this.#randomStart = Math.floor(this.#random() * pieceCount);
 		this.#maxBytesInFlight = options.maxBytesInFlight;
@@ -241,8 +244,11 @@ export class PiecePicker {
 			}
 		}
 
+		const start = this.#picks < randomStarts ? this.#randomStart : this.#cursor;
 		// Every piece at one priority (the default): rarity alone ranks, as before priorities.
-		const best = this.wanted.uniform ? this.#rarestNeeded(peerPieces) : this.#mostUrgentNeeded(peerPieces);
+		const best = this.wanted.uniform
+			? rarestNeeded(this.#search, peerPieces, start)
+			: mostUrgentNeeded(this.#search, peerPieces, start, this.wanted.topPriority);
 		return best >= 0 && this.#withinBudget(this.pieceSize(best), ownedBytes) ? best : -1;
 	}
 
@@ -510,64 +516,6 @@ export class PiecePicker {
 			this.#neededCount++;
 			this.#availability.neededChanged(index, 1);
 		}
-	}
-
-	/** The rarest needed piece the peer has, all pieces being wanted at one priority; -1 when none. */
-	#rarestNeeded(peerPieces: Bitfield): number {
-		// No needed piece that anyone has is rarer than this: a piece this rare ends the search.
-		const rarest = this.#availability.rarest();
-		const start = this.#picks < randomStarts ? this.#randomStart : this.#cursor;
-		let best = -1;
-		let bestAvailability = Number.POSITIVE_INFINITY;
-		for (let step = 0; step < this.pieceCount; step++) {
-			const index = (start + step) % this.pieceCount;
-			if (this.#state[index] !== PieceState.Needed || !peerPieces.has(index)) {
-				continue;
-			}
-
-			const availability = this.#availability.of(index);
-			if (availability < bestAvailability) {
-				best = index;
-				bestAvailability = availability;
-				if (availability <= rarest) {
-					break;
-				}
-			}
-		}
-
-		return best;
-	}
-
-	/**
-	 * The needed, wanted piece the peer has of the highest priority, the rarest of those; -1 when
-	 * none. Only a piece of the top priority can end the search early.
-	 */
-	#mostUrgentNeeded(peerPieces: Bitfield): number {
-		const rarest = this.#availability.rarest();
-		const top = this.wanted.topPriority;
-		const start = this.#picks < randomStarts ? this.#randomStart : this.#cursor;
-		let best = -1;
-		let bestPriority = 1;
-		let bestAvailability = Number.POSITIVE_INFINITY;
-		for (let step = 0; step < this.pieceCount; step++) {
-			const index = (start + step) % this.pieceCount;
-			const priority = this.#priorities[index] ?? 0;
-			if (priority < bestPriority || this.#state[index] !== PieceState.Needed || !peerPieces.has(index)) {
-				continue;
-			}
-
-			const availability = this.#availability.of(index);
-			if (priority > bestPriority || availability < bestAvailability) {
-				best = index;
-				bestPriority = priority;
-				bestAvailability = availability;
-				if (priority === top && availability <= rarest) {
-					break;
-				}
-			}
-		}
-
-		return best;
 	}
 
 	/**
