@@ -4,9 +4,10 @@ import {Bitfield} from '../../source/codec/bitfield.js';
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {defaultWindowOptions} from '../../source/download/request-window.js';
-import type {RunEvent} from '../../source/events/events.js';
+import type {PeerSource, RunEvent} from '../../source/events/events.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
 import {peerSession} from '../../source/session/peer-session.js';
+import type {SwarmContext} from '../../source/swarm/swarm-context.js';
 import {type FakePeerBehaviour, fakePeer, makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
 import {type SwarmContextOverrides, swarmContext, verifierFor} from '../helpers/swarm-context.js';
@@ -175,21 +176,8 @@ test('nothing but our handshake goes out before the peer has sent its own (BEP 3
 	const sent: Array<{at: number; bytes: Buffer}> = [];
 	const wire: ConnectPort = () =>
 		testSchedulerWire((bytes) => sent.push({at: asyncScheduler.now(), bytes}), torrent.infoHash);
-	testScheduler(t).run(({flush}) => {
-		const subscription = peerSession(
-			peer,
-			wire(address),
-			{
-				connect: wire,
-				verifyPiece: verifierFor(torrent),
-				store: memoryStore(torrent.pieceLength, torrent.payload.length),
-				readBlock: () => NEVER,
-			},
-			context,
-		).subscribe();
-		asyncScheduler.schedule(() => context.shared.picker.markDone(1), 10);
-		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
-		flush();
+	runOnWire(t, torrent, context, wire, {
+		whileRunning: () => asyncScheduler.schedule(() => context.shared.picker.markDone(1), 10),
 	});
 	const early = sent.filter(({at}) => at < 50);
 	t.is(early.length, 1);
@@ -230,6 +218,38 @@ function testSchedulerWire(
 	});
 }
 
+/**
+ * Runs a session on `wire` (a `testSchedulerWire`) for 100 virtual ms, with `whileRunning`
+ * scheduling what else happens meanwhile; its events.
+ */
+function runOnWire(
+	t: Parameters<typeof testScheduler>[0],
+	torrent: ReturnType<typeof makeTorrent>,
+	context: SwarmContext,
+	wire: ConnectPort,
+	{source, whileRunning}: {source?: PeerSource; whileRunning?: () => void} = {},
+): RunEvent[] {
+	const events: RunEvent[] = [];
+	testScheduler(t).run(({flush}) => {
+		const subscription = peerSession(
+			peer,
+			wire(address),
+			{
+				connect: wire,
+				verifyPiece: verifierFor(torrent),
+				store: memoryStore(torrent.pieceLength, torrent.payload.length),
+				readBlock: () => NEVER,
+			},
+			context,
+			source,
+		).subscribe((event) => events.push(event));
+		whileRunning?.();
+		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
+		flush();
+	});
+	return events;
+}
+
 for (const [title, done, expected] of [
 	['nothing', 0, undefined],
 	['every piece', 4, 0x0e],
@@ -247,21 +267,7 @@ for (const [title, done, expected] of [
 		const reserved = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x04]);
 		const wire: ConnectPort = () =>
 			testSchedulerWire((bytes) => sent.push(bytes), torrent.infoHash, reserved);
-		testScheduler(t).run(({flush}) => {
-			const subscription = peerSession(
-				peer,
-				wire(address),
-				{
-					connect: wire,
-					verifyPiece: verifierFor(torrent),
-					store: memoryStore(torrent.pieceLength, torrent.payload.length),
-					readBlock: () => NEVER,
-				},
-				context,
-			).subscribe();
-			asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
-			flush();
-		});
+		runOnWire(t, torrent, context, wire);
 		t.is(sent[0]?.readUInt8(27), 0x04, 'our handshake sets the fast bit too');
 		t.is(sent[1]?.readUInt8(4), expected);
 		t.is(sent.length, expected === undefined ? 1 : 2);
@@ -278,25 +284,9 @@ function sentOnWire(
 	const context = swarmContext(torrent);
 	context.shared.picker.markDone(0);
 	const sent: Array<{at: number; bytes: Buffer}> = [];
-	const events: RunEvent[] = [];
 	const wire: ConnectPort = () =>
 		testSchedulerWire((bytes) => sent.push({at: asyncScheduler.now(), bytes}), infoHash);
-	testScheduler(t).run(({flush}) => {
-		const subscription = peerSession(
-			peer,
-			wire(address),
-			{
-				connect: wire,
-				verifyPiece: verifierFor(torrent),
-				store: memoryStore(torrent.pieceLength, torrent.payload.length),
-				readBlock: () => NEVER,
-			},
-			context,
-			source,
-		).subscribe((event) => events.push(event));
-		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
-		flush();
-	});
+	const events = runOnWire(t, torrent, context, wire, {source});
 	return {sent, events};
 }
 
@@ -347,24 +337,8 @@ function sessionHearing(
 		context.shared.picker.markDone(index);
 	}
 
-	const events: RunEvent[] = [];
 	const wire: ConnectPort = () => testSchedulerWire(() => undefined, torrent.infoHash, reserved, messages);
-	testScheduler(t).run(({flush}) => {
-		const subscription = peerSession(
-			peer,
-			wire(address),
-			{
-				connect: wire,
-				verifyPiece: verifierFor(torrent),
-				store: memoryStore(torrent.pieceLength, torrent.payload.length),
-				readBlock: () => NEVER,
-			},
-			context,
-		).subscribe((event) => events.push(event));
-		asyncScheduler.schedule(() => subscription.unsubscribe(), 100);
-		flush();
-	});
-	return events;
+	return runOnWire(t, torrent, context, wire);
 }
 
 for (const message of [
