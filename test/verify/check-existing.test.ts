@@ -3,7 +3,11 @@ import {defer, finalize, map, mergeMap, type Observable, timer} from 'rxjs';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {PieceStore} from '../../source/storage/disk.js';
-import {type CheckResult, checkExistingPieces} from '../../source/verify/check-existing.js';
+import {
+	type CheckOptions,
+	type CheckResult,
+	checkExistingPieces,
+} from '../../source/verify/check-existing.js';
 import {sha1PieceVerifier} from '../../source/verify/piece-verifier.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
@@ -68,17 +72,22 @@ function readable(events$: Observable<RunEvent | CheckResult>) {
 
 const checking = (checked: number) => ({type: 'checking', checked, total: 5});
 
+/** Checks the six pieces of `store`, candidates 0-3 and 5, two at once, progress every 100 ms unless told. */
+const checkStore = (store: PieceStore, options: Partial<CheckOptions> = {}) =>
+	checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
+		pieceCount: 6,
+		pieceLength,
+		pieceSize,
+		candidates,
+		concurrency: 2,
+		progressMs: 100,
+		...options,
+	});
+
 test('keeps exactly the intact candidate pieces, and never reads the others', (t) => {
 	const {store, reads} = diskWithDamage(0);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
-			pieceCount: 6,
-			pieceLength,
-			pieceSize,
-			candidates,
-			concurrency: 2,
-			progressMs: 100,
-		});
+		const events$ = checkStore(store);
 		// Every read answers at once: the leading progress at 0, the trailing one when the
 		// throttle period ends, then the summary (the short last piece counted at its size) and the result.
 		expectObservable(readable(events$)).toBe('a 99ms (bcd|)', {
@@ -94,14 +103,7 @@ test('keeps exactly the intact candidate pieces, and never reads the others', (t
 test('reads `concurrency` pieces at once and throttles progress; the last progress counts every candidate', (t) => {
 	const {store, reads, mostAtOnce} = diskWithDamage(10);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
-			pieceCount: 6,
-			pieceLength,
-			pieceSize,
-			candidates,
-			concurrency: 2,
-			progressMs: 15,
-		});
+		const events$ = checkStore(store, {progressMs: 15});
 		// Checked: 2 at 10 ms, 4 at 20 ms, 5 at 30 ms. Progress: leading at 10, trailing at 25
 		// (which opens another period), the last at 40 with the summary and the result.
 		expectObservable(readable(events$)).toBe('10ms a 14ms b 14ms (cde|)', {
@@ -119,14 +121,7 @@ test('reads `concurrency` pieces at once and throttles progress; the last progre
 test('with no candidates nothing is read and the result is empty at once', (t) => {
 	const {store, reads} = diskWithDamage(0);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
-			pieceCount: 6,
-			pieceLength,
-			pieceSize,
-			candidates: () => false,
-			concurrency: 2,
-			progressMs: 100,
-		});
+		const events$ = checkStore(store, {candidates: () => false});
 		expectObservable(readable(events$)).toBe('(ab|)', {
 			a: {type: 'checked', pieces: 0, total: 6, bytes: 0},
 			b: {type: 'check-result', have: []},
@@ -138,14 +133,7 @@ test('with no candidates nothing is read and the result is empty at once', (t) =
 test('let go of while checking, the reads in progress are cancelled and no more are started', (t) => {
 	const {store, reads} = diskWithDamage(10);
 	testScheduler(t).run(({expectObservable}) => {
-		const events$ = checkExistingPieces(store, sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes), {
-			pieceCount: 6,
-			pieceLength,
-			pieceSize,
-			candidates,
-			concurrency: 2,
-			progressMs: 100,
-		});
+		const events$ = checkStore(store);
 		// The first two pieces are read by 10 ms, the next two start then; at 15 ms the consumer lets go.
 		expectObservable(readable(events$), '^ 14ms !').toBe('10ms a', {a: checking(1)});
 	});
