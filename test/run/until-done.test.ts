@@ -1,5 +1,6 @@
 import test from 'ava';
 import {Subject} from 'rxjs';
+import type {RunHelpers} from 'rxjs/testing';
 import type {RunEvent} from '../../source/events/events.js';
 import {untilDone} from '../../source/run/until-done.js';
 import {testScheduler} from '../helpers/marbles.js';
@@ -55,44 +56,41 @@ test('seeding for a time: `seeding` after `completed`, and the whole run, tracke
 	});
 });
 
+/**
+ * A run seeding to ratio 1 of the 100-byte torrent, its tracker announcing once; each
+ * peer-connected in `swarmMarbles` stands for `uploadedPerPeer` bytes uploaded.
+ */
+function seedingToRatio(
+	{cold, hot}: Pick<RunHelpers, 'cold' | 'hot'>,
+	swarmMarbles: string,
+	uploadedPerPeer: number,
+) {
+	let uploaded = 0;
+	const swarm$ = hot<RunEvent>(swarmMarbles, values);
+	swarm$.subscribe((event) => {
+		if (event.type === 'peer-connected') {
+			uploaded += uploadedPerPeer;
+		}
+	});
+	return untilDone(
+		{tracker$: cold<RunEvent>('a', values), swarm$, starving$: hot('-')},
+		new Subject<void>(),
+		{
+			...options,
+			uploaded: () => uploaded,
+			seed: {ratio: 1},
+		},
+	);
+}
+
 test('seeding to a ratio reached before completion: it counts from the moment of completion', (t) => {
-	testScheduler(t).run(({cold, hot, expectObservable}) => {
-		let uploaded = 0;
-		const tracker$ = cold<RunEvent>('a', values);
-		const swarm$ = hot<RunEvent>('   -p---c-p', values);
-		swarm$.subscribe((event) => {
-			if (event.type === 'peer-connected') {
-				uploaded += 100;
-			}
-		});
-		const completed$ = new Subject<void>();
-		expectObservable(
-			untilDone({tracker$, swarm$, starving$: hot('-')}, completed$, {
-				...options,
-				uploaded: () => uploaded,
-				seed: {ratio: 1},
-			}),
-		).toBe('ap---(cs|)', values);
+	testScheduler(t).run((helpers) => {
+		helpers.expectObservable(seedingToRatio(helpers, '-p---c-p', 100)).toBe('ap---(cs|)', values);
 	});
 });
 
 test('seeding to a ratio: the event that crosses it still comes out; the run ends in the same moment', (t) => {
-	testScheduler(t).run(({cold, hot, expectObservable}) => {
-		let uploaded = 0;
-		const tracker$ = cold<RunEvent>('a', values);
-		const swarm$ = hot<RunEvent>('   -c----p--p', values);
-		swarm$.subscribe((event) => {
-			if (event.type === 'peer-connected') {
-				uploaded += 50;
-			}
-		});
-		const completed$ = new Subject<void>();
-		expectObservable(
-			untilDone({tracker$, swarm$, starving$: hot('-')}, completed$, {
-				...options,
-				uploaded: () => uploaded,
-				seed: {ratio: 1},
-			}),
-		).toBe('a(cs)-p--(p|)', values);
+	testScheduler(t).run((helpers) => {
+		helpers.expectObservable(seedingToRatio(helpers, '-c----p--p', 50)).toBe('a(cs)-p--(p|)', values);
 	});
 });
