@@ -5,6 +5,7 @@ import {encodeHandshake} from '../../source/codec/handshake.js';
 import type {ConnectPort} from '../../source/peer/transport.js';
 import {PeerReputation} from '../../source/swarm/reputation.js';
 import {type PeerBatch, swarm} from '../../source/swarm/swarm.js';
+import type {SwarmPorts} from '../../source/swarm/swarm-context.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
 import {testScheduler} from '../helpers/marbles.js';
 import {swarmContext, verifierFor} from '../helpers/swarm-context.js';
@@ -13,6 +14,14 @@ type SubscriptionLog = {subscribedFrame: number; unsubscribedFrame: number};
 
 const torrent = makeTorrent(32 * 1024, 32 * 1024);
 const address = (n: number): PeerAddress => ({host: `127.0.0.${n}`, port: 6881});
+
+/** The swarm's ports dialling with `connect`; nothing is ever read back to be sent. */
+const portsFor = (connect: ConnectPort): SwarmPorts => ({
+	connect,
+	verifyPiece: verifierFor(torrent),
+	store: memoryStore(32 * 1024, 32 * 1024),
+	readBlock: () => NEVER,
+});
 
 const context = () => {
 	const reputation = new PeerReputation(3);
@@ -41,12 +50,7 @@ test('connects to at most maxPeers at once; a lost peer frees its slot; known an
 		const {events$, activePeers$} = swarm(
 			peers$,
 			NEVER,
-			{
-				connect,
-				verifyPiece: verifierFor(torrent),
-				store: memoryStore(32 * 1024, 32 * 1024),
-				readBlock: () => NEVER,
-			},
+			portsFor(connect),
 			context(),
 			// No redials: this test is about the slots.
 			{maxPeers: 2, redialDelayMs: 1000, maxRedials: 0},
@@ -70,12 +74,7 @@ test('a peer that leaves while pieces are still needed is called again, later ea
 		const {events$} = swarm(
 			hot<PeerBatch>('a', {a: {source: 'tracker', peers: [address(1)], allowLocal: true}}),
 			NEVER,
-			{
-				connect,
-				verifyPiece: verifierFor(torrent),
-				store: memoryStore(32 * 1024, 32 * 1024),
-				readBlock: () => NEVER,
-			},
+			portsFor(connect),
 			context(),
 			{maxPeers: 2, redialDelayMs: 100, maxRedials: 2},
 		);
@@ -86,15 +85,11 @@ test('a peer that leaves while pieces are still needed is called again, later ea
 });
 
 /** Ports whose every "socket" closes without a handshake `life` frames after it opens. */
-const closingPorts = (cold: (marbles: string) => Observable<Buffer>, dialled: string[], life = '-----|') => ({
-	connect: ((peer) => {
+const closingPorts = (cold: (marbles: string) => Observable<Buffer>, dialled: string[], life = '-----|') =>
+	portsFor((peer) => {
 		dialled.push(peerKey(peer));
 		return of({incoming$: cold(life), send: () => true, drained$: NEVER});
-	}) as ConnectPort,
-	verifyPiece: verifierFor(torrent),
-	store: memoryStore(32 * 1024, 32 * 1024),
-	readBlock: () => NEVER,
-});
+	});
 
 const publicAddress = (n: number): PeerAddress => ({
 	host: `1.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
