@@ -20,6 +20,16 @@ const options = {
 	seeding: false,
 };
 const peer = {host: '10.0.0.5', port: 6881};
+const tracker = 'http://127.0.0.1/announce';
+const sent = (event: 'started' | 'completed'): RunEvent => ({type: 'announce-sent', tracker, event});
+/** The tracker's answer: `peer`, and come back in half an hour. */
+const answered = (event: 'started' | 'completed'): RunEvent => ({
+	type: 'announce-answered',
+	tracker,
+	event,
+	peers: [peer],
+	interval: 1800,
+});
 
 test('each announce reports what was transferred this run: bytes held at the start are neither `downloaded` nor `left`', (t) => {
 	const requests: Array<Pick<AnnounceRequest, 'event' | 'uploaded' | 'downloaded' | 'left'>> = [];
@@ -52,22 +62,10 @@ test('each announce reports what was transferred this run: bytes held at the sta
 			tracker$.pipe((events$) => events$),
 			'^-----!',
 		).toBe('ab-c(d|)', {
-			a: {type: 'announce-sent', tracker: 'http://127.0.0.1/announce', event: 'started'},
-			b: {
-				type: 'announce-answered',
-				tracker: 'http://127.0.0.1/announce',
-				event: 'started',
-				peers: [peer],
-				interval: 1800,
-			},
-			c: {type: 'announce-sent', tracker: 'http://127.0.0.1/announce', event: 'completed'},
-			d: {
-				type: 'announce-answered',
-				tracker: 'http://127.0.0.1/announce',
-				event: 'completed',
-				peers: [peer],
-				interval: 1800,
-			},
+			a: sent('started'),
+			b: answered('started'),
+			c: sent('completed'),
+			d: answered('completed'),
 		} satisfies Record<string, RunEvent>);
 	});
 	t.deepEqual(requests, [
@@ -109,14 +107,8 @@ test('one tracker loop for the events and the addresses: subscribing both announ
 		);
 		// The events first, as the run subscribes them: the swarm joins the loop they started.
 		expectObservable(tracker$, '^--!').toBe('ab', {
-			a: {type: 'announce-sent', tracker: 'http://127.0.0.1/announce', event: 'started'},
-			b: {
-				type: 'announce-answered',
-				tracker: 'http://127.0.0.1/announce',
-				event: 'started',
-				peers: [peer],
-				interval: 1800,
-			},
+			a: sent('started'),
+			b: answered('started'),
 		});
 		expectObservable(addresses$, '^--!').toBe('-t', {
 			t: {source: 'tracker', peers: [peer], allowLocal: true},
