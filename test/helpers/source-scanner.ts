@@ -291,27 +291,22 @@ export function functionSpans(text: string): FunctionSpan[] {
 		}
 	}
 
-	for (const match of code.matchAll(/\bclass\s+([A-Za-z_$][\w$]*)[^{]*\{/g)) {
-		const open = (match.index ?? 0) + match[0].length - 1;
-		classes.push({
-			name: match[1] ?? '',
-			kind: 'function',
-			start: match.index ?? 0,
-			open,
-			close: matching(code, open),
-		});
-	}
-
-	// An object literal assigned to a name gives its methods that name as a prefix.
-	for (const match of code.matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*\{/g)) {
-		const open = (match.index ?? 0) + match[0].length - 1;
-		classes.push({
-			name: match[1] ?? '',
-			kind: 'function',
-			start: match.index ?? 0,
-			open,
-			close: matching(code, open),
-		});
+	// A class's methods, and those of an object literal assigned to a name, have that name as a prefix.
+	const containers = [
+		/\bclass\s+([A-Za-z_$][\w$]*)[^{]*\{/g,
+		/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*\{/g,
+	];
+	for (const container of containers) {
+		for (const match of code.matchAll(container)) {
+			const open = (match.index ?? 0) + match[0].length - 1;
+			classes.push({
+				name: match[1] ?? '',
+				kind: 'function',
+				start: match.index ?? 0,
+				open,
+				close: matching(code, open),
+			});
+		}
 	}
 
 	const scopes = [...found, ...classes];
