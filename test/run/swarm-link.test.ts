@@ -2,6 +2,7 @@ import test from 'ava';
 import {BehaviorSubject, EMPTY} from 'rxjs';
 import {swarmLink} from '../../source/run/swarm-link.js';
 import type {Swarm} from '../../source/swarm/swarm.js';
+import {testScheduler} from '../helpers/marbles.js';
 
 test('asks the swarm once bound: the peers it reached, its peer count as subscribed then', (t) => {
 	const link = swarmLink();
@@ -25,4 +26,16 @@ test('made before the swarm: asking it before `bind` is a wiring mistake, and so
 	const swarm: Swarm = {events$: EMPTY, activePeers$: EMPTY, dialable: () => []};
 	link.bind(swarm);
 	t.throws(() => link.bind(swarm), {message: /bound twice/});
+});
+
+test("the peer count, taken before the swarm is bound, is the swarm's own stream, subscribed only while the link's is", (t) => {
+	testScheduler(t).run(({hot, expectObservable, expectSubscriptions}) => {
+		const link = swarmLink();
+		// Taken before the swarm exists, as the announcer takes it.
+		const activePeers$ = link.activePeers$;
+		const counts = hot('-a-b-c', {a: 1, b: 2, c: 0});
+		link.bind({events$: EMPTY, activePeers$: counts, dialable: () => []});
+		expectObservable(activePeers$, '--^--!').toBe('---b', {b: 2});
+		expectSubscriptions(counts.subscriptions).toBe('--^--!');
+	});
 });

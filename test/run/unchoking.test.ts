@@ -72,11 +72,14 @@ test('leeching, the regular slot goes to the peer that gives us most and does no
 });
 
 test('shared and replayed: a peer that connects mid-round learns the current set at once; one choker for all', (t) => {
-	testScheduler(t).run(({hot, expectObservable}) => {
+	testScheduler(t).run(({hot, expectObservable, expectSubscriptions}) => {
 		const peers = new Map([['a', stats({})]]);
-		const unchoked$ = unchoking({complete: false}, peers, hot('-'), {uploadSlots: 4, chokeRoundMs: 10});
+		const nudge$ = hot<void>('-');
+		const unchoked$ = unchoking({complete: false}, peers, nudge$, {uploadSlots: 4, chokeRoundMs: 10});
 		const a = new Set(['a']);
 		expectObservable(unchoked$, '^ 12ms !').toBe('a 9ms a', {a});
 		expectObservable(unchoked$, '---^ 9ms !').toBe('---a 6ms a', {a});
+		// One choker for both, let go of when the last of them leaves.
+		expectSubscriptions(nudge$.subscriptions).toBe('^ 12ms !');
 	});
 });
