@@ -1,5 +1,5 @@
 import test from 'ava';
-import {asyncScheduler, map, NEVER, Observable, of, Subject, takeUntil, takeWhile, timer} from 'rxjs';
+import {asyncScheduler, filter, map, NEVER, Observable, of, Subject, takeUntil, takeWhile, timer} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import {encodeHandshake} from '../../source/codec/handshake.js';
 import {encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
@@ -371,4 +371,43 @@ test('an extended handshake and a port before the bitfield are fine (aria2 and T
 test('seeding, a second have-none drops the peer too: the serving side goes with the session', (t) => {
 	const events = sessionHearing(t, [{type: 'have-none'}, {type: 'have-none'}], {seeding: true});
 	t.is(disconnectReason(events), 'have-none after its availability was said');
+});
+
+test('the wire and the peer’s bytes are subscribed once for the whole session, and let go of when it ends', (t) => {
+	const torrent = makeTorrent(4 * 16 * 1024, 16 * 1024);
+	const context = swarmContext(torrent);
+	testScheduler(t).run(({cold, hot, expectObservable, expectSubscriptions}) => {
+		const peersHandshake = encodeHandshake({
+			reserved: Buffer.alloc(8),
+			infoHash: torrent.infoHash,
+			peerId: Buffer.from('A2-1-36-0-0123456789'),
+		});
+		// The handshake, the peer's interest, then a `have` of a piece the torrent does not have.
+		const incoming$ = hot<Buffer>('--h--i--x', {
+			h: peersHandshake,
+			i: encodeMessage({type: 'interested'}),
+			x: encodeMessage({type: 'have', index: 99}),
+		});
+		const wire$ = cold<PeerWire>('w', {w: {incoming$, send: () => true, drained$: NEVER}});
+		const session$ = peerSession(
+			peer,
+			wire$,
+			{
+				connect: () => wire$,
+				verifyPiece: verifierFor(torrent),
+				store: memoryStore(torrent.pieceLength, torrent.payload.length),
+				readBlock: () => NEVER,
+			},
+			context,
+		);
+		const milestones = ['peer-connecting', 'peer-connected', 'peer-disconnected'];
+		expectObservable(
+			session$.pipe(
+				filter((event) => milestones.includes(event.type)),
+				map((event) => event.type),
+			),
+		).toBe('a-b-----(c|)', {a: 'peer-connecting', b: 'peer-connected', c: 'peer-disconnected'});
+		expectSubscriptions(wire$.subscriptions).toBe('^-------!');
+		expectSubscriptions(incoming$.subscriptions).toBe('^-------!');
+	});
 });
