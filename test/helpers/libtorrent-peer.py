@@ -40,8 +40,22 @@ ALERTS = (
 )
 
 
+def encryption_settings():
+    """TORRENT_RX_LT_ENCRYPTION=forced: MSE/PE with RC4 only, both ways, as a "require encryption"
+    client is set (libtorrent drops every plaintext connection, and offers nothing but RC4)."""
+    if os.environ.get("TORRENT_RX_LT_ENCRYPTION") != "forced":
+        return {}
+    return {
+        "out_enc_policy": int(lt.enc_policy.forced),
+        "in_enc_policy": int(lt.enc_policy.forced),
+        "allowed_enc_level": int(lt.enc_level.rc4),
+        "prefer_rc4": True,
+    }
+
+
 def make_session():
     return lt.session({
+        **encryption_settings(),
         "listen_interfaces": "127.0.0.1:0",
         # TCP only, as torrent-rx and aria2c: libtorrent's uTP over loopback crawls (about 8 MB/s here).
         "enable_outgoing_utp": False,

@@ -329,18 +329,22 @@ export async function startLibtorrentSeeder(
 		dhtBootstrapPort,
 		mode = dhtBootstrapPort === undefined ? 'seed' : 'seed-dht',
 		extra = dhtBootstrapPort === undefined ? [] : [String(dhtBootstrapPort)],
+		encryption,
 	}: {
 		readyTimeoutMs?: number;
 		dhtBootstrapPort?: number;
 		/** libtorrent-peer.py's command: `seed-quietly` needs no tracker, `leech-slowly` downloads at a capped rate. */
 		mode?: 'seed' | 'seed-dht' | 'seed-quietly' | 'leech-slowly';
 		extra?: string[];
+		/** `forced`: MSE/PE with RC4 only, both ways; plaintext peers are dropped. */
+		encryption?: 'forced';
 	} = {},
 ): Promise<Seeder> {
 	const command = [mode, torrentPath, saveDir, ...extra];
 	const child = track(
 		spawn(debianPython, ['-u', peerHelper, ...command], {
 			stdio: ['ignore', 'pipe', 'pipe'],
+			env: encryption ? {...process.env, TORRENT_RX_LT_ENCRYPTION: encryption} : process.env,
 		}),
 	);
 	const stop = () => killProcess(child);
