@@ -1,10 +1,13 @@
 import {asyncScheduler, Observable, type SchedulerLike, type Subscriber} from 'rxjs';
 import {PeerProtocolError} from '../errors.js';
-import type {MseInitiator, MseOutcome, MseReceiver} from './mse-handshake.js';
+import type {MseOutcome, MseStep} from './mse-handshake.js';
 import type {PeerWire} from './transport.js';
 
-/** A wire after the MSE/PE handshake: how it is protected, and for which torrent. */
-export type ProtectedWire = PeerWire & {protection: MseOutcome['protection']; infoHash: Buffer};
+/** A wire after the MSE/PE handshake: how it is protected, and for which torrent when that is known. */
+export type ProtectedWire = PeerWire & {protection: MseOutcome['protection']; infoHash?: Buffer};
+
+/** Either side of the handshake (`MseInitiator`, `MseReceiver`), or what tells an incoming one apart. */
+export type StreamHandshake = {start?(): Buffer; receive(chunk: Uint8Array): MseStep};
 
 export type EncryptedStreamOptions = {
 	/** The whole handshake must be done within this (a peer that trickles it is dropped). */
@@ -28,7 +31,7 @@ const maxQueuedBytes = 1024 * 1024;
  */
 export function encryptedStream(
 	wire: PeerWire,
-	handshake: MseInitiator | MseReceiver,
+	handshake: StreamHandshake,
 	{timeoutMs, scheduler = asyncScheduler}: EncryptedStreamOptions,
 ): Observable<ProtectedWire> {
 	return new Observable<ProtectedWire>((subscriber) => {
@@ -75,7 +78,7 @@ export function encryptedStream(
 				}
 			},
 		});
-		if ('start' in handshake) {
+		if (handshake.start) {
 			wire.send(handshake.start());
 		}
 
@@ -90,7 +93,7 @@ function protectedWire(wire: PeerWire, outcome: MseOutcome, after: AfterHandshak
 	const encrypt = outcome.ciphers?.encrypt;
 	return {
 		protection: outcome.protection,
-		infoHash: outcome.infoHash,
+		...(outcome.infoHash ? {infoHash: outcome.infoHash} : {}),
 		incoming$: after.incoming$,
 		send: encrypt
 			? (bytes) => {

@@ -29,8 +29,8 @@ import {PeerProtocolError} from '../errors.js';
 
 /** How the connection goes on once the handshake is done. */
 export type MseOutcome = {
-	/** The torrent: the one asked for (initiator) or found (receiver). */
-	infoHash: Buffer;
+	/** The torrent: the one asked for (initiator) or found (receiver); unknown for a plaintext caller. */
+	infoHash?: Buffer;
 	protection: 'rc4' | 'plaintext';
 	/** The ciphers to go on with, for `rc4`. */
 	ciphers?: MseCiphers;
