@@ -9,6 +9,7 @@ import {MetainfoError, UsageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {Dht} from '../peer/dht.js';
+import {acceptingProtocols} from '../peer/incoming-protocol.js';
 import {listenForPeers} from '../peer/listener.js';
 import {localPeers} from '../peer/lsd.js';
 import {connectTcp} from '../peer/socket.js';
@@ -123,7 +124,10 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				...(config.resumeFile === false
 					? {}
 					: {openResume: (layout: StorageLayout) => resumeFile(config.outputDir, metainfo.infoHash, layout)}),
-				incoming$: listener.connections$,
+				// MSE/PE callers as well as plaintext ones (issue 16: WebTorrent's first try is encrypted).
+				incoming$: listener.connections$.pipe(
+					acceptingProtocols({plaintext: true, encrypted: true}, [metainfo.infoHash], {timeoutMs: 10_000}),
+				),
 			},
 			{
 				peerId: generatePeerId(),

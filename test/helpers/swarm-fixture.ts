@@ -651,11 +651,15 @@ async function runTracked(
 	t: Teardown,
 	command: string,
 	args: string[],
-	{timeoutMs, cwd}: {timeoutMs: number; cwd?: string},
+	{timeoutMs, cwd, env}: {timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv},
 ): Promise<ProcessResult> {
 	const startedAt = Date.now();
 	try {
-		const result = await spawnTracked(t, command, args, {timeoutMs, ...(cwd ? {cwd} : {})}).result;
+		const result = await spawnTracked(t, command, args, {
+			timeoutMs,
+			...(cwd ? {cwd} : {}),
+			...(env ? {env} : {}),
+		}).result;
 		return {...result, elapsedMs: Date.now() - startedAt};
 	} catch (error) {
 		throw new Error(`cannot run ${command}: ${(error as Error).message}`);
@@ -702,7 +706,7 @@ export async function runLibtorrentDownload(
 	t: Teardown,
 	torrentPath: string,
 	saveDir: string,
-	{timeoutMs}: {timeoutMs: number},
+	{timeoutMs, encryption}: {timeoutMs: number; encryption?: 'forced'},
 ): Promise<ProcessResult & {seconds?: number}> {
 	const result = await runTracked(
 		t,
@@ -715,7 +719,7 @@ export async function runLibtorrentDownload(
 			saveDir,
 			String(Math.max(1, Math.floor(timeoutMs / 1000) - 1)),
 		],
-		{timeoutMs},
+		{timeoutMs, ...(encryption ? {env: {...process.env, TORRENT_RX_LT_ENCRYPTION: encryption}} : {})},
 	);
 	const done = /^done ([\d.]+)$/m.exec(result.stdout);
 	return done ? {...result, seconds: Number(done[1])} : result;

@@ -221,6 +221,20 @@ test('aria2c downloads a multi-file torrent that torrent-rx seeds', async (t) =>
 	t.log(`aria2c from torrent-rx, the session: ${megabytesPerSecond(bytes, sessionMs(events) ?? Number.NaN)}`);
 });
 
+test('libtorrent requiring encryption (RC4 only) downloads what torrent-rx seeds: MSE/PE accepted', async (t) => {
+	t.timeout(45_000);
+	const seeder = await startTorrentRxSeeder(t, album, 128 * kib);
+	const downloadDir = await tempDir(t);
+	const libtorrent = await runLibtorrentDownload(t, seeder.torrentPath, downloadDir, {
+		timeoutMs: 25_000,
+		encryption: 'forced',
+	});
+	t.is(libtorrent.code, 0, `libtorrent: ${describeRun(libtorrent)}`);
+	t.not(libtorrent.seconds, undefined, `libtorrent printed no "done": ${libtorrent.stdout}`);
+	await assertSameFiles(t, downloadDir, seeder.payload, 'libtorrent');
+	await stopSeeder(t, seeder);
+});
+
 test('libtorrent downloads a multi-file torrent that torrent-rx seeds', async (t) => {
 	t.timeout(45_000);
 	const seeder = await startTorrentRxSeeder(t, album, 128 * kib);
