@@ -452,9 +452,13 @@ export function garbage(length: number, seed = 0xee): Buffer {
  * calls them.
  */
 export const hostile = {
-	/** 68 bytes and more that are not a BitTorrent handshake. */
+	/**
+	 * 700 bytes that are not a BitTorrent handshake: dialled, it is refused as one; calling us,
+	 * it is taken for an MSE/PE key and padding (as libtorrent takes it), and refused when no MSE
+	 * request comes within the 512 bytes of padding allowed.
+	 */
 	garbageHandshake: script({
-		connected: (wire) => wire.send(garbage(100, 0x47)),
+		connected: (wire) => wire.send(garbage(700, 0x47)),
 	}),
 	/** A well-formed handshake for some other torrent. */
 	wrongInfoHash: script({

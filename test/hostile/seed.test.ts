@@ -118,7 +118,8 @@ test('requests for pieces it lacks, outside the torrent or a piece, or over 128 
 	};
 	const expected: Record<keyof typeof callers, string> = {
 		wrongInfoHash: 'handshake for another torrent',
-		garbageHandshake: 'not a BitTorrent handshake',
+		// Not `\x13BitTorrent protocol`: an MSE/PE handshake, then, whose request never comes.
+		garbageHandshake: 'no MSE request within 512 bytes of padding',
 		missingPiece: 'requested piece 5, which we do not have',
 		pieceOutOfRange: 'requested piece 13, which we do not have',
 		pastPieceEnd: 'request beyond the piece (piece 0, offset 253952, 16384 bytes)',
