@@ -86,6 +86,33 @@ class Pending {
 	}
 }
 
+/** What both sides share: the unread bytes, and the loop that reads them until the handshake is done. */
+abstract class HandshakeSide {
+	protected readonly pending = new Pending();
+	protected finished = false;
+
+	receive(chunk: Uint8Array): MseStep {
+		if (this.finished) {
+			throw new Error('the MSE handshake is over: what follows is the payload');
+		}
+
+		this.pending.add(chunk);
+		const send: Buffer[] = [];
+		while (this.advance(send)) {
+			if (this.finished) {
+				return {send, done: this.outcome()};
+			}
+		}
+
+		return {send};
+	}
+
+	/** One step of the handshake from the bytes in; false when it needs more. */
+	protected abstract advance(send: Buffer[]): boolean;
+
+	protected abstract outcome(): MseOutcome;
+}
+
 export type MseInitiatorOptions = {
 	infoHash: Buffer;
 	/** crypto_provide: `cryptoRc4`, `cryptoPlaintext` or both. */
@@ -97,17 +124,17 @@ export type MseInitiatorOptions = {
 };
 
 /** The side that dialled (A). `start()` gives its first bytes; `receive` the rest. */
-export class MseInitiator {
+export class MseInitiator extends HandshakeSide {
 	readonly #options: MseInitiatorOptions;
 	readonly #keyPair: MseKeyPair;
-	readonly #pending = new Pending();
-	#phase: 'key' | 'vc' | 'select' | 'pad' | 'done' = 'key';
+	#phase: 'key' | 'vc' | 'select' | 'pad' = 'key';
 	#ciphers: MseCiphers | undefined;
 	#expectedVc: Buffer = Buffer.alloc(0);
 	#select = 0;
 	#padLeft = 0;
 
 	constructor(options: MseInitiatorOptions) {
+		super();
 		if (options.initialPayload.length > maxInitialPayload) {
 			throw new RangeError(`an initial payload of ${options.initialPayload.length} bytes`);
 		}
@@ -121,32 +148,8 @@ export class MseInitiator {
 		return Buffer.concat([this.#keyPair.publicKey, padding(this.#options.random ?? randomBytesOf)]);
 	}
 
-	receive(chunk: Uint8Array): MseStep {
-		if (this.#done()) {
-			throw new Error('the MSE handshake is over: what follows is the payload');
-		}
-
-		this.#pending.add(chunk);
-		const send: Buffer[] = [];
-		for (;;) {
-			const progressed = this.#advance(send);
-			if (this.#done()) {
-				return {send, done: this.#outcome()};
-			}
-
-			if (!progressed) {
-				return {send};
-			}
-		}
-	}
-
-	/** A method, not a comparison in place: TypeScript would keep `#phase` narrowed across `#advance`. */
-	#done(): boolean {
-		return this.#phase === 'done';
-	}
-
-	#advance(send: Buffer[]): boolean {
-		const pending = this.#pending;
+	protected advance(send: Buffer[]): boolean {
+		const pending = this.pending;
 		switch (this.#phase) {
 			case 'key': {
 				if (pending.length < mseKeyLength) {
@@ -216,7 +219,7 @@ export class MseInitiator {
 					return false;
 				}
 
-				this.#phase = 'done';
+				this.finished = true;
 				return true;
 			}
 
@@ -225,8 +228,8 @@ export class MseInitiator {
 		}
 	}
 
-	#outcome(): MseOutcome {
-		const payload = Buffer.from(this.#pending.take(this.#pending.length));
+	protected outcome(): MseOutcome {
+		const payload = Buffer.from(this.pending.take(this.pending.length));
 		const ciphers = this.#ciphers;
 		if (!ciphers) {
 			throw new Error('MSE outcome before the key exchange');
@@ -256,11 +259,10 @@ export type MseReceiverOptions = {
 };
 
 /** The side that accepted (B): it speaks once A's key is in. */
-export class MseReceiver {
+export class MseReceiver extends HandshakeSide {
 	readonly #options: MseReceiverOptions;
 	readonly #keyPair: MseKeyPair;
-	readonly #pending = new Pending();
-	#phase: 'key' | 'req1' | 'marker' | 'provide' | 'padC' | 'ia' | 'done' = 'key';
+	#phase: 'key' | 'req1' | 'marker' | 'provide' | 'padC' | 'ia' = 'key';
 	#secret: Buffer = Buffer.alloc(0);
 	#req1: Buffer = Buffer.alloc(0);
 	#infoHash: Buffer = Buffer.alloc(0);
@@ -272,36 +274,13 @@ export class MseReceiver {
 	#initialPayload: Buffer = Buffer.alloc(0);
 
 	constructor(options: MseReceiverOptions) {
+		super();
 		this.#options = options;
 		this.#keyPair = options.keyPair ?? new MseKeyPair();
 	}
 
-	receive(chunk: Uint8Array): MseStep {
-		if (this.#done()) {
-			throw new Error('the MSE handshake is over: what follows is the payload');
-		}
-
-		this.#pending.add(chunk);
-		const send: Buffer[] = [];
-		for (;;) {
-			const progressed = this.#advance(send);
-			if (this.#done()) {
-				return {send, done: this.#outcome()};
-			}
-
-			if (!progressed) {
-				return {send};
-			}
-		}
-	}
-
-	/** A method, not a comparison in place: TypeScript would keep `#phase` narrowed across `#advance`. */
-	#done(): boolean {
-		return this.#phase === 'done';
-	}
-
-	#advance(send: Buffer[]): boolean {
-		const pending = this.#pending;
+	protected advance(send: Buffer[]): boolean {
+		const pending = this.pending;
 		switch (this.#phase) {
 			case 'key': {
 				if (pending.length < mseKeyLength) {
@@ -360,7 +339,7 @@ export class MseReceiver {
 				this.#initialPayload = Buffer.from(pending.take(this.#initialPayloadLength));
 				this.#ciphers?.decrypt.apply(this.#initialPayload);
 				send.push(this.#selection());
-				this.#phase = 'done';
+				this.finished = true;
 				return true;
 			}
 
@@ -371,11 +350,11 @@ export class MseReceiver {
 
 	/** PadC and len(IA), encrypted. */
 	#readPadC(): boolean {
-		if (this.#pending.length < this.#padLength + 2) {
+		if (this.pending.length < this.#padLength + 2) {
 			return false;
 		}
 
-		const padAndLength = this.#pending.take(this.#padLength + 2);
+		const padAndLength = this.pending.take(this.#padLength + 2);
 		this.#ciphers?.decrypt.apply(padAndLength);
 		this.#initialPayloadLength = padAndLength.readUInt16BE(this.#padLength);
 		if (this.#initialPayloadLength > maxInitialPayload) {
@@ -388,11 +367,11 @@ export class MseReceiver {
 
 	/** VC, crypto_provide and len(PadC), all encrypted. */
 	#readProvide(): boolean {
-		if (this.#pending.length < 14) {
+		if (this.pending.length < 14) {
 			return false;
 		}
 
-		const fields = this.#pending.take(14);
+		const fields = this.pending.take(14);
 		this.#ciphers?.decrypt.apply(fields);
 		if (!fields.subarray(0, 8).equals(verificationConstant)) {
 			throw new PeerProtocolError('MSE verification constant does not decrypt to zeros');
@@ -421,13 +400,13 @@ export class MseReceiver {
 		return reply;
 	}
 
-	#outcome(): MseOutcome {
+	protected outcome(): MseOutcome {
 		const ciphers = this.#ciphers;
 		if (!ciphers) {
 			throw new Error('MSE outcome before the key exchange');
 		}
 
-		const rest = Buffer.from(this.#pending.take(this.#pending.length));
+		const rest = Buffer.from(this.pending.take(this.pending.length));
 		const rc4 = this.#select === cryptoRc4;
 		if (rc4) {
 			ciphers.decrypt.apply(rest);
