@@ -79,10 +79,23 @@ class Pending {
 		return taken;
 	}
 
-	/** Where `pattern` starts, searching no further than `within` bytes from the start; -1 when absent. */
-	find(pattern: Buffer, within: number): number {
-		const index = this.#bytes.subarray(0, within + pattern.length).indexOf(pattern);
-		return index;
+	/**
+	 * Takes everything up to and including `pattern` (a sync point after the other side's
+	 * padding): true once found; false while it may still come; a `PeerProtocolError` once more
+	 * than 512 bytes of padding have come without it.
+	 */
+	skipPast(pattern: Buffer, name: string): boolean {
+		const at = this.#bytes.subarray(0, maxPadLength + pattern.length).indexOf(pattern);
+		if (at >= 0) {
+			this.take(at + pattern.length);
+			return true;
+		}
+
+		if (this.#bytes.length >= maxPadLength + pattern.length) {
+			throw new PeerProtocolError(`no MSE ${name} within 512 bytes of padding`);
+		}
+
+		return false;
 	}
 }
 
@@ -175,16 +188,10 @@ export class MseInitiator extends HandshakeSide {
 			}
 
 			case 'vc': {
-				const at = pending.find(this.#expectedVc, maxPadLength);
-				if (at < 0) {
-					if (pending.length >= maxPadLength + this.#expectedVc.length) {
-						throw new PeerProtocolError('no MSE verification constant within 512 bytes of padding');
-					}
-
+				if (!pending.skipPast(this.#expectedVc, 'verification constant')) {
 					return false;
 				}
 
-				pending.take(at + this.#expectedVc.length);
 				this.#ciphers?.decrypt.discard(this.#expectedVc.length);
 				this.#phase = 'select';
 				return true;
@@ -295,16 +302,10 @@ export class MseReceiver extends HandshakeSide {
 			}
 
 			case 'req1': {
-				const at = pending.find(this.#req1, maxPadLength);
-				if (at < 0) {
-					if (pending.length >= maxPadLength + this.#req1.length) {
-						throw new PeerProtocolError('no MSE request within 512 bytes of padding');
-					}
-
+				if (!pending.skipPast(this.#req1, 'request')) {
 					return false;
 				}
 
-				pending.take(at + this.#req1.length);
 				this.#phase = 'marker';
 				return true;
 			}
