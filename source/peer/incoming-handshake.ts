@@ -1,6 +1,7 @@
 import {PeerProtocolError} from '../errors.js';
 import type {StreamHandshake} from './encrypted-stream.js';
-import type {MseReceiver, MseStep} from './mse-handshake.js';
+import type {MseStep} from './mse-handshake.js';
+import type {MseReceiver} from './mse-receiver.js';
 
 /** What every plaintext BitTorrent handshake starts with (BEP 3): 19, then the protocol's name. */
 const plaintextStart = Buffer.concat([Buffer.of(19), Buffer.from('BitTorrent protocol')]);

@@ -3,7 +3,7 @@ import {cryptoPlaintext, cryptoRc4, req2Hash} from '../codec/mse-crypto.js';
 import {type EncryptedStreamOptions, encryptedStream} from './encrypted-stream.js';
 import {IncomingHandshake} from './incoming-handshake.js';
 import type {IncomingPeer} from './listener.js';
-import {MseReceiver} from './mse-handshake.js';
+import {MseReceiver} from './mse-receiver.js';
 
 export type IncomingProtocols = {
 	/** Plaintext callers are taken (false: encryption required). */

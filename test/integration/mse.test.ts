@@ -8,7 +8,8 @@ import {catchError, firstValueFrom, map, of, scan, skipWhile, switchMap, take, t
 import {encodeHandshake, ourReservedBytes} from '../../source/codec/handshake.js';
 import {cryptoPlaintext, cryptoRc4, req2Hash} from '../../source/codec/mse-crypto.js';
 import {encryptedStream} from '../../source/peer/encrypted-stream.js';
-import {MseInitiator, MseReceiver} from '../../source/peer/mse-handshake.js';
+import {MseInitiator} from '../../source/peer/mse-initiator.js';
+import {MseReceiver} from '../../source/peer/mse-receiver.js';
 import {connectTcp, wireFromSocket} from '../../source/peer/socket.js';
 import {createTorrent, makePayload, startLibtorrentSeeder, tempDir} from '../helpers/swarm-fixture.js';
 

@@ -3,7 +3,8 @@ import {asyncScheduler, NEVER, Subject} from 'rxjs';
 import {cryptoPlaintext, cryptoRc4, req2Hash} from '../../source/codec/mse-crypto.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {encryptedStream, type ProtectedWire} from '../../source/peer/encrypted-stream.js';
-import {MseInitiator, MseReceiver} from '../../source/peer/mse-handshake.js';
+import {MseInitiator} from '../../source/peer/mse-initiator.js';
+import {MseReceiver} from '../../source/peer/mse-receiver.js';
 import type {PeerWire} from '../../source/peer/transport.js';
 import {testScheduler} from '../helpers/marbles.js';
 

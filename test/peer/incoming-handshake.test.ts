@@ -3,7 +3,8 @@ import {encodeHandshake} from '../../source/codec/handshake.js';
 import {cryptoRc4, req2Hash} from '../../source/codec/mse-crypto.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {IncomingHandshake} from '../../source/peer/incoming-handshake.js';
-import {MseInitiator, MseReceiver} from '../../source/peer/mse-handshake.js';
+import {MseInitiator} from '../../source/peer/mse-initiator.js';
+import {MseReceiver} from '../../source/peer/mse-receiver.js';
 
 const infoHash = Buffer.alloc(20, 0x11);
 const served = new Map([[req2Hash(infoHash).toString('hex'), infoHash]]);

@@ -4,7 +4,7 @@ import {cryptoPlaintext, cryptoRc4} from '../../source/codec/mse-crypto.js';
 import {encryptedStream, type ProtectedWire} from '../../source/peer/encrypted-stream.js';
 import {acceptingProtocols, type IncomingProtocols} from '../../source/peer/incoming-protocol.js';
 import type {IncomingPeer} from '../../source/peer/listener.js';
-import {MseInitiator} from '../../source/peer/mse-handshake.js';
+import {MseInitiator} from '../../source/peer/mse-initiator.js';
 import type {PeerWire} from '../../source/peer/transport.js';
 import {testScheduler} from '../helpers/marbles.js';
 

@@ -9,12 +9,9 @@ import {
 	torrentMarker,
 } from '../../source/codec/mse-crypto.js';
 import {PeerProtocolError} from '../../source/errors.js';
-import {
-	MseInitiator,
-	type MseOutcome,
-	MseReceiver,
-	type MseReceiverOptions,
-} from '../../source/peer/mse-handshake.js';
+import type {MseOutcome} from '../../source/peer/mse-handshake.js';
+import {MseInitiator} from '../../source/peer/mse-initiator.js';
+import {MseReceiver, type MseReceiverOptions} from '../../source/peer/mse-receiver.js';
 
 const infoHash = Buffer.alloc(20, 0xab);
 const otherTorrent = Buffer.alloc(20, 0xcd);
