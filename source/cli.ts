@@ -11,6 +11,7 @@ import {downloadCommand, replayCommand} from './commands/download.js';
 import {type ShowOptions, type ViewMode, viewModes} from './commands/show-run.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
 import {defaultDhtBootstrap} from './peer/dht.js';
+import {type EncryptionPolicy, encryptionPolicies} from './peer/encryption-policy.js';
 
 // V8 lets the old generation grow to about four times what survived the last full collection
 // before it collects again. A download promotes a steady stream of short-lived piece
@@ -19,8 +20,7 @@ import {defaultDhtBootstrap} from './peer/dht.js';
 // the same CPU (the live heap is small, so a full collection takes a few milliseconds).
 v8.setFlagsFromString('--heap-growing-percent=50');
 
-const cli = meow(
-	`
+const usage = `
 	Usage
 	  $ torrent-rx <file.torrent or magnet link> [options]  download (and seed) a torrent
 	  $ torrent-rx create <file or folder> [options]  make a .torrent
@@ -36,6 +36,9 @@ const cli = meow(
 	  --dht-bootstrap LIST  DHT nodes to join through, host:port,... (default: the well-known routers)
 	  --no-dht              Find peers through trackers (and peers) only, not the DHT
 	  --lsd                 Also find peers on the local network (BEP 14 multicast)
+	  --encryption MODE     MSE/PE, both ways: prefer (the default: encrypted handshakes first,
+	                        plaintext if the peer hangs up on one), require (RC4 only), allow
+	                        (plaintext first, encrypted peers taken), off (plaintext only)
 	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
 	  --no-history          Record no history
 
@@ -71,40 +74,54 @@ const cli = meow(
 	  $ torrent-rx debian.iso.torrent -o ~/Downloads
 	  $ torrent-rx create ~/photos --tracker http://tracker.example/announce
 	  $ torrent-rx demo --size 64
-`,
-	{
-		importMeta: import.meta,
-		allowUnknownFlags: false,
-		flags: {
-			output: {type: 'string', shortFlag: 'o'},
-			maxPeers: {type: 'number', default: 50},
-			port: {type: 'number', default: 6881},
-			seed: {type: 'boolean', default: false},
-			seedRatio: {type: 'number'},
-			seedTime: {type: 'number'},
-			history: {type: 'string'},
-			dht: {type: 'boolean', default: true},
-			lsd: {type: 'boolean', default: false},
-			dhtBootstrap: {type: 'string'},
-			replay: {type: 'string'},
-			replaySpeed: {type: 'number', default: 1},
-			mode: {type: 'string', shortFlag: 'm', choices: [...viewModes]},
-			webPort: {type: 'number', default: 3000},
-			webHost: {type: 'string', default: '127.0.0.1'},
-			metrics: {type: 'boolean', default: true},
-			metricsPort: {type: 'number', default: 5000},
-			metricsHost: {type: 'string', default: '127.0.0.1'},
-			tracker: {type: 'string', isMultiple: true},
-			pieceLength: {type: 'number'},
-			private: {type: 'boolean', default: false},
-			comment: {type: 'string'},
-			size: {type: 'number', default: 256},
-			seeders: {type: 'number', default: 3},
-			keep: {type: 'boolean', default: false},
-			debug: {type: 'boolean', default: false},
-		},
-	},
-);
+		`;
+
+/**
+ * The command line, parsed; a value meow refuses (a `--mode` or `--encryption` it does not know)
+ * is one line and exit 2 like any bad input, not the stack trace meow throws with.
+ */
+function parseCommandLine() {
+	try {
+		return meow(usage, {
+			importMeta: import.meta,
+			allowUnknownFlags: false,
+			flags: {
+				output: {type: 'string', shortFlag: 'o'},
+				maxPeers: {type: 'number', default: 50},
+				port: {type: 'number', default: 6881},
+				seed: {type: 'boolean', default: false},
+				seedRatio: {type: 'number'},
+				seedTime: {type: 'number'},
+				history: {type: 'string'},
+				dht: {type: 'boolean', default: true},
+				lsd: {type: 'boolean', default: false},
+				encryption: {type: 'string', default: 'prefer', choices: [...encryptionPolicies]},
+				dhtBootstrap: {type: 'string'},
+				replay: {type: 'string'},
+				replaySpeed: {type: 'number', default: 1},
+				mode: {type: 'string', shortFlag: 'm', choices: [...viewModes]},
+				webPort: {type: 'number', default: 3000},
+				webHost: {type: 'string', default: '127.0.0.1'},
+				metrics: {type: 'boolean', default: true},
+				metricsPort: {type: 'number', default: 5000},
+				metricsHost: {type: 'string', default: '127.0.0.1'},
+				tracker: {type: 'string', isMultiple: true},
+				pieceLength: {type: 'number'},
+				private: {type: 'boolean', default: false},
+				comment: {type: 'string'},
+				size: {type: 'number', default: 256},
+				seeders: {type: 'number', default: 3},
+				keep: {type: 'boolean', default: false},
+				debug: {type: 'boolean', default: false},
+			},
+		});
+	} catch (error) {
+		process.stderr.write(`torrent-rx: ${printable(describeError(error).replaceAll('\n', '; '), 2000)}\n`);
+		process.exit(2);
+	}
+}
+
+const cli = parseCommandLine();
 
 /** Exit codes: 1 for a failed run, 2 for a command line or input we cannot use, 130 when interrupted. */
 const exitCodes = {failed: 1, badInput: 2, interrupted: 130} as const;
@@ -255,6 +272,7 @@ async function download(): Promise<void> {
 			torrent: cli.input[0] ?? '',
 			...(dht ? {dht: {bootstrap: dht}} : {}),
 			...(cli.flags.lsd ? {lsd: true} : {}),
+			encryption: cli.flags.encryption as EncryptionPolicy,
 			outputDir: output ?? '.',
 			...(history ? {historyFile: history} : {}),
 			port,

@@ -77,6 +77,13 @@ test('rejects --max-peers 0 in one line', async (t) => {
 	assertOneLineError(t, run, /--max-peers must be a whole number of at least 1/);
 });
 
+test('rejects an --encryption (or --mode) it does not know in one line, naming the choices', async (t) => {
+	const run = await runOn(t, torrentBytes(), ['--encryption', 'maybe']);
+	assertOneLineError(t, run, /--encryption.*maybe.*prefer.*require.*allow.*off/);
+	const mode = await runOn(t, torrentBytes(), ['--mode', 'fancy']);
+	assertOneLineError(t, mode, /--mode.*fancy/);
+});
+
 test('rejects a run with no torrent file in one line', async (t) => {
 	t.timeout(timeoutMs + 5000);
 	const run = await runTorrentRx(t, [], {timeoutMs});

@@ -5,6 +5,9 @@ export const handshakeLength = 68;
 
 const protocol = Buffer.from('BitTorrent protocol', 'latin1');
 
+/** The first 20 bytes of every plaintext handshake: what tells one from MSE/PE's random-looking key. */
+export const plaintextHandshakeStart = Buffer.concat([Buffer.of(protocol.length), protocol]);
+
 export type Handshake = {
 	/** The 8 reserved bytes: extension bits (BEP 10 sets bit 20, BEP 6 bit 2, BEP 5 bit 0). */
 	reserved: Buffer;

@@ -12,6 +12,7 @@ import {stampEvents} from '../events/stamp.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
 import {isLocalAddress} from '../peer/address-scope.js';
 import {openDht} from '../peer/dht.js';
+import type {EncryptionPolicy} from '../peer/encryption-policy.js';
 import type {SeedOptions} from '../run/download.js';
 import {withResource} from '../rx/with-resource.js';
 import {runMagnet} from './run-magnet.js';
@@ -25,6 +26,8 @@ export type DownloadCommand = {
 	dht?: {bootstrap: string[]};
 	/** Local service discovery (BEP 14). */
 	lsd?: boolean;
+	/** MSE/PE, both ways (default: prefer). */
+	encryption?: EncryptionPolicy;
 	outputDir: string;
 	port: number;
 	maxPeers: number;
@@ -156,6 +159,7 @@ export async function downloadCommand(
 			hashPiece: hashers.hashPiece,
 			...(command.seed ? {seed: command.seed} : {}),
 			...(command.lsd ? {lsd: true} : {}),
+			...(command.encryption ? {encryption: command.encryption} : {}),
 			// The run refuses a torrent whose files would take the log's place (reserved names).
 			...(command.historyFile ? {historyFile: command.historyFile} : {}),
 			...(command.dht && command.dht.bootstrap.length > 0 && command.dht.bootstrap.every(isLocalNode)

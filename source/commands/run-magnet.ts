@@ -24,12 +24,11 @@ import {StorageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import {fetchMetadata, type MetadataFetched} from '../metadata/fetch-metadata.js';
 import {isDialable, isLocalUrl} from '../peer/address-scope.js';
-import {connectTcp} from '../peer/socket.js';
 import {createInside, readOwnFile} from '../storage/own-files.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {announcer} from '../tracker/announcer.js';
 import {shuffleTiers} from '../tracker/tiers.js';
-import {type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';
+import {dialPeers, type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';
 
 /**
  * Saves the fetched torrent as `<name>.torrent` in the output folder, or as
@@ -104,7 +103,7 @@ function fetchLinkMetadata(link: MagnetLink, config: RunConfig): Observable<RunE
 		const announces$ = announceLink(link, config, peerId).pipe(share());
 		return merge(
 			announces$,
-			fetchMetadata(linkPeers(link, config, announces$), connectTcp({connectTimeoutMs: 10_000}), {
+			fetchMetadata(linkPeers(link, config, announces$), dialPeers(link.infoHash, config), {
 				infoHash: link.infoHash,
 				peerId,
 				client: ourClientName,

@@ -9,10 +9,12 @@ import {MetainfoError, UsageError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {Dht} from '../peer/dht.js';
+import {dialUnder, type EncryptionPolicy, incomingProtocolsFor} from '../peer/encryption-policy.js';
 import {acceptingProtocols} from '../peer/incoming-protocol.js';
 import {listenForPeers} from '../peer/listener.js';
 import {localPeers} from '../peer/lsd.js';
 import {connectTcp} from '../peer/socket.js';
+import type {ConnectPort} from '../peer/transport.js';
 import {download, type SeedOptions} from '../run/download.js';
 import {withResource} from '../rx/with-resource.js';
 import {openPieceStore} from '../storage/disk.js';
@@ -45,6 +47,8 @@ export type RunConfig = {
 	localDht?: boolean;
 	/** Local service discovery (BEP 14); never for a private torrent either. */
 	lsd?: boolean;
+	/** How far MSE/PE is used, both ways (default: prefer). */
+	encryption?: EncryptionPolicy;
 };
 
 /** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
@@ -110,13 +114,25 @@ export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<Ru
 	});
 }
 
+/** The MSE/PE handshake's bound, besides the BitTorrent handshake's own. */
+const mseTimeoutMs = 10_000;
+
+/** TCP dialling for the torrent `infoHash`, encrypted as `config.encryption` says. */
+export function dialPeers(infoHash: Buffer, config: RunConfig): ConnectPort {
+	return dialUnder(config.encryption ?? 'prefer', connectTcp({connectTimeoutMs: 10_000}), {
+		infoHash,
+		timeoutMs: mseTimeoutMs,
+	});
+}
+
 function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
+	const encryption = config.encryption ?? 'prefer';
 	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
 			metainfo,
 			{
 				announce: announceByScheme({httpTimeoutMs: 15_000}),
-				connect: connectTcp({connectTimeoutMs: 10_000}),
+				connect: dialPeers(metainfo.infoHash, config),
 				morePeers$: morePeers(metainfo, config, listener.port),
 				hashPiece: config.hashPiece,
 				hashStoredPiece: config.hashPiece,
@@ -124,9 +140,12 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				...(config.resumeFile === false
 					? {}
 					: {openResume: (layout: StorageLayout) => resumeFile(config.outputDir, metainfo.infoHash, layout)}),
-				// MSE/PE callers as well as plaintext ones (issue 16: WebTorrent's first try is encrypted).
+				// MSE/PE callers as well as plaintext ones, unless the policy says otherwise: WebTorrent's
+				// first try is encrypted, a "require encryption" client's only one.
 				incoming$: listener.connections$.pipe(
-					acceptingProtocols({plaintext: true, encrypted: true}, [metainfo.infoHash], {timeoutMs: 10_000}),
+					acceptingProtocols(incomingProtocolsFor(encryption), [metainfo.infoHash], {
+						timeoutMs: mseTimeoutMs,
+					}),
 				),
 			},
 			{

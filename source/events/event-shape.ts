@@ -22,7 +22,7 @@ const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Fie
 	'no-peers': {},
 	'peer-connecting': {peer: 'text', source: 'text?'},
 	'peers-found': {source: 'text', from: 'text', peers: 'peers', count: 'count?'},
-	'peer-connected': {peer: 'text', peerId: 'text'},
+	'peer-connected': {peer: 'text', peerId: 'text', protection: 'text?'},
 	'peer-identified': {peer: 'text', client: 'text'},
 	'metadata-fetching': {infoHash: 'text', name: 'text?'},
 	'metadata-fetched': {name: 'text', bytes: 'count', torrentFile: 'text'},

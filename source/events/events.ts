@@ -45,7 +45,8 @@ export type RunEvent =
 			peers: Array<{host: string; port: number}>;
 			count?: number;
 	  }
-	| {type: 'peer-connected'; peer: string; peerId: string}
+	/** `protection`: how the connection's bytes travel (MSE/PE); absent in logs from before it. */
+	| {type: 'peer-connected'; peer: string; peerId: string; protection?: 'rc4' | 'plaintext'}
 	/** The client name a peer gave in its extended handshake (BEP 10 `v`). */
 	| {type: 'peer-identified'; peer: string; client: string}
 	/** A magnet link's run: looking for the info dictionary (BEP 9) before anything else. */

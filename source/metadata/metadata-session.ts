@@ -86,7 +86,12 @@ export function metadataSession(
 					payload: encodeExtendedHandshake({client: options.client, port: 0, requestQueue: 250}),
 				});
 				return concat(
-					of<RunEvent>({type: 'peer-connected', peer, peerId: capabilities.peerId.toString('latin1')}),
+					of<RunEvent>({
+						type: 'peer-connected',
+						peer,
+						peerId: capabilities.peerId.toString('latin1'),
+						protection: wire.protection ?? 'plaintext',
+					}),
 					messages$.pipe(
 						map((message) => requests.receive(message)),
 						filter((event) => event !== undefined),

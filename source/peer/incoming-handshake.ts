@@ -1,10 +1,10 @@
+import {plaintextHandshakeStart} from '../codec/handshake.js';
 import {PeerProtocolError} from '../errors.js';
 import type {StreamHandshake} from './encrypted-stream.js';
 import type {MseStep} from './mse-handshake.js';
 import type {MseReceiver} from './mse-receiver.js';
 
 /** What every plaintext BitTorrent handshake starts with (BEP 3): 19, then the protocol's name. */
-const plaintextStart = Buffer.concat([Buffer.of(19), Buffer.from('BitTorrent protocol')]);
 
 export type IncomingPolicy = {
 	/** False under `--encryption require`: a plaintext caller is refused. */
@@ -34,9 +34,9 @@ export class IncomingHandshake implements StreamHandshake {
 		}
 
 		this.#seen = Buffer.concat([this.#seen, chunk]);
-		const compared = Math.min(this.#seen.length, plaintextStart.length);
-		const plaintext = this.#seen.subarray(0, compared).equals(plaintextStart.subarray(0, compared));
-		if (plaintext && compared < plaintextStart.length) {
+		const compared = Math.min(this.#seen.length, plaintextHandshakeStart.length);
+		const plaintext = this.#seen.subarray(0, compared).equals(plaintextHandshakeStart.subarray(0, compared));
+		if (plaintext && compared < plaintextHandshakeStart.length) {
 			return {send: []};
 		}
 

@@ -16,6 +16,13 @@ import {PeerProtocolError} from '../errors.js';
  *   B → A  ENCRYPT(VC, crypto_select, len(PadD), PadD), then the payload
  */
 
+/**
+ * The peer did not take up MSE/PE: it hung up on our key, answered with a plaintext handshake,
+ * or said nothing, before the keys were exchanged. What a client without MSE/PE does, so the one
+ * failure worth a plaintext retry (libtorrent's and Transmission's, too).
+ */
+export class NotTakenUp extends PeerProtocolError {}
+
 /** How the connection goes on once the handshake is done. */
 export type MseOutcome = {
 	/** The torrent: the one asked for (initiator) or found (receiver); unknown for a plaintext caller. */
@@ -30,8 +37,12 @@ export type MseOutcome = {
 	payload: Buffer;
 };
 
-/** What one step of either side yields: bytes to send, and the outcome once the handshake is done. */
-export type MseStep = {send: Buffer[]; done?: MseOutcome};
+/**
+ * What one step of either side yields: bytes to send, and the outcome once the handshake is
+ * done. `ready`: the initiator has the shared secret and waits for its initial payload
+ * (`MseInitiator.request`), the only point at which it may still be chosen.
+ */
+export type MseStep = {send: Buffer[]; ready?: true; done?: MseOutcome};
 
 /** The most initial payload (IA) accepted: a BitTorrent handshake is 68 bytes; libtorrent sends that. */
 export const maxInitialPayload = 1024;
@@ -108,7 +119,12 @@ export abstract class HandshakeSide {
 			}
 		}
 
-		return {send};
+		return this.awaitingRequest ? {send, ready: true} : {send};
+	}
+
+	/** The initiator between the key exchange and its request (see `MseStep.ready`). */
+	protected get awaitingRequest(): boolean {
+		return false;
 	}
 
 	/** S from the other side's 96-byte key, once it is in; undefined until then. */

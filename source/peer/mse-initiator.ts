@@ -1,3 +1,4 @@
+import {plaintextHandshakeStart} from '../codec/handshake.js';
 import {
 	cryptoRc4,
 	type MseCiphers,
@@ -12,7 +13,9 @@ import {PeerProtocolError} from '../errors.js';
 import {
 	HandshakeSide,
 	type MseOutcome,
+	type MseStep,
 	maxInitialPayload,
+	NotTakenUp,
 	onlyBit,
 	padding,
 	type Random,
@@ -22,8 +25,11 @@ export type MseInitiatorOptions = {
 	infoHash: Buffer;
 	/** crypto_provide: `cryptoRc4`, `cryptoPlaintext` or both. */
 	provide: number;
-	/** Sent encrypted inside the handshake: our BitTorrent handshake, saving a round trip. */
-	initialPayload: Buffer;
+	/**
+	 * IA, sent encrypted inside the handshake: our BitTorrent handshake, saving a round trip.
+	 * Absent, it is asked for once the keys are exchanged (a step with `ready`), through `request`.
+	 */
+	initialPayload?: Buffer;
 	keyPair?: MseKeyPair;
 	random?: Random;
 };
@@ -32,16 +38,17 @@ export type MseInitiatorOptions = {
 export class MseInitiator extends HandshakeSide {
 	readonly #options: MseInitiatorOptions;
 	readonly #keyPair: MseKeyPair;
-	#phase: 'key' | 'vc' | 'select' | 'pad' = 'key';
+	#phase: 'key' | 'keyed' | 'vc' | 'select' | 'pad' = 'key';
 	#ciphers: MseCiphers | undefined;
+	#secret: Buffer = Buffer.alloc(0);
 	#expectedVc: Buffer = Buffer.alloc(0);
 	#select = 0;
 	#padLeft = 0;
 
 	constructor(options: MseInitiatorOptions) {
 		super();
-		if (options.initialPayload.length > maxInitialPayload) {
-			throw new RangeError(`an initial payload of ${options.initialPayload.length} bytes`);
+		if ((options.initialPayload?.length ?? 0) > maxInitialPayload) {
+			throw new RangeError(`an initial payload of ${options.initialPayload?.length} bytes`);
 		}
 
 		this.#options = options;
@@ -57,26 +64,28 @@ export class MseInitiator extends HandshakeSide {
 		const pending = this.pending;
 		switch (this.#phase) {
 			case 'key': {
+				if (pending.bytes.subarray(0, plaintextHandshakeStart.length).equals(plaintextHandshakeStart)) {
+					throw new NotTakenUp('the peer answered MSE/PE with a plaintext handshake');
+				}
+
 				const secret = this.secretFromTheirKey(this.#keyPair);
 				if (!secret) {
 					return false;
 				}
 
-				const {infoHash, provide, initialPayload} = this.#options;
-				const ciphers = mseCiphers(secret, infoHash, true);
-				this.#ciphers = ciphers;
+				const {infoHash, initialPayload} = this.#options;
+				this.#ciphers = mseCiphers(secret, infoHash, true);
+				this.#secret = secret;
 				// B's VC as it will arrive: the first 8 bytes of its stream, from a second copy of it.
 				this.#expectedVc = Buffer.from(verificationConstant);
 				mseCiphers(secret, infoHash, true).decrypt.apply(this.#expectedVc);
-				const header = Buffer.alloc(8 + 4 + 2 + 2);
-				header.writeUInt32BE(provide, 8);
-				header.writeUInt16BE(0, 12);
-				header.writeUInt16BE(initialPayload.length, 14);
-				const encrypted = Buffer.concat([header, initialPayload]);
-				ciphers.encrypt.apply(encrypted);
-				send.push(Buffer.concat([req1Hash(secret), torrentMarker(infoHash, secret), encrypted]));
-				this.#phase = 'vc';
-				return true;
+				if (initialPayload) {
+					send.push(this.#requestWith(initialPayload));
+					return true;
+				}
+
+				this.#phase = 'keyed';
+				return false;
 			}
 
 			case 'vc': {
@@ -125,6 +134,41 @@ export class MseInitiator extends HandshakeSide {
 			default:
 				return false;
 		}
+	}
+
+	/**
+	 * Our request, with `initialPayload` (at most 1024 bytes) as IA, after a step said `ready`;
+	 * what the peer sent meanwhile is read on, as `receive` would.
+	 */
+	request(initialPayload: Buffer): MseStep {
+		if (this.#phase !== 'keyed') {
+			throw new Error('the MSE request goes once, after the key exchange');
+		}
+
+		const sent = this.#requestWith(initialPayload);
+		const step = this.receive(Buffer.alloc(0));
+		return {...step, send: [sent, ...step.send]};
+	}
+
+	protected override get awaitingRequest(): boolean {
+		return this.#phase === 'keyed';
+	}
+
+	/** HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S), ENCRYPT(VC, crypto_provide, len(PadC) = 0, len(IA), IA). */
+	#requestWith(initialPayload: Buffer): Buffer {
+		if (initialPayload.length > maxInitialPayload) {
+			throw new RangeError(`an initial payload of ${initialPayload.length} bytes`);
+		}
+
+		const {infoHash, provide} = this.#options;
+		const header = Buffer.alloc(8 + 4 + 2 + 2);
+		header.writeUInt32BE(provide, 8);
+		header.writeUInt16BE(0, 12);
+		header.writeUInt16BE(initialPayload.length, 14);
+		const encrypted = Buffer.concat([header, initialPayload]);
+		this.#ciphers?.encrypt.apply(encrypted);
+		this.#phase = 'vc';
+		return Buffer.concat([req1Hash(this.#secret), torrentMarker(infoHash, this.#secret), encrypted]);
 	}
 
 	protected outcome(): MseOutcome {

@@ -15,6 +15,11 @@ export type PeerWire = {
 	send(bytes: Buffer): boolean;
 	/** Emits when the socket has flushed what it held after `send` returned false. */
 	drained$: Observable<void>;
+	/**
+	 * How the bytes travel: RC4-encrypted or as they are (MSE/PE, `encrypted-stream.ts`); an
+	 * encrypted wire's handshake settles it before the first byte comes in. Absent: plaintext.
+	 */
+	readonly protection?: 'rc4' | 'plaintext' | undefined;
 };
 
 /**

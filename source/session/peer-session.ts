@@ -46,7 +46,12 @@ export function peerSession(
 		return handshakeStep(wire, handshake, ({capabilities, messages$}) => {
 			shared.peers.set(peer, stats);
 			return concat(
-				of<RunEvent>({type: 'peer-connected', peer, peerId: capabilities.peerId.toString('latin1')}),
+				of<RunEvent>({
+					type: 'peer-connected',
+					peer,
+					peerId: capabilities.peerId.toString('latin1'),
+					protection: wire.protection ?? 'plaintext',
+				}),
 				defer(() => {
 					for (const message of openingMessages(capabilities, shared.picker, settings)) {
 						send([message]);

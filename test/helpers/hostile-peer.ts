@@ -16,6 +16,7 @@ import {
 	extensionProtocolBit,
 	fastExtensionBit,
 	type Handshake,
+	plaintextHandshakeStart,
 } from '../../source/codec/handshake.js';
 import {blockLength, encodeMessage, type PeerMessage} from '../../source/codec/messages.js';
 import {frameWire, type WireFrame} from '../../source/peer/framer.js';
@@ -316,8 +317,10 @@ function socketWire(socket: net.Socket, torrent: HostileTorrent, behaviour: Host
 
 export type HostileServer = {
 	port: number;
-	/** One log per connection torrent-rx made, in order. */
+	/** One log per plaintext connection torrent-rx made, in order. */
 	connections: ConnectionLog[];
+	/** Connections that opened with MSE/PE, hung up on as a client without it does. */
+	encryptedAttempts: () => number;
 	/** Resolves with the first connection's log once torrent-rx has connected. */
 	firstConnection: Promise<ConnectionLog>;
 	stop(): Promise<void>;
@@ -338,19 +341,52 @@ export async function listenHostile(
 	const firstConnection = new Promise<ConnectionLog>((resolve) => {
 		first = resolve;
 	});
+	let encryptedAttempts = 0;
 	const server = net.createServer({noDelay: true}, (socket) => {
 		sockets.add(socket);
 		socket.once('close', () => sockets.delete(socket));
-		const {log} = socketWire(socket, torrent, behaviour);
-		connections.push(log);
-		first(log);
+		readsPlaintextStart(socket, (plaintext) => {
+			if (!plaintext) {
+				encryptedAttempts += 1;
+				socket.destroy();
+				return;
+			}
+
+			const {log} = socketWire(socket, torrent, behaviour);
+			connections.push(log);
+			first(log);
+		});
 	});
 	const {port, stop} = await listenOnLoopback(t, server, 'the hostile peer', () => {
 		for (const socket of sockets) {
 			socket.destroy();
 		}
 	});
-	return {port, connections, firstConnection, stop};
+	return {port, connections, encryptedAttempts: () => encryptedAttempts, firstConnection, stop};
+}
+
+/**
+ * Waits for the dialler's first 20 bytes, as a client that reads before it speaks does, and
+ * tells `decided` whether they open a plaintext handshake; they are put back to be read again.
+ * The hostile peers are clients without MSE/PE: they hang up on torrent-rx's encrypted first try.
+ */
+function readsPlaintextStart(socket: net.Socket, decided: (plaintext: boolean) => void): void {
+	let seen = Buffer.alloc(0);
+	const onData = (chunk: Buffer) => {
+		seen = Buffer.concat([seen, chunk]);
+		const compared = Math.min(seen.length, plaintextHandshakeStart.length);
+		const plaintext = seen.subarray(0, compared).equals(plaintextHandshakeStart.subarray(0, compared));
+		if (plaintext && compared < plaintextHandshakeStart.length) {
+			return;
+		}
+
+		socket.off('data', onData);
+		socket.pause();
+		socket.unshift(seen);
+		decided(plaintext);
+		socket.resume();
+	};
+	socket.on('data', onData);
 }
 
 /**
@@ -562,6 +598,8 @@ export const hostile = {
 	 * order they are asked for, so two pass the hash check for every one that fails.
 	 */
 	sometimesBadData: script({
+		// A peer id of its own: the other liar's ban must not catch it by its id before its own strikes do.
+		connected: (wire) => wire.handshake({peerId: Buffer.from('-HS0001-sometimesbad')}),
 		request(wire, request) {
 			const order = [...new Set(wire.log.requests.map((each) => each.index))].indexOf(request.index);
 			if (order % 3 === 2) {

@@ -42,8 +42,15 @@ ALERTS = (
 
 def encryption_settings():
     """TORRENT_RX_LT_ENCRYPTION=forced: MSE/PE with RC4 only, both ways, as a "require encryption"
-    client is set (libtorrent drops every plaintext connection, and offers nothing but RC4)."""
-    if os.environ.get("TORRENT_RX_LT_ENCRYPTION") != "forced":
+    client is set (libtorrent drops every plaintext connection, and offers nothing but RC4).
+    =disabled: plaintext only, as a client that never learnt MSE/PE (it hangs up on one)."""
+    policy = os.environ.get("TORRENT_RX_LT_ENCRYPTION")
+    if policy == "disabled":
+        return {
+            "out_enc_policy": int(lt.enc_policy.disabled),
+            "in_enc_policy": int(lt.enc_policy.disabled),
+        }
+    if policy != "forced":
         return {}
     return {
         "out_enc_policy": int(lt.enc_policy.forced),

@@ -336,8 +336,8 @@ export async function startLibtorrentSeeder(
 		/** libtorrent-peer.py's command: `seed-quietly` needs no tracker, `leech-slowly` downloads at a capped rate. */
 		mode?: 'seed' | 'seed-dht' | 'seed-quietly' | 'leech-slowly';
 		extra?: string[];
-		/** `forced`: MSE/PE with RC4 only, both ways; plaintext peers are dropped. */
-		encryption?: 'forced';
+		/** `forced`: MSE/PE with RC4 only, both ways; plaintext peers are dropped. `disabled`: plaintext only. */
+		encryption?: 'forced' | 'disabled';
 	} = {},
 ): Promise<Seeder> {
 	const command = [mode, torrentPath, saveDir, ...extra];

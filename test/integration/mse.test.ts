@@ -87,7 +87,7 @@ test('a libtorrent leecher requiring encryption dials us: we take its MSE/PE han
 	);
 	const infoHash = Buffer.from(hex, 'hex');
 	const served = new Map([[req2Hash(infoHash).toString('hex'), infoHash]]);
-	const accepted: Array<{protection: string; handshake: Buffer}> = [];
+	const accepted: Array<{protection?: string; handshake: Buffer}> = [];
 	const sockets = new Set<net.Socket>();
 	const server = net.createServer((socket) => {
 		sockets.add(socket);

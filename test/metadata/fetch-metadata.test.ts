@@ -115,7 +115,7 @@ test('one peer: handshake, extended handshakes, three requests, the verified dic
 		const peers$ = cold<PeerAddress>('a', {a: address(0)});
 		expectObservable(fetchMetadata(peers$, fake, fetchOptions(small.infoHash))).toBe('a 9ms (bc) 6ms (d|)', {
 			a: {type: 'peer-connecting', peer: key(0)},
-			b: {type: 'peer-connected', peer: key(0), peerId: '-LT2080-metadatapeer'},
+			b: {type: 'peer-connected', peer: key(0), peerId: '-LT2080-metadatapeer', protection: 'plaintext'},
 			c: {type: 'peer-identified', peer: key(0), client: 'libtorrent/2.0.8.0'},
 			d: {type: 'metadata', infoBytes: small.infoBytes},
 		});

@@ -3,6 +3,7 @@ import {asyncScheduler, NEVER, Subject} from 'rxjs';
 import {cryptoPlaintext, cryptoRc4, req2Hash} from '../../source/codec/mse-crypto.js';
 import {PeerProtocolError} from '../../source/errors.js';
 import {encryptedStream, type ProtectedWire} from '../../source/peer/encrypted-stream.js';
+import {NotTakenUp} from '../../source/peer/mse-handshake.js';
 import {MseInitiator} from '../../source/peer/mse-initiator.js';
 import {MseReceiver} from '../../source/peer/mse-receiver.js';
 import type {PeerWire} from '../../source/peer/transport.js';
@@ -82,26 +83,36 @@ test('plaintext chosen: after the handshake the bytes go as they are', (t) => {
 	});
 });
 
-test('a peer that never answers: an error when the time is up, and the bytes are let go of', (t) => {
+test('a peer that never answers: NotTakenUp when the time is up, and the bytes are let go of', (t) => {
 	testScheduler(t).run(({hot, expectObservable, expectSubscriptions}) => {
 		const incoming$ = hot<Buffer>('-');
 		const silent: PeerWire = {incoming$, send: () => true, drained$: NEVER};
 		expectObservable(encryptedStream(silent, initiator(), options)).toBe(
 			'5000ms #',
 			undefined,
-			new PeerProtocolError('MSE handshake not done within 5 s'),
+			new NotTakenUp('MSE handshake not done within 5 s'),
 		);
 		expectSubscriptions(incoming$.subscriptions).toBe('^ 4999ms !');
 	});
 });
 
-test('a peer that hangs up mid-handshake: an error, at once', (t) => {
+test('a peer that hangs up before the keys are exchanged: NotTakenUp (worth a plaintext retry), at once', (t) => {
 	testScheduler(t).run(({hot, expectObservable}) => {
 		const closing: PeerWire = {incoming$: hot<Buffer>('--|'), send: () => true, drained$: NEVER};
 		expectObservable(encryptedStream(closing, initiator(), options)).toBe(
 			'--#',
 			undefined,
-			new PeerProtocolError('the peer closed during the MSE handshake'),
+			new NotTakenUp('the peer closed during the MSE handshake'),
+		);
+		const resetting: PeerWire = {
+			incoming$: hot<Buffer>('-#', undefined, new Error('ECONNRESET')),
+			send: () => true,
+			drained$: NEVER,
+		};
+		expectObservable(encryptedStream(resetting, receiver(), options)).toBe(
+			'-#',
+			undefined,
+			new NotTakenUp('the peer hung up on the MSE handshake', {cause: new Error('ECONNRESET')}),
 		);
 	});
 });
