@@ -28,7 +28,8 @@ process.once('exit', () => {
 	}
 });
 
-function track(child: ChildProcess): ChildProcess {
+/** Registers `child` to be killed if this test process exits while it still runs. */
+export function track(child: ChildProcess): ChildProcess {
 	running.add(child);
 	child.once('exit', () => running.delete(child));
 	return child;
@@ -385,6 +386,18 @@ export async function startLibtorrentSeeder(
 }
 
 /**
+ * How aria2c treats MSE/PE: by default it takes plaintext peers as well as encrypted ones;
+ * `arc4` requires an MSE/PE handshake and RC4 after it, both ways, and drops plaintext peers.
+ */
+export type Aria2Encryption = 'arc4';
+
+function aria2EncryptionFlags(encryption: Aria2Encryption | undefined): string[] {
+	return encryption === 'arc4'
+		? ['--bt-require-crypto=true', '--bt-min-crypto-level=arc4']
+		: ['--bt-require-crypto=false'];
+}
+
+/**
  * Seeds `torrentPath` from `saveDir` with aria2c (it checks the file first, then seeds without a
  * ratio limit), resolving once the tracker at `trackerUrl` lists it. aria2c reads a handshake
  * strictly on its own, so it catches a client that sends anything before the handshake is done.
@@ -397,7 +410,7 @@ export async function startAria2Seeder(
 		trackerUrl,
 		infoHash,
 	}: {torrentPath: string; saveDir: string; trackerUrl: string; infoHash: string},
-	{readyTimeoutMs = 20_000}: {readyTimeoutMs?: number} = {},
+	{readyTimeoutMs = 20_000, encryption}: {readyTimeoutMs?: number; encryption?: Aria2Encryption} = {},
 ): Promise<Seeder> {
 	const port = await freePort();
 	const child = track(
@@ -411,7 +424,7 @@ export async function startAria2Seeder(
 				'--enable-dht6=false',
 				'--bt-enable-lpd=false',
 				'--enable-peer-exchange=false',
-				'--bt-require-crypto=false',
+				...aria2EncryptionFlags(encryption),
 				`--listen-port=${port}`,
 				'--summary-interval=0',
 				'--console-log-level=warn',
@@ -426,22 +439,18 @@ export async function startAria2Seeder(
 	child.stderr?.on('data', (chunk: Buffer) => {
 		stderr += chunk.toString();
 	});
-	const deadline = Date.now() + readyTimeoutMs;
-	while (Date.now() < deadline) {
-		if (child.exitCode !== null) {
-			throw new Error(`aria2c seeder exited (${child.exitCode}) before ready; stderr: ${stderr}`);
-		}
-
-		const peers = await trackerPeers(trackerUrl, infoHash).catch(() => []);
-		if (peers.some((peer) => peer.port === port)) {
-			return {port, stop};
-		}
-
-		await new Promise((resolve) => setTimeout(resolve, 200));
+	try {
+		await waitForTrackerListing(trackerUrl, infoHash, port, {
+			timeoutMs: readyTimeoutMs,
+			giveUp: () =>
+				child.exitCode === null ? undefined : `aria2c seeder exited (${child.exitCode}) before ready`,
+		});
+	} catch (error) {
+		await stop();
+		throw new Error(`aria2c seeder not ready: ${(error as Error).message}; stderr: ${stderr}`);
 	}
 
-	await stop();
-	throw new Error(`aria2c seeder not announced within ${readyTimeoutMs} ms; stderr: ${stderr}`);
+	return {port, stop};
 }
 
 export type RunResult = {
@@ -669,13 +678,14 @@ async function runTracked(
 /**
  * Downloads `torrentPath` into `dir` with aria2c: BitTorrent only through the torrent's tracker
  * (no DHT, local peer discovery or peer exchange), listening on a free port, and quitting as
- * soon as the download is complete.
+ * soon as the download is complete. With `logFile`, aria2c writes its debug log there: each
+ * connection's MSE/PE steps are only logged at that level.
  */
 export async function runAria2c(
 	t: Teardown,
 	torrentPath: string,
 	dir: string,
-	{timeoutMs}: {timeoutMs: number},
+	{timeoutMs, encryption, logFile}: {timeoutMs: number; encryption?: Aria2Encryption; logFile?: string},
 ): Promise<ProcessResult> {
 	return runTracked(
 		t,
@@ -688,10 +698,11 @@ export async function runAria2c(
 			'--bt-enable-lpd=false',
 			'--enable-peer-exchange=false',
 			'--file-allocation=none',
-			'--bt-require-crypto=false',
+			...aria2EncryptionFlags(encryption),
 			`--listen-port=${await freePort()}`,
 			'--summary-interval=0',
 			'--console-log-level=warn',
+			...(logFile ? [`--log=${logFile}`, '--log-level=debug'] : []),
 			torrentPath,
 		],
 		{timeoutMs},
@@ -792,6 +803,39 @@ export async function trackerPeers(
 	}
 
 	return peers;
+}
+
+/**
+ * Resolves once the tracker at `trackerUrl` lists a peer on `port` for `infoHash`, asking every
+ * 200 ms; rejects after `timeoutMs`, or as soon as `giveUp` returns a reason.
+ */
+export async function waitForTrackerListing(
+	trackerUrl: string,
+	infoHash: string,
+	port: number,
+	{timeoutMs, giveUp}: {timeoutMs: number; giveUp?: () => string | undefined},
+): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	let listed: Array<{host: string; port: number}> = [];
+	for (;;) {
+		const reason = giveUp?.();
+		if (reason !== undefined) {
+			throw new Error(reason);
+		}
+
+		listed = await trackerPeers(trackerUrl, infoHash).catch(() => listed);
+		if (listed.some((peer) => peer.port === port)) {
+			return;
+		}
+
+		if (Date.now() > deadline) {
+			throw new Error(
+				`the tracker did not list port ${port} within ${timeoutMs} ms; it lists ${JSON.stringify(listed)}`,
+			);
+		}
+
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
 }
 
 export type ThrottledProxy = {port: number; stop(): Promise<void>};

@@ -1,0 +1,110 @@
+/**
+ * What the interop tests against other clients (aria2c, WebTorrent) share: torrent-rx seeding a
+ * payload behind a real opentracker, and the byte-for-byte check of what the other side wrote.
+ */
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import type {ExecutionContext} from 'ava';
+import {
+	debugEvents,
+	freePort,
+	listPayloadFiles,
+	makePayload,
+	type Opentracker,
+	type Payload,
+	type PayloadSpec,
+	type RunningTorrentRx,
+	spawnTorrentRx,
+	tempDir,
+	trackedTorrent,
+	waitForDebugEvent,
+} from './swarm-fixture.js';
+
+/** About 3 MiB in four files of odd sizes, so that pieces span files. */
+export const album: PayloadSpec = {
+	name: 'album',
+	files: [
+		{path: 'cover.jpg', length: 300_001},
+		{path: 'disc1/01.flac', length: 2 * 1024 * 1024 + 12_345},
+		{path: 'disc1/02.flac', length: 1},
+		{path: 'notes.txt', length: 777_777},
+	],
+};
+
+/** Exit code, whether it timed out, and the tail of stderr: the message of a failed run. */
+export function describeRun(result: {
+	code: number | null;
+	signal: string | null;
+	timedOut: boolean;
+	stderr: string;
+}): string {
+	return `exit ${result.code ?? result.signal}${result.timedOut ? ' (timed out)' : ''}\nstderr:\n${result.stderr.slice(-4000)}`;
+}
+
+/** The payload's files in `dir` are byte-identical to the originals, and nothing else is there. */
+export async function assertSameFiles(t: ExecutionContext, dir: string, payload: Payload, who: string) {
+	t.deepEqual(
+		await listPayloadFiles(dir),
+		payload.files.map((file) => file.relativePath).sort(),
+		`${who} wrote exactly the payload files`,
+	);
+	for (const file of payload.files) {
+		const written = await readFile(path.join(dir, file.relativePath));
+		t.is(written.length, file.length, `${file.relativePath} from ${who} has the right size`);
+		// Not t.deepEqual: a diff of megabytes helps nobody.
+		t.true(written.equals(file.data), `${file.relativePath} from ${who} is byte-identical`);
+	}
+}
+
+export type TorrentRxSeeder = {
+	run: RunningTorrentRx;
+	tracker: Opentracker;
+	port: number;
+	payload: Payload;
+	torrentPath: string;
+	infoHash: string;
+};
+
+/**
+ * Makes `spec` in a fresh folder with a torrent announcing to a fresh opentracker, and seeds it
+ * with torrent-rx (`--seed --debug --no-metrics`, `extraArgs` after them) from that folder; resolves once
+ * torrent-rx is seeding and the tracker has answered it, so that the tracker lists it.
+ */
+export async function startTorrentRxSeeder(
+	t: ExecutionContext,
+	spec: PayloadSpec,
+	pieceLength: number,
+	{extraArgs = [], timeoutMs = 60_000}: {extraArgs?: string[]; timeoutMs?: number} = {},
+): Promise<TorrentRxSeeder> {
+	const seedDir = await tempDir(t);
+	const payload = await makePayload(seedDir, spec);
+	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, pieceLength);
+	const port = await freePort();
+	const run = spawnTorrentRx(
+		t,
+		[
+			torrentPath,
+			'--output',
+			seedDir,
+			'--seed',
+			'--port',
+			String(port),
+			'--debug',
+			'--no-metrics',
+			...extraArgs,
+		],
+		{timeoutMs},
+	);
+	await waitForDebugEvent(
+		run,
+		(_event, events) =>
+			events.some((event) => event.type === 'seeding') &&
+			events.some((event) => event.type === 'announce-answered'),
+		{timeoutMs: 20_000},
+	);
+	t.false(
+		debugEvents(run.stderr()).some((event) => event.type === 'piece-started'),
+		'the seeder had every piece: nothing to download',
+	);
+	return {run, tracker, port, payload, torrentPath, infoHash};
+}
