@@ -59,9 +59,10 @@ test('aria2c requiring RC4 downloads what torrent-rx seeds: MSE/PE taken, RC4 ch
 			.filter((line) => cuids.some((cuid) => line.includes(`CUID#${cuid} - `)) && line.includes('MSE'))
 			.join('\n')}`,
 	);
+	const served = debugEvents(seeder.run.stderr()).filter((event) => event.type === 'peer-connected');
 	t.true(
-		debugEvents(seeder.run.stderr()).some((event) => event.type === 'peer-connected'),
-		'torrent-rx reported the peer it served',
+		served.length > 0 && served.every((event) => event.protection === 'rc4'),
+		`torrent-rx reported the peer it served, in RC4: ${JSON.stringify(served)}`,
 	);
 });
 
@@ -128,11 +129,17 @@ for (const flags of [['--encryption', 'require'], []]) {
 		t.false(leecher.timedOut, describeRun(leecher));
 		t.is(leecher.code, 0, describeRun(leecher));
 		await assertSameFiles(t, downloadDir, payload, 'torrent-rx');
+		const events = debugEvents(leecher.stderr);
 		const sources = new Set(
-			debugEvents(leecher.stderr)
-				.filter((event) => event.type === 'piece-verified')
-				.map((event) => String(event.peer)),
+			events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
 		);
 		t.deepEqual([...sources], [`127.0.0.1:${seeder.port}`], 'every piece came from the aria2c seeder');
+		const connected = events.filter(
+			(event) => event.type === 'peer-connected' && event.peer === `127.0.0.1:${seeder.port}`,
+		);
+		t.true(
+			connected.length > 0 && connected.every((event) => event.protection === 'rc4'),
+			JSON.stringify(connected),
+		);
 	});
 }

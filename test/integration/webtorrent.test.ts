@@ -65,47 +65,71 @@ test(`WebTorrent ${webTorrentVersion} downloads what torrent-rx seeds, over its 
 		timeoutMs: 5000,
 	});
 	t.regex(String(connected.peer), /^127\.0\.0\.1:\d+$/, 'torrent-rx reported the peer it served');
+	t.is(connected.protection, toSeeder[0]?.protection, 'torrent-rx and WebTorrent agree on the protection');
 	t.log(`WebTorrent's connection to torrent-rx: ${toSeeder.map(describeWire).join('; ')}`);
 });
 
-test(`torrent-rx downloads from a WebTorrent ${webTorrentVersion} seeder`, async (t) => {
-	t.timeout(90_000);
-	const seedDir = await tempDir(t);
-	const downloadDir = await tempDir(t);
-	const payload = await makePayload(seedDir, album);
-	const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, 128 * kib);
-	const webtorrent = await startWebTorrent(t, {
-		mode: 'seed',
-		torrentPath,
-		dir: seedDir,
-		port: await freePort(),
-	});
-	t.is(webtorrent.infoHash, infoHash, 'WebTorrent and libtorrent agree on the info hash');
-	// WebTorrent announces in the background once it is ready: torrent-rx finds it only once listed.
-	await waitForTrackerListing(tracker.url, infoHash, webtorrent.port, {
-		timeoutMs: 20_000,
-		giveUp: () =>
-			webtorrent.child.exitCode === null ? undefined : `WebTorrent exited: ${webtorrent.stderr()}`,
-	});
+for (const flags of [[], ['--encryption', 'require']]) {
+	const how = flags.length > 0 ? flags.join(' ') : 'its default encryption';
+	test(`torrent-rx with ${how} downloads from a WebTorrent ${webTorrentVersion} seeder, over MSE/PE`, async (t) => {
+		t.timeout(90_000);
+		const seedDir = await tempDir(t);
+		const downloadDir = await tempDir(t);
+		const payload = await makePayload(seedDir, album);
+		const {tracker, torrentPath, infoHash} = await trackedTorrent(t, payload, 128 * kib);
+		const webtorrent = await startWebTorrent(t, {
+			mode: 'seed',
+			torrentPath,
+			dir: seedDir,
+			port: await freePort(),
+		});
+		t.is(webtorrent.infoHash, infoHash, 'WebTorrent and libtorrent agree on the info hash');
+		// WebTorrent announces in the background once it is ready: torrent-rx finds it only once listed.
+		await waitForTrackerListing(tracker.url, infoHash, webtorrent.port, {
+			timeoutMs: 20_000,
+			giveUp: () =>
+				webtorrent.child.exitCode === null ? undefined : `WebTorrent exited: ${webtorrent.stderr()}`,
+		});
 
-	const leecher = await runTorrentRx(
-		t,
-		[torrentPath, '--output', downloadDir, '--port', String(await freePort()), '--debug', '--no-metrics'],
-		{timeoutMs: 45_000},
-	);
-	t.false(leecher.timedOut, describeRun(leecher));
-	t.is(leecher.code, 0, describeRun(leecher));
-	await assertSameFiles(t, downloadDir, payload, 'torrent-rx');
+		const leecher = await runTorrentRx(
+			t,
+			[
+				torrentPath,
+				'--output',
+				downloadDir,
+				'--port',
+				String(await freePort()),
+				'--debug',
+				'--no-metrics',
+				...flags,
+			],
+			{timeoutMs: 45_000},
+		);
+		t.false(leecher.timedOut, describeRun(leecher));
+		t.is(leecher.code, 0, describeRun(leecher));
+		await assertSameFiles(t, downloadDir, payload, 'torrent-rx');
 
-	const events = debugEvents(leecher.stderr);
-	const sources = new Set(
-		events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
-	);
-	t.deepEqual([...sources], [`127.0.0.1:${webtorrent.port}`], 'every piece came from WebTorrent');
-	// WebTorrent printed the wire at the handshake, before the first piece: this does not wait long.
-	const fromUs = await webtorrent.waitFor(
-		(line): line is Wire => line.type === 'wire' && line.direction === 'incoming',
-		{timeoutMs: 5000},
-	);
-	t.log(`torrent-rx's connection to WebTorrent: ${describeWire(fromUs)}`);
-});
+		const events = debugEvents(leecher.stderr);
+		const sources = new Set(
+			events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
+		);
+		t.deepEqual([...sources], [`127.0.0.1:${webtorrent.port}`], 'every piece came from WebTorrent');
+		// WebTorrent printed the wire at the handshake, before the first piece: this does not wait long.
+		const fromUs = await webtorrent.waitFor(
+			(line): line is Wire => line.type === 'wire' && line.direction === 'incoming',
+			{timeoutMs: 5000},
+		);
+		t.log(`torrent-rx's connection to WebTorrent: ${describeWire(fromUs)}`);
+		t.true(
+			fromUs.mse,
+			`torrent-rx's connection to WebTorrent began with an MSE/PE handshake: ${describeWire(fromUs)}`,
+		);
+		const connected = events.find(
+			(event) => event.type === 'peer-connected' && event.peer === `127.0.0.1:${webtorrent.port}`,
+		);
+		t.is(connected?.protection, fromUs.protection, 'torrent-rx and WebTorrent agree on the protection');
+		if (flags.length > 0) {
+			t.is(connected?.protection, 'rc4', 'required, RC4 is what it got');
+		}
+	});
+}
