@@ -14,6 +14,8 @@ export type PeerState = {
 	client: string;
 	/** How we learnt of it; undefined in logs from before it was recorded. */
 	source: PeerSource | undefined;
+	/** How its bytes travel (MSE/PE), once the handshake is in; undefined before, and in older logs. */
+	protection: 'rc4' | 'plaintext' | undefined;
 	status: PeerStatus;
 	/**
 	 * Pieces started with this peer and not yet verified or failed. A count rather than a list:
@@ -39,6 +41,7 @@ function newPeer(address: string, now: number, source?: PeerSource): PeerState {
 		address,
 		client: '',
 		source,
+		protection: undefined,
 		status: 'connecting',
 		piecesInFlight: 0,
 		currentPiece: undefined,
@@ -118,6 +121,7 @@ export class PeerMapDraft {
 			case 'peer-connected': {
 				const peer = this.#writable(event.peer, now);
 				peer.client = clientName(event.peerId);
+				peer.protection = event.protection;
 				peer.status = 'choked';
 				break;
 			}

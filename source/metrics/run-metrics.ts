@@ -40,6 +40,12 @@ function registerRunSeries(registry: Registry) {
 			labelNames: ['state'] as const,
 			registers: [registry],
 		}),
+		byEncryption: new Gauge({
+			name: 'torrent_rx_connected_peers',
+			help: 'Connected peers by how their bytes travel: rc4 (MSE/PE) or plaintext',
+			labelNames: ['encryption'] as const,
+			registers: [registry],
+		}),
 		announces: new Counter({
 			name: 'torrent_rx_announces_total',
 			help: 'Tracker announces by result',
@@ -62,34 +68,48 @@ function registerRunSeries(registry: Registry) {
 
 type RunSeries = ReturnType<typeof registerRunSeries>;
 
-/** The `torrent_rx_peers` gauge by state, kept from the peer events. */
-function peerGauges(peers: RunSeries['peers']) {
+/**
+ * The `torrent_rx_peers` gauge by state and `torrent_rx_connected_peers` by encryption, kept
+ * from the peer events. The label's values are ours (two), never the peer's word.
+ */
+function peerGauges(peers: RunSeries['peers'], byEncryption: RunSeries['byEncryption']) {
 	const connecting = peers.labels('connecting');
 	const connected = peers.labels('connected');
-	// Both series from the first scrape, not from the first peer.
-	connecting.set(0);
-	connected.set(0);
-	const connectedPeers = new Set<string>();
+	const encryption = {rc4: byEncryption.labels('rc4'), plaintext: byEncryption.labels('plaintext')};
+	const all = [connecting, connected, encryption.rc4, encryption.plaintext];
+	// Every series from the first scrape, not from the first peer.
+	for (const gauge of all) {
+		gauge.set(0);
+	}
+
+	const connectedPeers = new Map<string, keyof typeof encryption>();
 	return {
 		connecting() {
 			connecting.inc();
 		},
 		connected(event: EventOf<'peer-connected'>) {
+			const protection = event.protection === 'rc4' ? 'rc4' : 'plaintext';
 			connecting.dec();
 			connected.inc();
-			connectedPeers.add(event.peer);
+			encryption[protection].inc();
+			connectedPeers.set(event.peer, protection);
 		},
 		disconnected(event: EventOf<'peer-disconnected'>) {
-			if (connectedPeers.delete(event.peer)) {
+			const protection = connectedPeers.get(event.peer);
+			if (protection) {
+				connectedPeers.delete(event.peer);
 				connected.dec();
+				encryption[protection].dec();
 			} else {
 				connecting.dec();
 			}
 		},
 		/** The metadata phase's connections end with it, without an event each. */
 		reset() {
-			connecting.set(0);
-			connected.set(0);
+			for (const gauge of all) {
+				gauge.set(0);
+			}
+
 			connectedPeers.clear();
 		},
 	};
@@ -142,7 +162,7 @@ function progressSeries({completion, downloaded, verified, pieceDuration}: RunSe
 export function createRunMetrics(): RunMetrics {
 	const registry = new Registry();
 	const series = registerRunSeries(registry);
-	const peers = peerGauges(series.peers);
+	const peers = peerGauges(series.peers, series.byEncryption);
 	const progress = progressSeries(series);
 	return {
 		registry,

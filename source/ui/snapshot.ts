@@ -2,10 +2,15 @@ import {printable} from '../codec/printable.js';
 import type {PeerState, RunState} from '../events/run-state.js';
 import {countOf, formatBytes, formatDuration, formatRate, maxNameLength} from './format.js';
 
-/** The peer table's columns, as the web page shows them (the terminal leaves out From below 90 columns). */
+/**
+ * The peer table's columns, as the web page shows them (a narrow terminal leaves out Piece and
+ * From). Enc says `rc4` for a peer whose bytes are RC4-encrypted (MSE/PE), as the flags column
+ * of uTorrent and qBittorrent says `E`.
+ */
 export const peerColumns = [
 	'Peer',
 	'Client',
+	'Enc',
 	'From',
 	'Status',
 	'Piece',
@@ -81,6 +86,7 @@ function peerRow(peer: PeerState): PeerRow {
 		cells: [
 			address,
 			printable(peer.client) || '…',
+			peer.protection === 'rc4' ? 'rc4' : '',
 			printable(peer.source ?? ''),
 			peer.status,
 			piece === undefined ? '' : String(piece),

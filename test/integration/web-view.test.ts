@@ -40,6 +40,8 @@ function recordedRun(): TimedEvent[] {
 				type: 'peer-connected',
 				peer,
 				peerId: `-LT2080-${`web${index}`.padEnd(12, '0')}`,
+				// The first over RC4 (MSE/PE), the others not.
+				protection: index === 0 ? 'rc4' : 'plaintext',
 				at: 300 + 50 * index,
 			},
 			{type: 'peer-unchoked', peer, at: 500 + 50 * index},
@@ -150,14 +152,20 @@ async function until(page: Page, what: string, check: (view: Shown) => boolean, 
 	}
 }
 
-/** Each of the three peers has its row, naming its address and libtorrent 2.0.8 as its client. */
+/**
+ * Each of the three peers has its row, naming its address and libtorrent 2.0.8 as its client,
+ * and the first marked as RC4-encrypted.
+ */
 function namesEveryPeer(view: Shown): boolean {
 	const rows = [...view.rows].sort((a, b) => a.peer.localeCompare(b.peer));
 	return (
 		rows.length === peers.length &&
 		rows.every(
 			(row, index) =>
-				row.peer === peers[index] && row.cells[0] === row.peer && row.cells[1] === 'libtorrent 2.0.8',
+				row.peer === peers[index] &&
+				row.cells[0] === row.peer &&
+				row.cells[1] === 'libtorrent 2.0.8' &&
+				row.cells[2] === (index === 0 ? 'rc4' : ''),
 		)
 	);
 }
@@ -229,7 +237,7 @@ test('a replay in --mode web shows live in two browser tabs: peers, rising progr
 			t.is(withPeers.name, 'web-view.iso', tab);
 			t.deepEqual(
 				withPeers.columns,
-				['Peer', 'Client', 'From', 'Status', 'Piece', 'Downloaded', 'Down rate', 'Up rate'],
+				['Peer', 'Client', 'Enc', 'From', 'Status', 'Piece', 'Downloaded', 'Down rate', 'Up rate'],
 				tab,
 			);
 
@@ -264,7 +272,7 @@ test('a replay in --mode web shows live in two browser tabs: peers, rising progr
 		t.is(final.title, '100.0% web-view.iso – torrent-rx', tab);
 		// Ten pieces, round robin from three peers: 4, 3 and 3.
 		t.deepEqual(
-			Object.fromEntries(final.rows.map((row) => [row.peer, row.cells[5]])),
+			Object.fromEntries(final.rows.map((row) => [row.peer, row.cells[6]])),
 			{[peers[0] ?? '']: '4', [peers[1] ?? '']: '3', [peers[2] ?? '']: '3'},
 			tab,
 		);

@@ -69,3 +69,33 @@ test('completion counts the exact bytes found on disk, short last piece included
 	metrics.observe({type: 'completed', bytes: 310, at: 3});
 	t.is(await ratio(), 1);
 });
+
+test('connected peers by encryption: rc4 or plaintext (an older log’s peer counts as plaintext), each leaving its own', async (t) => {
+	const metrics = createRunMetrics();
+	const byEncryption = async () => {
+		const samples = parsePrometheusText(await metrics.registry.metrics());
+		return [
+			samples.get('torrent_rx_connected_peers{encryption="rc4"}'),
+			samples.get('torrent_rx_connected_peers{encryption="plaintext"}'),
+		];
+	};
+
+	t.deepEqual(await byEncryption(), [0, 0], 'both series from the first scrape');
+	const connected: TimedEvent[] = [
+		{type: 'peer-connecting', peer: 'a', at: 0},
+		{type: 'peer-connecting', peer: 'b', at: 0},
+		{type: 'peer-connecting', peer: 'c', at: 0},
+		{type: 'peer-connected', peer: 'a', peerId: 'x', protection: 'rc4', at: 1},
+		{type: 'peer-connected', peer: 'b', peerId: 'y', protection: 'plaintext', at: 1},
+		{type: 'peer-connected', peer: 'c', peerId: 'z', at: 1},
+	];
+	for (const event of connected) {
+		metrics.observe(event);
+	}
+
+	t.deepEqual(await byEncryption(), [1, 2]);
+	metrics.observe({type: 'peer-disconnected', peer: 'a', reason: 'bye', at: 2});
+	t.deepEqual(await byEncryption(), [0, 2]);
+	metrics.observe({type: 'metadata-fetched', name: 'x', bytes: 1, torrentFile: 'x.torrent', at: 3});
+	t.deepEqual(await byEncryption(), [0, 0], 'the metadata phase’s peers are gone with it');
+});

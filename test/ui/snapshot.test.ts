@@ -17,8 +17,8 @@ const events: TimedEvent[] = [
 	{type: 'peer-connecting', peer: 'slow', source: 'tracker', at: 0},
 	{type: 'peer-connected', peer: 'slow', peerId: '-TR4060-000000000000', at: 0},
 	{type: 'peer-connecting', peer: 'fast', source: 'pex', at: 0},
-	{type: 'peer-connected', peer: 'fast', peerId: 'A2-1-36-0-0000000000', at: 0},
-	{type: 'peer-connected', peer: 'uploader', peerId: '-qB4650-000000000000', at: 0},
+	{type: 'peer-connected', peer: 'fast', peerId: 'A2-1-36-0-0000000000', protection: 'rc4', at: 0},
+	{type: 'peer-connected', peer: 'uploader', peerId: '-qB4650-000000000000', protection: 'plaintext', at: 0},
 	{type: 'peer-unchoked', peer: 'fast', at: 100},
 	{type: 'piece-started', peer: 'fast', index: 0, at: 100},
 	{type: 'piece-started', peer: 'fast', index: 2, at: 150},
@@ -52,9 +52,10 @@ test('a snapshot is the state formatted for any view, peers fastest first', (t) 
 	t.deepEqual(
 		view.rows.map((row) => row.cells),
 		[
-			['fast', 'aria2 1.36.0', 'pex', 'downloading', '2', '1', '1.0 kB', ''],
-			['uploader', 'qBittorrent 4.6.5', '', 'choked', '', '0', '', '500 B'],
-			['slow', 'Transmission 4.0.6', 'tracker', 'choked', '', '0', '', ''],
+			['fast', 'aria2 1.36.0', 'rc4', 'pex', 'downloading', '2', '1', '1.0 kB', ''],
+			['uploader', 'qBittorrent 4.6.5', '', '', 'choked', '', '0', '', '500 B'],
+			// A log from before MSE/PE says nothing of it: the cell stays empty.
+			['slow', 'Transmission 4.0.6', '', 'tracker', 'choked', '', '0', '', ''],
 		],
 	);
 	t.deepEqual(JSON.parse(JSON.stringify(view)), view, 'plain JSON, as the web view sends it');

@@ -1,10 +1,14 @@
 import {Box, Text} from 'ink';
 import {peerColumns, type RunSnapshot} from '../snapshot.js';
 
-/** Column widths that fit 80 terminal columns; the Peer column takes whatever is wider. */
+/**
+ * Column widths, each with its padding: without the optional columns they fit 80 terminal
+ * columns, and the Peer column takes whatever is wider.
+ */
 const columnWidths: Record<(typeof peerColumns)[number], number> = {
 	Peer: 16,
 	Client: 17,
+	Enc: 4,
 	From: 9,
 	Status: 12,
 	Piece: 6,
@@ -12,6 +16,9 @@ const columnWidths: Record<(typeof peerColumns)[number], number> = {
 	'Down rate': 10,
 	'Up rate': 8,
 };
+
+/** The terminal widths from which the optional columns fit beside the others. */
+const optionalColumnsFrom: Partial<Record<(typeof peerColumns)[number], number>> = {Piece: 84, From: 93};
 
 /** Lines the view uses besides the peer rows: header (3), gap, table head, "+N more", key help. */
 const chromeLines = 7;
@@ -36,13 +43,10 @@ function ProgressBar({progress, width}: {progress: number; width: number}) {
 	);
 }
 
-/** Where the optional From column fits beside the others. */
-const fromColumnAt = 90;
-
-function Row({cells, bold, wide}: {cells: readonly string[]; bold?: boolean; wide: boolean}) {
+function Row({cells, bold, width}: {cells: readonly string[]; bold?: boolean; width: number}) {
 	const shown = peerColumns
 		.map((column, index) => ({column, text: cells[index] ?? ''}))
-		.filter(({column}) => wide || column !== 'From');
+		.filter(({column}) => width >= (optionalColumnsFrom[column] ?? 0));
 	return (
 		<Box>
 			{shown.map(({column, text}, index) => (
@@ -79,7 +83,6 @@ export function RunView({view, columns, rows}: RunViewProps) {
 	const shown = view.rows.length <= room + 1 ? view.rows : view.rows.slice(0, room);
 	const hidden = view.rows.length - shown.length;
 	const {percent} = view;
-	const wide = columns >= fromColumnAt;
 	const barWidth = Math.max(10, columns - percent.length - view.pieces.length - 4);
 	return (
 		<Box flexDirection="column" width={columns}>
@@ -103,9 +106,9 @@ export function RunView({view, columns, rows}: RunViewProps) {
 				{view.tracker ? <Text dimColor> {view.tracker}</Text> : null}
 			</Text>
 			<Text> </Text>
-			<Row cells={peerColumns} bold wide={wide} />
+			<Row cells={peerColumns} bold width={columns} />
 			{shown.map((row) => (
-				<Row key={row.address} cells={row.cells} wide={wide} />
+				<Row key={row.address} cells={row.cells} width={columns} />
 			))}
 			{hidden > 0 ? <Text dimColor>+{hidden} more</Text> : null}
 			{view.rows.length === 0 ? <Text dimColor>no peers yet</Text> : null}

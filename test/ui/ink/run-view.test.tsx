@@ -40,7 +40,14 @@ function withPeers(count: number, from: RunState = started, firstPiece = 0): Run
 		const peer = `127.0.0.1:${6881 + n}`;
 		events.push(
 			{type: 'peer-connecting', peer, at: 1},
-			{type: 'peer-connected', peer, peerId: `-LT2080-${String(n).padStart(12, '0')}`, at: 2},
+			// Every other one over RC4 (MSE/PE).
+			{
+				type: 'peer-connected',
+				peer,
+				peerId: `-LT2080-${String(n).padStart(12, '0')}`,
+				protection: n % 2 === 0 ? 'plaintext' : 'rc4',
+				at: 2,
+			},
 			{type: 'peer-unchoked', peer, at: 3},
 		);
 		for (let piece = 0; piece < n % 4; piece++) {
@@ -66,7 +73,7 @@ test('before anything happens: the name, no progress, and no peers yet', (t) => 
 	t.regex(lines.at(-1) ?? '', /^q to quit/);
 });
 
-test('a few peers: one row each, fastest first, with client, status, piece and rates', (t) => {
+test('a few peers: one row each, fastest first, with client, encryption, status, piece and rates', (t) => {
 	const state = fold(
 		[
 			{type: 'piece-started', peer: '127.0.0.1:6884', index: 42, at: 1500},
@@ -74,7 +81,7 @@ test('a few peers: one row each, fastest first, with client, status, piece and r
 		],
 		withPeers(4),
 	);
-	const lines = frameOf(state);
+	const lines = frameOf(state, {columns: 84});
 	t.regex(lines[0] ?? '', /^debian-13\.iso +downloading$/);
 	t.regex(lines[1] ?? '', /█+░+ 6\.0% 6 of 100 pieces$/);
 	t.regex(lines[2] ?? '', /^↓ 3\.8 MB\/s ↑ 0 B\/s ETA 0:25 4 peers$/);
@@ -82,6 +89,7 @@ test('a few peers: one row each, fastest first, with client, status, piece and r
 	t.deepEqual(lines[head]?.split(/ {2,}|(?<=\S) (?=[A-Z])/), [
 		'Peer',
 		'Client',
+		'Enc',
 		'Status',
 		'Piece',
 		'Downloaded',
@@ -93,9 +101,21 @@ test('a few peers: one row each, fastest first, with client, status, piece and r
 		rows.map((row) => row.split(/\s+/)[0]),
 		['127.0.0.1:6884', '127.0.0.1:6883', '127.0.0.1:6882', '127.0.0.1:6881', '[::1]:51413'],
 	);
-	t.regex(rows[0] ?? '', /^127\.0\.0\.1:6884 +libtorrent 2\.0\.8 +downloading +42 +3 +1\.9 MB$/);
+	t.regex(rows[0] ?? '', /^127\.0\.0\.1:6884 +libtorrent 2\.0\.8 +rc4 +downloading +42 +3 +1\.9 MB$/);
+	t.regex(rows[1] ?? '', /^127\.0\.0\.1:6883 +libtorrent 2\.0\.8 +unchoked +2 +1\.3 MB$/);
 	t.regex(rows[3] ?? '', /^127\.0\.0\.1:6881 +libtorrent 2\.0\.8 +unchoked +0 *$/);
 	t.regex(rows[4] ?? '', /^\[::1\]:51413 +… +connecting +0 *$/);
+	for (const line of lines) {
+		t.true(line.length <= 84, `fits 84 columns: ${line}`);
+	}
+});
+
+test('80 columns: every column but Piece and From, encryption among them', (t) => {
+	const lines = frameOf(withPeers(4));
+	const head = lines.findIndex((line) => line.startsWith('Peer '));
+	t.regex(lines[head] ?? '', /^Peer +Client +Enc +Status +Downloaded +Down rate +Up rate$/);
+	t.regex(lines[head + 1] ?? '', /^127\.0\.0\.1:6884 +libtorrent 2\.0\.8 +rc4 +unchoked +3 +3\.0 MB$/);
+	t.regex(lines[head + 2] ?? '', /^127\.0\.0\.1:6883 +libtorrent 2\.0\.8 +unchoked +2 +2\.0 MB$/);
 	for (const line of lines) {
 		t.true(line.length <= 80, `fits 80 columns: ${line}`);
 	}
@@ -137,7 +157,7 @@ test('wider terminals give the room to the peer column', (t) => {
 	const state = fold([{type: 'peer-connecting', peer: '[2001:db8::1234:5678]:51413', at: 5}], started);
 	const narrow = frameOf(state).find((line) => line.startsWith('[2001'));
 	const wide = frameOf(state, {columns: 120}).find((line) => line.startsWith('[2001'));
-	t.regex(narrow ?? '', /^\[2001:db8::123…/);
+	t.regex(narrow ?? '', /^\[2001:db8::1234:…/);
 	t.regex(wide ?? '', /^\[2001:db8::1234:5678\]:51413 /);
 });
 
@@ -155,10 +175,10 @@ test('q quits the live view; other keys do not', async (t) => {
 	t.is(quits, 1);
 });
 
-test('from 90 columns the table also says where each peer came from', (t) => {
+test('from 93 columns the table also says where each peer came from', (t) => {
 	const state = fold([{type: 'peer-connecting', peer: '127.0.0.1:7000', source: 'pex', at: 5}], started);
-	const narrow = frameOf(state);
-	const wide = frameOf(state, {columns: 90});
+	const narrow = frameOf(state, {columns: 92});
+	const wide = frameOf(state, {columns: 93});
 	t.false(narrow.some((line) => line.includes('From')));
 	t.regex(wide.find((line) => line.startsWith('Peer')) ?? '', / From +Status /);
 	t.regex(wide.find((line) => line.startsWith('127.0.0.1:7000')) ?? '', / pex +connecting /);
