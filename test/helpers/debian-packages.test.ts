@@ -9,6 +9,7 @@ test('the tests need the interop packages and a browser; the benchmark needs GNU
 		'chromium',
 		'util-linux',
 		'mount',
+		'wabt',
 	]);
 	t.deepEqual(packagesFor('bench'), ['python3-libtorrent', 'aria2', 'opentracker', 'time']);
 });
@@ -47,7 +48,7 @@ test('no dpkg-query at all: stop with one line naming every package needed', (t)
 	t.deepEqual(plan, {
 		kind: 'stop',
 		message:
-			'npm test needs the Debian packages python3-libtorrent aria2 opentracker chromium util-linux mount, ' +
+			'npm test needs the Debian packages python3-libtorrent aria2 opentracker chromium util-linux mount wabt, ' +
 			'and this machine has no dpkg-query to check for them: run it on Debian or Ubuntu',
 	});
 });

@@ -23,6 +23,8 @@ const needs: ReadonlyArray<{name: string; tests: boolean; bench: boolean}> = [
 	{name: 'mount', tests: true, bench: false},
 	// GNU time: each downloader's CPU seconds and peak RSS.
 	{name: 'time', tests: false, bench: true},
+	// wat2wasm: the RC4 module's bytes are checked against its source (source/codec/rc4.wat).
+	{name: 'wabt', tests: true, bench: false},
 ];
 
 export type Purpose = 'tests' | 'bench';

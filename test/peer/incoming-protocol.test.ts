@@ -69,3 +69,54 @@ test('plaintext not taken (encryption required): RC4 even when plaintext is offe
 		t.regex(String(off.error), /MSE\/PE is off/);
 	});
 });
+
+/**
+ * `count` callers whose first bytes (an MSE/PE key) arrive `every` virtual ms, from `at` on:
+ * how many we answered, and why the others were turned away.
+ */
+function flood(accepting: ReturnType<typeof acceptingProtocols>, count: number, at: number, every = 0) {
+	const tally = {answered: 0, turnedAway: [] as string[]};
+	const key = new MseInitiator({infoHash, provide: cryptoRc4, initialPayload: Buffer.alloc(0)}).start();
+	const callers = Array.from({length: count}, (_, index): IncomingPeer => {
+		const incoming$ = new Subject<Buffer>();
+		asyncScheduler.schedule(() => incoming$.next(Buffer.from(key)), at + index * every);
+		return {
+			address: {host: '10.0.0.2', port: 1000 + index},
+			wire$: of({
+				incoming$,
+				send: () => {
+					tally.answered++;
+					return true;
+				},
+				drained$: NEVER,
+			}),
+			refuse: () => undefined,
+		};
+	});
+	of(...callers)
+		.pipe(accepting)
+		.subscribe((accepted) =>
+			accepted.wire$.subscribe({error: (error: Error) => tally.turnedAway.push(error.message)}),
+		);
+	return tally;
+}
+
+test('a flood of MSE/PE callers gets 50 key exchanges at once and 100 a second after: the rest are turned away before any', (t) => {
+	testScheduler(t).run(({flush}) => {
+		const accepting = acceptingProtocols({plaintext: true, encrypted: true}, [infoHash], {
+			// Longer than the whole flood: each connection must meet the budget, not the time-out.
+			timeoutMs: 60_000,
+		});
+		const burst = flood(accepting, 300, 0);
+		// Then one caller a millisecond for two seconds: a thousand a second.
+		const sustained = flood(accepting, 2000, 10_000, 1);
+		flush();
+		const turnedAway = (reasons: string[]) =>
+			reasons.filter((reason) => /more than 100 MSE\/PE callers a second/.test(reason)).length;
+		t.is(burst.answered, 50, 'the burst');
+		t.is(turnedAway(burst.turnedAway), 250);
+		// The bucket is full again after the quiet spell: 50, then 100 a second for two seconds.
+		t.true(sustained.answered >= 249 && sustained.answered <= 251, `${sustained.answered} answered`);
+		t.is(turnedAway(sustained.turnedAway), 2000 - sustained.answered);
+	});
+});
