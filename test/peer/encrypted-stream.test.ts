@@ -141,3 +141,24 @@ test('the initiator speaks first, the receiver only once the key is in', (t) => 
 		t.is(raw.b.length, 2, 'Yb and PadB, then VC and crypto_select');
 	});
 });
+
+test('an initiator’s wire comes at the key exchange: what its reader sends at once rides in the request as IA, later sends wait for crypto_select', (t) => {
+	testScheduler(t).run(({flush}) => {
+		const {a, b, raw} = connection();
+		const readByB: string[] = [];
+		let handedOutAt: number | undefined;
+		encryptedStream(a, new MseInitiator({infoHash, provide: cryptoRc4}), options).subscribe((wire) => {
+			handedOutAt = asyncScheduler.now();
+			t.is(wire.protection, undefined, 'not settled before the peer’s crypto_select');
+			wire.send(Buffer.from('our handshake'));
+			asyncScheduler.schedule(() => wire.send(Buffer.from(', then a bitfield')), 1);
+		});
+		encryptedStream(b, receiver(), options).subscribe((wire) => {
+			wire.incoming$.subscribe((chunk) => readByB.push(chunk.toString()));
+		});
+		flush();
+		t.is(handedOutAt, 2, 'handed out as Yb arrived, one round trip in');
+		t.is(raw.a.length, 3, 'Ya, the request with the IA, and the held send after the answer');
+		t.deepEqual(readByB, ['our handshake', ', then a bitfield']);
+	});
+});
