@@ -92,15 +92,15 @@ type PeerTableRow = Record<(typeof peerColumns)[number], string>;
  */
 function peerTable(frame: readonly string[]): PeerTableRow[] | undefined {
 	const headerIndex = frame.findIndex((line) =>
-		/^Peer\s+Client\s+Status\s+Piece\s+Downloaded\s+Down rate\s+Up rate\s*$/.test(line),
+		/^Peer\s+Client\s+Enc\s+(From\s+)?Status\s+(Piece\s+)?Downloaded\s+Down rate\s+Up rate\s*$/.test(line),
 	);
 	const header = frame[headerIndex];
 	if (header === undefined) {
 		return undefined;
 	}
 
-	// Below 90 columns the terminal leaves out From: cut at the columns the header has.
-	const shown = peerColumns.filter((column) => column !== 'From' || / From /.test(header));
+	// A narrow terminal leaves out Piece and From: cut at the columns the header has.
+	const shown = peerColumns.filter((column) => new RegExp(`(^| )${column}( |$)`).test(header));
 	const starts = shown.map((column) => header.indexOf(column));
 	const rows: PeerTableRow[] = [];
 	for (const line of frame.slice(headerIndex + 1)) {
