@@ -14,6 +14,7 @@ import {
 	type Payload,
 	type PayloadSpec,
 	type RunningTorrentRx,
+	runTorrentRx,
 	spawnTorrentRx,
 	tempDir,
 	trackedTorrent,
@@ -41,19 +42,64 @@ export function describeRun(result: {
 	return `exit ${result.code ?? result.signal}${result.timedOut ? ' (timed out)' : ''}\nstderr:\n${result.stderr.slice(-4000)}`;
 }
 
-/** The payload's files in `dir` are byte-identical to the originals, and nothing else is there. */
-export async function assertSameFiles(t: ExecutionContext, dir: string, payload: Payload, who: string) {
-	t.deepEqual(
-		await listPayloadFiles(dir),
-		payload.files.map((file) => file.relativePath).sort(),
-		`${who} wrote exactly the payload files`,
-	);
+/** The payload's files in `dir` are byte-identical to the originals, and (`exact`) nothing else is there. */
+export async function assertSameFiles(
+	t: ExecutionContext,
+	dir: string,
+	payload: Payload,
+	who: string,
+	{exact = true}: {exact?: boolean} = {},
+) {
+	if (exact) {
+		t.deepEqual(
+			await listPayloadFiles(dir),
+			payload.files.map((file) => file.relativePath).sort(),
+			`${who} wrote exactly the payload files`,
+		);
+	}
+
 	for (const file of payload.files) {
 		const written = await readFile(path.join(dir, file.relativePath));
 		t.is(written.length, file.length, `${file.relativePath} from ${who} has the right size`);
 		// Not t.deepEqual: a diff of megabytes helps nobody.
 		t.true(written.equals(file.data), `${file.relativePath} from ${who} is byte-identical`);
 	}
+}
+
+/**
+ * torrent-rx downloading `torrentPath` into `downloadDir` with `flags`, which must complete in
+ * `timeoutMs`; its debug events, and the peers its verified pieces came from.
+ */
+export async function downloadWithTorrentRx(
+	t: ExecutionContext,
+	{
+		torrentPath,
+		downloadDir,
+		flags,
+		timeoutMs,
+	}: {torrentPath: string; downloadDir: string; flags: string[]; timeoutMs: number},
+) {
+	const leecher = await runTorrentRx(
+		t,
+		[
+			torrentPath,
+			'--output',
+			downloadDir,
+			'--port',
+			String(await freePort()),
+			'--debug',
+			'--no-metrics',
+			...flags,
+		],
+		{timeoutMs},
+	);
+	t.false(leecher.timedOut, describeRun(leecher));
+	t.is(leecher.code, 0, describeRun(leecher));
+	const events = debugEvents(leecher.stderr);
+	const sources = new Set(
+		events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
+	);
+	return {events, sources: [...sources]};
 }
 
 export type TorrentRxSeeder = {

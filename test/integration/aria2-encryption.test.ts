@@ -10,13 +10,17 @@ import test from 'ava';
 import {catchError, firstValueFrom, last, of, scan, switchMap, takeWhile, timeout} from 'rxjs';
 import {encodeHandshake, ourReservedBytes} from '../../source/codec/handshake.js';
 import {connectTcp} from '../../source/peer/socket.js';
-import {album, assertSameFiles, describeRun, startTorrentRxSeeder} from '../helpers/interop.js';
+import {
+	album,
+	assertSameFiles,
+	describeRun,
+	downloadWithTorrentRx,
+	startTorrentRxSeeder,
+} from '../helpers/interop.js';
 import {
 	debugEvents,
-	freePort,
 	makePayload,
 	runAria2c,
-	runTorrentRx,
 	startAria2Seeder,
 	tempDir,
 	trackedTorrent,
@@ -112,28 +116,14 @@ for (const flags of [['--encryption', 'require'], []]) {
 		t.timeout(60_000);
 		const {payload, torrentPath, seeder} = await aria2Arc4Seeder(t);
 		const downloadDir = await tempDir(t);
-		const leecher = await runTorrentRx(
-			t,
-			[
-				torrentPath,
-				'--output',
-				downloadDir,
-				'--port',
-				String(await freePort()),
-				'--debug',
-				'--no-metrics',
-				...flags,
-			],
-			{timeoutMs: 30_000},
-		);
-		t.false(leecher.timedOut, describeRun(leecher));
-		t.is(leecher.code, 0, describeRun(leecher));
+		const {events, sources} = await downloadWithTorrentRx(t, {
+			torrentPath,
+			downloadDir,
+			flags,
+			timeoutMs: 30_000,
+		});
 		await assertSameFiles(t, downloadDir, payload, 'torrent-rx');
-		const events = debugEvents(leecher.stderr);
-		const sources = new Set(
-			events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
-		);
-		t.deepEqual([...sources], [`127.0.0.1:${seeder.port}`], 'every piece came from the aria2c seeder');
+		t.deepEqual(sources, [`127.0.0.1:${seeder.port}`], 'every piece came from the aria2c seeder');
 		const connected = events.filter(
 			(event) => event.type === 'peer-connected' && event.peer === `127.0.0.1:${seeder.port}`,
 		);

@@ -1,19 +1,13 @@
-/**
- * Interop, the other way round: torrent-rx seeds to aria2c, libtorrent and itself, resumes a
- * download that was killed, and stops seeding at its limits. Real opentracker, real peers, all
- * on 127.0.0.1 on ports the kernel picked.
- */
-import {readFile} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
+import {assertSameFiles} from '../helpers/interop.js';
 import {
 	announceSeeder,
 	createTorrent,
 	type DebugEvent,
 	debugEvents,
 	freePort,
-	listPayloadFiles,
 	makePayload,
 	type Payload,
 	type PayloadSpec,
@@ -45,30 +39,6 @@ const album: PayloadSpec = {
 		{path: 'notes.txt', length: 777_777},
 	],
 };
-
-/** The payload's files in `dir` are byte-identical to the originals, and (`exact`) nothing else is there. */
-async function assertSameFiles(
-	t: ExecutionContext,
-	dir: string,
-	payload: Payload,
-	who: string,
-	{exact = true}: {exact?: boolean} = {},
-) {
-	if (exact) {
-		t.deepEqual(
-			await listPayloadFiles(dir),
-			payload.files.map((file) => file.relativePath).sort(),
-			`${who} wrote exactly the payload files`,
-		);
-	}
-
-	for (const file of payload.files) {
-		const written = await readFile(path.join(dir, file.relativePath));
-		t.is(written.length, file.length, `${file.relativePath} has the right size`);
-		// Not t.deepEqual: a diff of megabytes helps nobody.
-		t.true(written.equals(file.data), `${file.relativePath} from ${who} is byte-identical`);
-	}
-}
 
 function totalLength(payload: Payload): number {
 	return payload.files.reduce((sum, file) => sum + file.length, 0);

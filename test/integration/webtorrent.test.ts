@@ -5,12 +5,10 @@
  * its outgoing connections start with an MSE/PE handshake (issue 16), and it takes either kind in.
  */
 import test from 'ava';
-import {album, assertSameFiles, describeRun, startTorrentRxSeeder} from '../helpers/interop.js';
+import {album, assertSameFiles, downloadWithTorrentRx, startTorrentRxSeeder} from '../helpers/interop.js';
 import {
-	debugEvents,
 	freePort,
 	makePayload,
-	runTorrentRx,
 	tempDir,
 	trackedTorrent,
 	waitForDebugEvent,
@@ -91,29 +89,15 @@ for (const flags of [[], ['--encryption', 'require']]) {
 				webtorrent.child.exitCode === null ? undefined : `WebTorrent exited: ${webtorrent.stderr()}`,
 		});
 
-		const leecher = await runTorrentRx(
-			t,
-			[
-				torrentPath,
-				'--output',
-				downloadDir,
-				'--port',
-				String(await freePort()),
-				'--debug',
-				'--no-metrics',
-				...flags,
-			],
-			{timeoutMs: 45_000},
-		);
-		t.false(leecher.timedOut, describeRun(leecher));
-		t.is(leecher.code, 0, describeRun(leecher));
+		const {events, sources} = await downloadWithTorrentRx(t, {
+			torrentPath,
+			downloadDir,
+			flags,
+			timeoutMs: 45_000,
+		});
 		await assertSameFiles(t, downloadDir, payload, 'torrent-rx');
 
-		const events = debugEvents(leecher.stderr);
-		const sources = new Set(
-			events.filter((event) => event.type === 'piece-verified').map((event) => String(event.peer)),
-		);
-		t.deepEqual([...sources], [`127.0.0.1:${webtorrent.port}`], 'every piece came from WebTorrent');
+		t.deepEqual(sources, [`127.0.0.1:${webtorrent.port}`], 'every piece came from WebTorrent');
 		// WebTorrent printed the wire at the handshake, before the first piece: this does not wait long.
 		const fromUs = await webtorrent.waitFor(
 			(line): line is Wire => line.type === 'wire' && line.direction === 'incoming',
