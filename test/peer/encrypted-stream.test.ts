@@ -8,6 +8,7 @@ import {MseInitiator} from '../../source/peer/mse-initiator.js';
 import {MseReceiver} from '../../source/peer/mse-receiver.js';
 import type {PeerWire} from '../../source/peer/transport.js';
 import {testScheduler} from '../helpers/marbles.js';
+import {oneMillisecondApart} from '../helpers/virtual-wire.js';
 
 const infoHash = Buffer.alloc(20, 0x5a);
 const served = new Map([[req2Hash(infoHash).toString('hex'), infoHash]]);
@@ -18,17 +19,12 @@ function connection() {
 	const toA = new Subject<Buffer>();
 	const toB = new Subject<Buffer>();
 	const raw = {a: [] as Buffer[], b: [] as Buffer[]};
-	const end = (inbox: Subject<Buffer>, outbox: Subject<Buffer>, log: Buffer[]): PeerWire => ({
-		incoming$: inbox,
-		send(bytes) {
-			const copy = Buffer.from(bytes);
-			log.push(copy);
-			asyncScheduler.schedule(() => outbox.next(Buffer.from(copy)), 1);
-			return true;
-		},
-		drained$: NEVER,
-	});
-	return {a: end(toA, toB, raw.a), b: end(toB, toA, raw.b), raw, close: () => toB.complete()};
+	return {
+		a: oneMillisecondApart(toA, toB, raw.a),
+		b: oneMillisecondApart(toB, toA, raw.b),
+		raw,
+		close: () => toB.complete(),
+	};
 }
 
 const initiator = (provide = cryptoRc4 | cryptoPlaintext) =>

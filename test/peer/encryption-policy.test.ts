@@ -1,5 +1,5 @@
 import test from 'ava';
-import {asyncScheduler, NEVER, Observable, Subject} from 'rxjs';
+import {asyncScheduler, Observable, Subject} from 'rxjs';
 import type {PeerAddress} from '../../source/codec/compact-peers.js';
 import {plaintextHandshakeStart} from '../../source/codec/handshake.js';
 import {cryptoPlaintext, cryptoRc4, req2Hash} from '../../source/codec/mse-crypto.js';
@@ -8,6 +8,7 @@ import {dialUnder, type EncryptionPolicy, incomingProtocolsFor} from '../../sour
 import {MseReceiver} from '../../source/peer/mse-receiver.js';
 import type {ConnectPort, PeerWire} from '../../source/peer/transport.js';
 import {testScheduler} from '../helpers/marbles.js';
+import {oneMillisecondApart} from '../helpers/virtual-wire.js';
 
 const infoHash = Buffer.alloc(20, 0x42);
 const served = new Map([[req2Hash(infoHash).toString('hex'), infoHash]]);
@@ -41,15 +42,7 @@ function fakePeer(far: Far) {
 			});
 			if (far === 'speaks-mse') {
 				// A real MSE/PE receiver at the far end, choosing RC4 when it may.
-				const farWire: PeerWire = {
-					incoming$: fromUs,
-					send: (bytes) => {
-						const copy = Buffer.from(bytes);
-						asyncScheduler.schedule(() => toUs.next(copy), 1);
-						return true;
-					},
-					drained$: NEVER,
-				};
+				const farWire = oneMillisecondApart(fromUs, toUs);
 				const receiver = new MseReceiver({
 					served,
 					choose: (provided) => {
@@ -60,15 +53,7 @@ function fakePeer(far: Far) {
 				encryptedStream(farWire, receiver, {timeoutMs: 5000}).subscribe({error: () => undefined});
 			}
 
-			subscriber.next({
-				incoming$: toUs,
-				send: (bytes) => {
-					const copy = Buffer.from(bytes);
-					asyncScheduler.schedule(() => fromUs.next(copy), 1);
-					return true;
-				},
-				drained$: NEVER,
-			});
+			subscriber.next(oneMillisecondApart(toUs, fromUs));
 		});
 	return {connect, dials};
 }

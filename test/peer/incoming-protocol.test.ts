@@ -5,8 +5,8 @@ import {encryptedStream, type ProtectedWire} from '../../source/peer/encrypted-s
 import {acceptingProtocols, type IncomingProtocols} from '../../source/peer/incoming-protocol.js';
 import type {IncomingPeer} from '../../source/peer/listener.js';
 import {MseInitiator} from '../../source/peer/mse-initiator.js';
-import type {PeerWire} from '../../source/peer/transport.js';
 import {testScheduler} from '../helpers/marbles.js';
+import {oneMillisecondApart} from '../helpers/virtual-wire.js';
 
 const infoHash = Buffer.alloc(20, 0x33);
 
@@ -14,15 +14,7 @@ const infoHash = Buffer.alloc(20, 0x33);
 function call(protocols: IncomingProtocols, provide: number) {
 	const toCaller = new Subject<Buffer>();
 	const toUs = new Subject<Buffer>();
-	const end = (inbox: Subject<Buffer>, outbox: Subject<Buffer>): PeerWire => ({
-		incoming$: inbox,
-		send(bytes) {
-			const copy = Buffer.from(bytes);
-			asyncScheduler.schedule(() => outbox.next(copy), 1);
-			return true;
-		},
-		drained$: NEVER,
-	});
+	const end = oneMillisecondApart;
 	const incoming: IncomingPeer = {
 		address: {host: '10.0.0.1', port: 6881},
 		wire$: of(end(toUs, toCaller)),
