@@ -4,11 +4,6 @@
  */
 export const directIoAlignment = 4096;
 
-/** The one WebAssembly API used here (its declarations come with the DOM library, not in our `lib`). */
-declare const WebAssembly: {
-	Memory: new (descriptor: {initial: number; maximum: number; shared: true}) => {buffer: SharedArrayBuffer};
-};
-
 /** Small pieces share a slab; a slab's memory is freed once none of its buffers is referenced. */
 const slabBytes = 4 * 1024 * 1024;
 const wasmPageBytes = 64 * 1024;
@@ -51,7 +46,9 @@ export class AlignedAllocator {
 
 		try {
 			const pages = bytes / wasmPageBytes;
-			const {buffer} = new WebAssembly.Memory({initial: pages, maximum: pages, shared: true});
+			// A shared memory's buffer is a SharedArrayBuffer.
+			const buffer = new WebAssembly.Memory({initial: pages, maximum: pages, shared: true})
+				.buffer as SharedArrayBuffer;
 			pageAlignedMemory.add(buffer);
 			return buffer;
 		} catch {

@@ -1,6 +1,7 @@
 /**
- * The little of WebAssembly's JavaScript API that codec/rc4-wasm.ts uses: Node has it as a
- * global, but its types come with TypeScript's DOM library, which this project does not load.
+ * The little of WebAssembly's JavaScript API that torrent-rx uses (codec/rc4-wasm.ts, and the
+ * page-aligned shared memory of storage/aligned-memory.ts): Node has it as a global, but its
+ * types come with TypeScript's DOM library, which this project does not load.
  */
 declare namespace WebAssembly {
 	class Module {
@@ -13,6 +14,8 @@ declare namespace WebAssembly {
 	}
 
 	class Memory {
-		readonly buffer: ArrayBuffer;
+		constructor(descriptor: {initial: number; maximum?: number; shared?: boolean});
+		/** A SharedArrayBuffer for a memory made with `shared: true`. */
+		readonly buffer: ArrayBuffer | SharedArrayBuffer;
 	}
 }
