@@ -8,6 +8,7 @@ import {printable} from './codec/printable.js';
 import {createTorrentFile} from './commands/create.js';
 import {demoCommand} from './commands/demo.js';
 import {downloadCommand, replayCommand} from './commands/download.js';
+import {infoCommand} from './commands/info.js';
 import {type ShowOptions, type ViewMode, viewModes} from './commands/show-run.js';
 import {describeError, MetainfoError, UsageError} from './errors.js';
 import {defaultDhtBootstrap} from './peer/dht.js';
@@ -24,6 +25,7 @@ const usage = `
 	Usage
 	  $ torrent-rx <file.torrent or magnet link> [options]  download (and seed) a torrent
 	  $ torrent-rx create <file or folder> [options]  make a .torrent
+	  $ torrent-rx info <file.torrent or magnet link> [--json]  what a torrent holds
 	  $ torrent-rx demo [options]                  a whole swarm on this machine, offline
 
 	Download options
@@ -52,6 +54,9 @@ const usage = `
 	  --piece-length BYTES  Piece length, a power of two (default: about 1,000-2,000 pieces)
 	  --private             Mark the torrent private (BEP 27)
 	  --comment TEXT        A comment stored in the torrent
+
+	Info options
+	  --json                One JSON object instead of text, for scripts
 
 	Demo options
 	  --size MB             Payload size in megabytes (default: 256)
@@ -113,6 +118,7 @@ function parseCommandLine() {
 				seeders: {type: 'number', default: 3},
 				keep: {type: 'boolean', default: false},
 				debug: {type: 'boolean', default: false},
+				json: {type: 'boolean', default: false},
 			},
 		});
 	} catch (error) {
@@ -299,6 +305,9 @@ try {
 		await replay(cli.flags.replay);
 	} else if (command === 'create') {
 		await create(rest[0]);
+	} else if (command === 'info') {
+		check([rest.length !== 1 && 'give one .torrent file or magnet link to describe']);
+		process.stdout.write(await infoCommand(rest[0] ?? '', {json: cli.flags.json}));
 	} else if (command === 'demo') {
 		await demo();
 	} else {

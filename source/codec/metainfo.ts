@@ -19,6 +19,13 @@ export type FileEntry = {
 	length: number;
 	/** Byte offset of this file in the torrent's concatenated payload. */
 	offset: number;
+	/** BEP 47 `attr`, as given: `p` pad, `x` executable, `h` hidden, `l` link. */
+	attributes?: string;
+	/**
+	 * A pad file (BEP 47 `attr` with `p`, or the older `_____padding_file_` name libtorrent also
+	 * honours): zeros that align the next file to a piece, not one of the user's files.
+	 */
+	pad?: true;
 };
 
 export type Metainfo = {
@@ -39,6 +46,12 @@ export type Metainfo = {
 	announceTiers: string[][];
 	comment?: string;
 	createdBy?: string;
+	/** `creation date`, in seconds since the epoch. */
+	creationDate?: number;
+	/** Web seeds (BEP 19 `url-list`, a string or a list). */
+	webSeeds?: string[];
+	/** For a hybrid torrent (`meta version` 2 beside the v1 keys): the v2 info hash, SHA-256 of `info`. */
+	infoHashV2?: Buffer;
 };
 
 const maxMetainfoBytes = 64 * 1024 * 1024;
@@ -125,7 +138,15 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 
 			return validatePathComponent(bytesToText(component), where);
 		});
-		const file = {path: [name, ...path], length, offset};
+		const attributes = isBytes(entry.attr) ? bytesToText(entry.attr) : undefined;
+		const pad = attributes?.includes('p') || path.at(-1)?.startsWith('_____padding_file_');
+		const file: FileEntry = {
+			path: [name, ...path],
+			length,
+			offset,
+			...(attributes ? {attributes} : {}),
+			...(pad ? {pad: true as const} : {}),
+		};
 		offset += length;
 		return file;
 	});
@@ -183,7 +204,7 @@ function parseAnnounceTiers(root: BencodeDictionary): string[][] {
 /** Parses and validates the `info` dictionary alone (from a .torrent, or fetched by BEP 9). */
 export function parseInfoDictionary(
 	infoBytes: Buffer,
-): Omit<Metainfo, 'announceTiers' | 'comment' | 'createdBy'> {
+): Omit<Metainfo, 'announceTiers' | 'comment' | 'createdBy' | 'creationDate' | 'webSeeds'> {
 	const info = decodeBencode(infoBytes);
 	if (!isDictionary(info)) {
 		throw new MetainfoError('"info" is not a dictionary');
@@ -232,7 +253,15 @@ export function parseInfoDictionary(
 		multiFile,
 		totalLength,
 		private: info.private === 1,
+		...(info['meta version'] === 2 ? {infoHashV2: createHash('sha256').update(infoBytes).digest()} : {}),
 	};
+}
+
+/** BEP 19's `url-list`: one URL or a list of them; anything else is left out. */
+function parseWebSeeds(root: BencodeDictionary): string[] {
+	const list = root['url-list'];
+	const urls = isBytes(list) ? [list] : Array.isArray(list) ? list.filter(isBytes) : [];
+	return urls.map(bytesToText).filter(Boolean);
 }
 
 /** Parses a .torrent file's bytes into validated metainfo, or throws a `MetainfoError` naming the problem. */
@@ -255,10 +284,14 @@ export function parseMetainfo(data: Uint8Array): Metainfo {
 
 	const comment = optionalText(root, 'comment');
 	const createdBy = optionalText(root, 'created by');
+	const creationDate = root['creation date'];
+	const webSeeds = parseWebSeeds(root);
 	return {
 		...parseInfoDictionary(Buffer.from(infoBytes)),
 		announceTiers: parseAnnounceTiers(root),
 		...(comment === undefined ? {} : {comment}),
 		...(createdBy === undefined ? {} : {createdBy}),
+		...(isInteger(creationDate) && creationDate >= 0 ? {creationDate} : {}),
+		...(webSeeds.length > 0 ? {webSeeds} : {}),
 	};
 }

@@ -7,6 +7,11 @@
   download TORRENT SAVE_DIR [TIMEOUT]                download it from the swarm; prints
                                                      "done SECONDS" when every piece is in
   infohash TORRENT                                   print libtorrent's info hash (hex)
+  create-with PAYLOAD TORRENT OPTIONS_JSON           make a .torrent with libtorrent's defaults
+                                                     (hybrid v1+v2, pad files) unless told
+                                                     {"v1Only": true}; also pieceLength,
+                                                     trackers (tiers), webSeeds, comment, private
+  describe TORRENT                                   print, as JSON, what libtorrent reads in it
 
 Run with Debian's /usr/bin/python3 (python3-libtorrent).
 """
@@ -26,6 +31,55 @@ def create(payload, torrent_path, tracker, piece_length):
     lt.set_piece_hashes(torrent, os.path.dirname(os.path.abspath(payload)))
     with open(torrent_path, "wb") as out:
         out.write(lt.bencode(torrent.generate()))
+
+
+def create_with(payload, torrent_path, options_json):
+    import json
+
+    options = json.loads(options_json)
+    storage = lt.file_storage()
+    lt.add_files(storage, payload)
+    flags = lt.create_torrent.v1_only if options.get("v1Only") else 0
+    torrent = lt.create_torrent(storage, int(options.get("pieceLength", 0)), flags=flags)
+    for tier, urls in enumerate(options.get("trackers", [])):
+        for url in urls:
+            torrent.add_tracker(url, tier)
+    for url in options.get("webSeeds", []):
+        torrent.add_url_seed(url)
+    if "comment" in options:
+        torrent.set_comment(options["comment"])
+    torrent.set_creator(options.get("creator", "libtorrent test helper"))
+    if options.get("private"):
+        torrent.set_priv(True)
+    lt.set_piece_hashes(torrent, os.path.dirname(os.path.abspath(payload)))
+    with open(torrent_path, "wb") as out:
+        out.write(lt.bencode(torrent.generate()))
+
+
+def describe(torrent_path):
+    import json
+
+    info = lt.torrent_info(torrent_path)
+    hashes = info.info_hashes()
+    files = info.files()
+    pad = lt.file_storage.flag_pad_file
+    real = [index for index in range(files.num_files()) if not files.file_flags(index) & pad]
+    print(json.dumps({
+        "name": info.name(),
+        "infoHash": str(hashes.v1),
+        "infoHashV2": str(hashes.v2) if hashes.has_v2() else None,
+        "totalSize": sum(files.file_size(index) for index in real),
+        "pieceLength": info.piece_length(),
+        "pieceCount": info.num_pieces(),
+        "private": info.priv(),
+        "trackers": [{"url": entry.url, "tier": entry.tier} for entry in info.trackers()],
+        "webSeeds": [seed["url"] for seed in info.web_seeds()],
+        "creationDate": info.creation_date(),
+        "createdBy": info.creator(),
+        "comment": info.comment(),
+        "files": [{"path": files.file_path(index), "size": files.file_size(index)} for index in real],
+        "padFiles": files.num_files() - len(real),
+    }))
 
 
 # What the commands below read. Per-block and per-piece alerts would cost the Python loop more
@@ -245,4 +299,6 @@ if __name__ == "__main__":
         "leech-slowly": leech_slowly,
         "download": download,
         "infohash": infohash,
+        "create-with": create_with,
+        "describe": describe,
     }[command](*arguments)

@@ -219,6 +219,50 @@ export async function createTorrent(
 	return {torrentPath, infoHash: await libtorrentInfoHash(torrentPath)};
 }
 
+/** What `libtorrent-peer.py create-with` takes: libtorrent's defaults (hybrid, pad files) unless `v1Only`. */
+export type TorrentOptions = {
+	pieceLength?: number;
+	v1Only?: boolean;
+	/** Tracker tiers, each a list of URLs. */
+	trackers?: string[][];
+	webSeeds?: string[];
+	comment?: string;
+	creator?: string;
+	private?: boolean;
+};
+
+/** Makes a .torrent of `payloadPath` at `torrentPath` with libtorrent, as `options` say. */
+export async function createTorrentWith(
+	payloadPath: string,
+	torrentPath: string,
+	options: TorrentOptions,
+): Promise<{torrentPath: string; infoHash: string}> {
+	await runPython(['create-with', payloadPath, torrentPath, JSON.stringify(options)], 60_000);
+	return {torrentPath, infoHash: await libtorrentInfoHash(torrentPath)};
+}
+
+/** What libtorrent reads in a .torrent (`libtorrent-peer.py describe`), pad files left out of `files`. */
+export type LibtorrentView = {
+	name: string;
+	infoHash: string;
+	infoHashV2: string | null;
+	totalSize: number;
+	pieceLength: number;
+	pieceCount: number;
+	private: boolean;
+	trackers: Array<{url: string; tier: number}>;
+	webSeeds: string[];
+	creationDate: number;
+	createdBy: string;
+	comment: string;
+	files: Array<{path: string; size: number}>;
+	padFiles: number;
+};
+
+export async function libtorrentView(torrentPath: string): Promise<LibtorrentView> {
+	return JSON.parse(await runPython(['describe', torrentPath], 20_000)) as LibtorrentView;
+}
+
 /**
  * opentracker may accept connections before its whitelist is loaded: announce each hash as a
  * throw-away peer until it is authorised, then withdraw that peer with `event=stopped`.
