@@ -2,7 +2,7 @@ import {Bitfield} from '../codec/bitfield.js';
 import {PieceAvailability} from './piece-availability.js';
 import type {PieceBufferPool} from './piece-buffers.js';
 import {checkPickerInvariant, PieceState} from './piece-picker-invariant.js';
-import {PieceProgress} from './piece-progress.js';
+import {type KnownZeros, PieceProgress} from './piece-progress.js';
 import {mostUrgentNeeded, rarestNeeded, type SearchablePieces} from './piece-search.js';
 import {WantedPieces} from './wanted-pieces.js';
 
@@ -64,6 +64,8 @@ export type PickerOptions = {
 	listener?: PickerListener;
 	/** Run `checkInvariant` after every change (O(pieces) each): `TORRENT_RX_CHECK_INVARIANTS=1`. */
 	checkInvariants?: boolean;
+	/** Each piece's pad bytes (BEP 47), never asked of peers; none when absent. */
+	knownZeros?: (index: number) => KnownZeros;
 };
 
 /**
@@ -95,6 +97,7 @@ export class PiecePicker {
 	readonly #buffers: PieceBufferPool | undefined;
 	readonly #allocate: ((length: number) => Buffer) | undefined;
 	readonly #checkInvariants: boolean;
+	readonly #knownZeros: ((index: number) => KnownZeros) | undefined;
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
@@ -141,6 +144,7 @@ export class PiecePicker {
 		const buffers = options.buffers;
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
 		this.#checkInvariants = options.checkInvariants ?? false;
+		this.#knownZeros = options.knownZeros;
 		this.have = new Bitfield(pieceCount);
 		this.#neededCount = pieceCount;
 		this.#lackingCount = pieceCount;
@@ -275,7 +279,7 @@ export class PiecePicker {
 			this.#randomStart = Math.floor(this.#random() * this.pieceCount);
 		}
 
-		const progress = new PieceProgress(index, size, this.#allocate);
+		const progress = new PieceProgress(index, size, this.#allocate, this.#knownZeros?.(index));
 		this.#inProgress.set(index, progress);
 		this.#checked();
 		return progress;

@@ -1,5 +1,8 @@
 import {blockLength} from '../codec/messages.js';
 
+/** Bytes of a piece known to be zeros (BEP 47 pad files), piece offsets, `end` exclusive. */
+export type KnownZeros = ReadonlyArray<{begin: number; end: number}>;
+
 /** What became of a block handed to `receive`. */
 export type BlockReceipt = 'stored' | 'duplicate' | 'misfit';
 
@@ -23,19 +26,68 @@ export class PieceProgress {
 	/** Outstanding requests per block, from the owner and (in endgame) from other peers. */
 	readonly #requested: Uint8Array;
 	#receivedCount = 0;
+	/** Blocks that are pad bytes to their end: held from the start, never asked for. */
+	readonly #knownBlocks: number;
+	/** Per block, the bytes to ask for: less than its size when it ends in pad bytes. */
+	readonly #askLengths: Uint32Array | undefined;
+	readonly #knownZeros: KnownZeros;
 	/** No block below this one is free to claim: keeps claiming linear over a whole piece. */
 	#claimFrom = 0;
 	#buffer: Buffer | undefined;
 
+	/**
+	 * `knownZeros`: pad bytes of this piece. A block whose bytes are pad bytes from some point to
+	 * its end is asked for only up to there (a request of less than 16 KiB, as for a short last
+	 * block); one that is pad bytes through is held from the start. Pad files are aligned so that
+	 * they end a piece, so this covers them; pad bytes followed by data in the same block are
+	 * asked for with it, as libtorrent does.
+	 */
 	constructor(
 		readonly index: number,
 		readonly length: number,
 		readonly allocate: (length: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+		knownZeros: KnownZeros = [],
 	) {
 		this.blockCount = Math.ceil(length / blockLength);
 		this.#received = new Uint8Array(this.blockCount);
 		this.#requested = new Uint8Array(this.blockCount);
 		this.#senders = new Array<string | undefined>(this.blockCount);
+		this.#knownZeros = knownZeros;
+		this.#askLengths = knownZeros.length > 0 ? this.#lengthsToAsk(knownZeros) : undefined;
+		let known = 0;
+		for (let block = 0; block < this.blockCount; block++) {
+			if (this.#askLengths?.[block] === 0) {
+				this.#received[block] = 1;
+				known++;
+			}
+		}
+
+		this.#knownBlocks = known;
+		this.#receivedCount = known;
+	}
+
+	/** Each block's size less the pad bytes that run to its end. */
+	#lengthsToAsk(knownZeros: KnownZeros): Uint32Array {
+		const lengths = new Uint32Array(this.blockCount);
+		for (let block = 0; block < this.blockCount; block++) {
+			const start = block * blockLength;
+			let end = start + this.#fullSize(block);
+			// Ranges are in order and do not overlap: walk back from the block's end.
+			for (let range = knownZeros.length - 1; range >= 0; range--) {
+				const zeros = knownZeros[range];
+				if (zeros && zeros.begin < end && zeros.end >= end) {
+					end = Math.max(start, zeros.begin);
+				}
+			}
+
+			lengths[block] = end - start;
+		}
+
+		return lengths;
+	}
+
+	#fullSize(block: number): number {
+		return Math.min(blockLength, this.length - block * blockLength);
 	}
 
 	senderOf(block: number): string | undefined {
@@ -44,16 +96,23 @@ export class PieceProgress {
 
 	/** True until the first block arrives: such a piece holds no data worth keeping. */
 	get empty(): boolean {
-		return this.#receivedCount === 0;
+		return this.#receivedCount === this.#knownBlocks;
 	}
 
 	get complete(): boolean {
 		return this.#receivedCount === this.blockCount;
 	}
 
-	/** The assembled piece; only meaningful once `complete`. */
+	/** The assembled piece; only meaningful once `complete`. Its pad bytes are zeros from the start. */
 	get data(): Buffer {
-		this.#buffer ??= this.allocate(this.length);
+		if (!this.#buffer) {
+			// A reused buffer holds an earlier piece: the bytes nobody will send must be cleared.
+			this.#buffer = this.allocate(this.length);
+			for (const {begin, end} of this.#knownZeros) {
+				this.#buffer.fill(0, begin, end);
+			}
+		}
+
 		return this.#buffer;
 	}
 
@@ -64,8 +123,9 @@ export class PieceProgress {
 		return buffer;
 	}
 
+	/** The bytes to ask for of `block` (and that a peer's copy of it must have). */
 	blockSize(block: number): number {
-		return Math.min(blockLength, this.length - block * blockLength);
+		return this.#askLengths?.[block] ?? this.#fullSize(block);
 	}
 
 	/** The next block neither received nor asked for, marked as asked for; -1 when none is left. */

@@ -22,6 +22,22 @@ import {untilDone} from './until-done.js';
 /** The open files of a run and what the check found in them. */
 export type OpenedRun = {store: PieceStore; have: Bitfield; resume: ResumeStore | undefined};
 
+/** The download's piece picker over what the check left missing. */
+function pickerFor(layout: StorageLayout, have: Bitfield, signals: PieceSignals, options: DownloadOptions) {
+	return new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
+		maxBytesInFlight: options.maxBytesInFlight,
+		have,
+		listener: signals,
+		checkInvariants: options.checkInvariants === true,
+		// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
+		// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
+		// in flight bound the whole pool.
+		buffers: new PieceBufferPool(options.maxBytesInFlight),
+		// Pad files' bytes (BEP 47) are never asked for.
+		...(layout.hasPadFiles ? {knownZeros: (index: number) => layout.padRanges(index)} : {}),
+	});
+}
+
 /**
  * The part of a run after the check: a piece picker over what is missing, the choker, the
  * tracker loop and the swarm, wired to one another, until done (see `untilDone`) with the
@@ -36,16 +52,7 @@ export function exchangePieces(
 ): Observable<RunEvent> {
 	return defer(() => {
 		const signals = new PieceSignals();
-		const picker = new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
-			maxBytesInFlight: options.maxBytesInFlight,
-			have,
-			listener: signals,
-			checkInvariants: options.checkInvariants === true,
-			// Idle buffers up to the in-flight budget (`maxBytesInFlight`, not a fixed figure): a
-			// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
-			// in flight bound the whole pool.
-			buffers: new PieceBufferPool(options.maxBytesInFlight),
-		});
+		const picker = pickerFor(layout, have, signals, options);
 		const completed$ = new Subject<void>();
 		const nudgeChoker$ = new Subject<void>();
 		const peers = new Map<string, PeerStats>();

@@ -97,6 +97,12 @@ async function prepareFiles(
 	const preexisting: boolean[] = [];
 	for (const [index, file] of layout.files.entries()) {
 		const filePath = paths[index] ?? '';
+		if (file.pad) {
+			// BEP 47: a pad file's bytes are known zeros; it is never made.
+			preexisting.push(false);
+			continue;
+		}
+
 		try {
 			const existing = await lstat(filePath).catch(() => undefined);
 			if (existing && !existing.isFile()) {
@@ -193,7 +199,10 @@ function pieceWriter(layout: StorageLayout, root: string, paths: readonly string
 
 	// Most pieces lie in one file: no Promise.all and no array of promises for them.
 	const write = (index: number, data: Buffer): Promise<void> => {
-		const spans = layout.spans(index);
+		// Pad bytes are verified zeros with no file to go to.
+		const spans = layout.hasPadFiles
+			? layout.spans(index).filter((span) => !layout.files[span.fileIndex]?.pad)
+			: layout.spans(index);
 		const [only] = spans;
 		return spans.length === 1 && only
 			? writeSpan(data, only)
@@ -201,6 +210,25 @@ function pieceWriter(layout: StorageLayout, root: string, paths: readonly string
 	};
 
 	return Object.assign(write, {close: () => directHandles.closeAll()});
+}
+
+/**
+ * The spans of `spans` that are on disk; those of pad files (BEP 47), which are not, are their
+ * zeros in `into` instead.
+ */
+function onDisk(layout: StorageLayout, spans: FileSpan[], into: Buffer): FileSpan[] {
+	if (!layout.hasPadFiles) {
+		return spans;
+	}
+
+	return spans.filter((span) => {
+		if (!layout.files[span.fileIndex]?.pad) {
+			return true;
+		}
+
+		into.fill(0, span.pieceOffset, span.pieceOffset + span.length);
+		return false;
+	});
 }
 
 function readPiece(
@@ -212,7 +240,7 @@ function readPiece(
 	return defer(async () => {
 		const size = layout.pieceSize(index);
 		const piece = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-		await onEachSpan(layout.spans(index), (handle, span) =>
+		await onEachSpan(onDisk(layout, layout.spans(index), piece), (handle, span) =>
 			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
 		);
 		return piece;
@@ -232,7 +260,7 @@ function readSpan(
 		}
 
 		const bytes = Buffer.allocUnsafe(length);
-		await onEachSpan(layout.rangeSpans(index, begin, length), (handle, span) =>
+		await onEachSpan(onDisk(layout, layout.rangeSpans(index, begin, length), bytes), (handle, span) =>
 			readFully(handle, bytes, span.pieceOffset, span.length, span.fileOffset),
 		);
 		return bytes;

@@ -17,6 +17,8 @@ export type FileSpan = {
 export class StorageLayout {
 	readonly pieceCount: number;
 	readonly totalLength: number;
+	/** Whether the torrent has pad files at all (most have none: then nothing is looked up per piece). */
+	readonly hasPadFiles: boolean;
 
 	constructor(
 		readonly files: readonly FileEntry[],
@@ -24,6 +26,7 @@ export class StorageLayout {
 	) {
 		this.totalLength = files.reduce((sum, file) => sum + file.length, 0);
 		this.pieceCount = Math.ceil(this.totalLength / pieceLength);
+		this.hasPadFiles = files.some((file) => file.pad);
 	}
 
 	/** The length of piece `index`: `pieceLength`, except for a shorter last piece. */
@@ -78,6 +81,16 @@ export class StorageLayout {
 		}
 
 		return clipped;
+	}
+
+	/**
+	 * The bytes of piece `index` that belong to pad files (BEP 47): known zeros, never asked of a
+	 * peer nor kept on disk. Piece offsets, in order, `end` exclusive.
+	 */
+	padRanges(index: number): Array<{begin: number; end: number}> {
+		return this.spans(index)
+			.filter((span) => this.files[span.fileIndex]?.pad)
+			.map((span) => ({begin: span.pieceOffset, end: span.pieceOffset + span.length}));
 	}
 
 	/** The first file whose bytes extend past `position` (binary search over the offsets). */

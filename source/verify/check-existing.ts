@@ -78,17 +78,24 @@ export function piecesOnDisk(
 	verifyPiece: PieceVerifier,
 	layout: StorageLayout,
 ): Observable<RunEvent | CheckResult> {
-	const fullCheck$: Observable<RunEvent | CheckResult> = store.preexisting.some(Boolean)
-		? checkExistingPieces(store, verifyPiece, {
-				pieceCount: layout.pieceCount,
-				pieceLength: layout.pieceLength,
-				pieceSize: (index) => layout.pieceSize(index),
-				// A piece with no byte in a file that was there before cannot hold verified data.
-				candidates: (index) => layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
-				concurrency: 8,
-				progressMs: 250,
-			})
-		: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
+	// A piece of pad bytes alone (BEP 47) is complete without a request: the check finds its zeros.
+	const padOnly = (index: number) =>
+		layout.hasPadFiles && layout.spans(index).every((span) => layout.files[span.fileIndex]?.pad);
+	const anyPadOnly =
+		layout.hasPadFiles && Array.from({length: layout.pieceCount}, (_, index) => index).some(padOnly);
+	const fullCheck$: Observable<RunEvent | CheckResult> =
+		store.preexisting.some(Boolean) || anyPadOnly
+			? checkExistingPieces(store, verifyPiece, {
+					pieceCount: layout.pieceCount,
+					pieceLength: layout.pieceLength,
+					pieceSize: (index) => layout.pieceSize(index),
+					// A piece with no byte in a file that was there before cannot hold verified data.
+					candidates: (index) =>
+						padOnly(index) || layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
+					concurrency: 8,
+					progressMs: 250,
+				})
+			: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
 	return (resume ? resume.load() : of(undefined)).pipe(
 		switchMap(
 			(have): Observable<RunEvent | CheckResult> =>

@@ -231,14 +231,23 @@ export type TorrentOptions = {
 	private?: boolean;
 };
 
-/** Makes a .torrent of `payloadPath` at `torrentPath` with libtorrent, as `options` say. */
+/**
+ * Makes a .torrent of `payloadPath` at `torrentPath` with libtorrent, as `options` say: its v1
+ * info hash, and every hash a tracker hears for it (a hybrid torrent is announced under its
+ * truncated v2 hash too).
+ */
 export async function createTorrentWith(
 	payloadPath: string,
 	torrentPath: string,
 	options: TorrentOptions,
-): Promise<{torrentPath: string; infoHash: string}> {
+): Promise<{torrentPath: string; infoHash: string; announcedHashes: string[]}> {
 	await runPython(['create-with', payloadPath, torrentPath, JSON.stringify(options)], 60_000);
-	return {torrentPath, infoHash: await libtorrentInfoHash(torrentPath)};
+	const {infoHash, infoHashV2} = await libtorrentView(torrentPath);
+	return {
+		torrentPath,
+		infoHash,
+		announcedHashes: infoHashV2 ? [infoHash, infoHashV2.slice(0, 40)] : [infoHash],
+	};
 }
 
 /** What libtorrent reads in a .torrent (`libtorrent-peer.py describe`), pad files left out of `files`. */

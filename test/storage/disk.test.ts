@@ -435,3 +435,28 @@ test('readSpan reads a range across file boundaries back byte for byte', async (
 		'past the end of the last piece',
 	);
 });
+
+test('pad files (BEP 47) are never made: their bytes read as zeros and are not written anywhere', async (t) => {
+	const root = await temporaryFolder(t);
+	// 5 + 3 pad + 8 + 8 pad: pieces of 8, the last one pad bytes alone.
+	const files: FileEntry[] = [
+		{path: ['set', 'a'], length: 5, offset: 0},
+		{path: ['set', '.pad', '3'], length: 3, offset: 5, attributes: 'p', pad: true},
+		{path: ['set', 'b'], length: 8, offset: 8},
+		{path: ['set', '.pad', '8'], length: 8, offset: 16, attributes: 'p', pad: true},
+	];
+	const layout = new StorageLayout(files, 8);
+	t.deepEqual(layout.padRanges(0), [{begin: 5, end: 8}]);
+	t.deepEqual(layout.padRanges(1), []);
+	t.deepEqual(layout.padRanges(2), [{begin: 0, end: 8}]);
+	const piece0 = Buffer.from([1, 2, 3, 4, 5, 0, 0, 0]);
+	const results = await withStore(layout, root, (store) =>
+		concat(
+			defer(() => store.writePiece(0, piece0)),
+			defer(() => forkJoin([store.readPiece(0), store.readPiece(2), store.readSpan?.(0, 4, 4) ?? of()])),
+		),
+	);
+	t.deepEqual(results.at(-1), [piece0, Buffer.alloc(8), Buffer.from([5, 0, 0, 0])]);
+	t.deepEqual((await readdir(path.join(root, 'set'))).sort(), ['a', 'b'], 'no .pad folder');
+	t.deepEqual(await readFile(path.join(root, 'set', 'a')), Buffer.from([1, 2, 3, 4, 5]));
+});

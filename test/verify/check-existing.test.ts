@@ -1,12 +1,16 @@
+import {createHash} from 'node:crypto';
 import test from 'ava';
-import {defer, finalize, map, mergeMap, type Observable, timer} from 'rxjs';
+import {defer, finalize, lastValueFrom, map, mergeMap, type Observable, timer, toArray} from 'rxjs';
+import {PieceHashes} from '../../source/codec/piece-hashes.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {PieceStore} from '../../source/storage/disk.js';
+import {StorageLayout} from '../../source/storage/layout.js';
 import {
 	type CheckOptions,
 	type CheckResult,
 	checkExistingPieces,
+	piecesOnDisk,
 } from '../../source/verify/check-existing.js';
 import {sha1PieceVerifier} from '../../source/verify/piece-verifier.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
@@ -144,4 +148,28 @@ test('let go of while checking, the reads in progress are cancelled and no more 
 			expectSubscriptions(read.subscriptions).toBe(expected[index] ?? []);
 		}
 	});
+});
+
+test('a fresh download is not checked, but for pieces of pad bytes alone (BEP 47): those are found complete', async (t) => {
+	const data = Buffer.alloc(1000, 7);
+	const layout = new StorageLayout(
+		[
+			{path: ['set', 'a'], length: 1000, offset: 0},
+			{path: ['set', '.pad', '1000'], length: 1000, offset: 1000, pad: true},
+		],
+		1000,
+	);
+	const hashes = PieceHashes.fromConcatenated(
+		Buffer.concat([data, Buffer.alloc(1000)].map((piece) => createHash('sha1').update(piece).digest())),
+	);
+	const store = {...memoryStore(1000, 2000), preexisting: [false, false]};
+	const events = await lastValueFrom(
+		piecesOnDisk(store, undefined, sha1PieceVerifier(hashOnMainThread, hashes), layout).pipe(toArray()),
+	);
+	const result = events.find((event): event is CheckResult => event.type === 'check-result');
+	t.deepEqual(
+		[result?.have.has(0), result?.have.has(1)],
+		[false, true],
+		'the data piece is to fetch; the pad piece needs nobody',
+	);
 });
