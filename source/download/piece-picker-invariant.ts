@@ -14,6 +14,8 @@ export enum PieceState {
 export type PickerBooks = {
 	pieceCount: number;
 	pieceSize: (index: number) => number;
+	/** What a done piece adds to `doneBytes`: its bytes but the pad bytes. */
+	userBytes: (index: number) => number;
 	state: Uint8Array;
 	/** From the wanted pieces: 0 for a piece not wanted. */
 	priorities: Uint8Array;
@@ -49,7 +51,7 @@ function recount(books: PickerBooks): Counts {
 		const wanted = books.priorities[index] !== 0;
 		if (state === PieceState.Done) {
 			counts.doneCount++;
-			counts.doneBytes += books.pieceSize(index);
+			counts.doneBytes += books.userBytes(index);
 		} else if (state === PieceState.InProgress || state === PieceState.Verifying) {
 			counts.bytesInFlight += books.pieceSize(index);
 		} else if (state !== PieceState.Needed) {

@@ -66,6 +66,8 @@ export type PickerOptions = {
 	checkInvariants?: boolean;
 	/** Each piece's pad bytes (BEP 47), never asked of peers; none when absent. */
 	knownZeros?: (index: number) => KnownZeros;
+	/** Each piece's bytes but its pad bytes, for `doneBytes`; its whole size when absent. */
+	userBytes?: (index: number) => number;
 };
 
 /**
@@ -98,6 +100,8 @@ export class PiecePicker {
 	readonly #allocate: ((length: number) => Buffer) | undefined;
 	readonly #checkInvariants: boolean;
 	readonly #knownZeros: ((index: number) => KnownZeros) | undefined;
+	/** What a piece adds to `doneBytes` (`PickerOptions.userBytes`). */
+	readonly userBytes: (index: number) => number;
 	#bytesInFlight = 0;
 	#doneCount = 0;
 	#doneBytes = 0;
@@ -145,6 +149,7 @@ export class PiecePicker {
 		this.#allocate = buffers ? (length) => buffers.take(length) : undefined;
 		this.#checkInvariants = options.checkInvariants ?? false;
 		this.#knownZeros = options.knownZeros;
+		this.userBytes = options.userBytes ?? pieceSize;
 		this.have = new Bitfield(pieceCount);
 		this.#neededCount = pieceCount;
 		this.#lackingCount = pieceCount;
@@ -410,7 +415,7 @@ export class PiecePicker {
 		this.#state[index] = PieceState.Done;
 		this.have.set(index);
 		this.#doneCount++;
-		this.#doneBytes += this.pieceSize(index);
+		this.#doneBytes += this.userBytes(index);
 		this.#checked();
 		this.listener.pieceVerified(index);
 		if (!wasComplete && this.complete) {
@@ -457,6 +462,7 @@ export class PiecePicker {
 		checkPickerInvariant({
 			pieceCount: this.pieceCount,
 			pieceSize: this.pieceSize,
+			userBytes: this.userBytes,
 			state: this.#state,
 			priorities: this.#priorities,
 			have: this.have,
@@ -495,7 +501,7 @@ export class PiecePicker {
 				this.#state[index] = PieceState.Done;
 				this.have.set(index);
 				this.#doneCount++;
-				this.#doneBytes += this.pieceSize(index);
+				this.#doneBytes += this.userBytes(index);
 				if (wanted) {
 					this.#neededCount--;
 					this.#lackingCount--;

@@ -29,7 +29,8 @@ export function download(
 		infoHash: metainfo.infoHash.toString('hex'),
 		pieceCount: layout.pieceCount,
 		pieceLength: metainfo.pieceLength,
-		totalLength: layout.totalLength,
+		// The user's bytes: pad files (BEP 47) are not counted.
+		totalLength: layout.userLength,
 	};
 	return withResource(ports.openStore(layout), (store) => {
 		const resume = ports.openResume?.(layout);

@@ -33,8 +33,13 @@ function pickerFor(layout: StorageLayout, have: Bitfield, signals: PieceSignals,
 		// buffer dropped is garbage that V8 frees late, so none is ever dropped, and the pieces
 		// in flight bound the whole pool.
 		buffers: new PieceBufferPool(options.maxBytesInFlight),
-		// Pad files' bytes (BEP 47) are never asked for.
-		...(layout.hasPadFiles ? {knownZeros: (index: number) => layout.padRanges(index)} : {}),
+		// Pad files' bytes (BEP 47) are never asked for, nor counted as the user's.
+		...(layout.hasPadFiles
+			? {
+					knownZeros: (index: number) => layout.padRanges(index),
+					userBytes: (index: number) => layout.userBytes(index),
+				}
+			: {}),
 	});
 }
 
@@ -74,7 +79,7 @@ export function exchangePieces(
 			{
 				...options,
 				infoHash: metainfo.infoHash,
-				totalLength: layout.totalLength,
+				totalLength: layout.userLength,
 				seeding: options.seed !== undefined,
 			},
 		);
@@ -98,7 +103,7 @@ export function exchangePieces(
 		);
 		const run$ = untilDone({tracker$, swarm$: peerSwarm.events$, starving$}, completed$, {
 			...(options.seed ? {seed: options.seed} : {}),
-			totalLength: layout.totalLength,
+			totalLength: layout.userLength,
 			completeAtStart: picker.complete,
 			uploaded: () => totals.uploaded,
 		});

@@ -19,6 +19,8 @@ export class StorageLayout {
 	readonly totalLength: number;
 	/** Whether the torrent has pad files at all (most have none: then nothing is looked up per piece). */
 	readonly hasPadFiles: boolean;
+	/** The user's bytes: every file but the pad files (BEP 47). What the views, metrics and trackers count. */
+	readonly userLength: number;
 
 	constructor(
 		readonly files: readonly FileEntry[],
@@ -27,6 +29,16 @@ export class StorageLayout {
 		this.totalLength = files.reduce((sum, file) => sum + file.length, 0);
 		this.pieceCount = Math.ceil(this.totalLength / pieceLength);
 		this.hasPadFiles = files.some((file) => file.pad);
+		this.userLength = files.reduce((sum, file) => sum + (file.pad ? 0 : file.length), 0);
+	}
+
+	/** The bytes of piece `index` but its pad bytes. */
+	userBytes(index: number): number {
+		if (!this.hasPadFiles) {
+			return this.pieceSize(index);
+		}
+
+		return this.padRanges(index).reduce((left, {begin, end}) => left - (end - begin), this.pieceSize(index));
 	}
 
 	/** The length of piece `index`: `pieceLength`, except for a shorter last piece. */

@@ -10,7 +10,7 @@ import type {PieceVerifier} from './piece-verifier.js';
 
 export type CheckResult = {type: 'check-result'; have: Bitfield};
 
-/** The payload bytes in the pieces `have` holds, exactly: the last piece may be short. */
+/** The user's bytes in the pieces `have` holds, exactly: the last piece may be short, and pad bytes do not count. */
 function bytesIn(have: Bitfield, pieceSize: (index: number) => number): number {
 	let bytes = 0;
 	for (let index = 0; index < have.length; index++) {
@@ -28,6 +28,8 @@ export type CheckOptions = StoredPieceReading & {
 	pieceSize: (index: number) => number;
 	/** Which pieces to read and verify; the others are taken as missing. */
 	candidates: (index: number) => boolean;
+	/** What a piece found counts in `checked.bytes`: its size but its pad bytes; its size when absent. */
+	userBytes?: (index: number) => number;
 	/** At most one progress event per this many milliseconds. */
 	progressMs: number;
 };
@@ -58,7 +60,7 @@ export function checkExistingPieces(
 						type: 'checked',
 						pieces: have.count,
 						total: options.pieceCount,
-						bytes: bytesIn(have, options.pieceSize),
+						bytes: bytesIn(have, options.userBytes ?? options.pieceSize),
 					},
 					{type: 'check-result', have},
 				],
@@ -105,7 +107,7 @@ export function piecesOnDisk(
 								type: 'checked',
 								pieces: have.count,
 								total: layout.pieceCount,
-								bytes: bytesIn(have, (index) => layout.pieceSize(index)),
+								bytes: bytesIn(have, (index) => layout.userBytes(index)),
 								fromResumeFile: true,
 							},
 							{type: 'check-result', have},

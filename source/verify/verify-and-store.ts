@@ -63,7 +63,7 @@ export function verifyAndStore(
 							type: 'piece-verified',
 							peer,
 							index: piece.index,
-							bytes: piece.length,
+							bytes: picker.userBytes(piece.index),
 							durationMs: now - (piece.startedAt ?? now),
 						});
 						if (picker.complete) {

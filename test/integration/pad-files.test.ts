@@ -95,13 +95,22 @@ test('a hybrid torrent with pad files from a libtorrent seeder: byte-identical, 
 	const proxy = await countingProxy(t, seeder.port);
 	await announceSeeder(swarm.tracker.url, swarm.infoHash, proxy.port);
 	const downloadDir = await tempDir(t);
-	const {sources} = await downloadWithTorrentRx(t, {
+	const {events, sources} = await downloadWithTorrentRx(t, {
 		torrentPath: swarm.torrentPath,
 		downloadDir,
 		flags: ['--no-history', '--encryption', 'off'],
 		timeoutMs: 60_000,
 	});
 	t.deepEqual(sources, [`127.0.0.1:${proxy.port}`]);
+	// The views, the metrics and the log count the user's bytes alone.
+	const userBytes = swarm.view.totalSize;
+	t.is(events.find((event) => event.type === 'started')?.totalLength, userBytes);
+	t.is(events.find((event) => event.type === 'completed')?.bytes, userBytes);
+	const verified = events.filter((event) => event.type === 'piece-verified');
+	t.is(
+		verified.reduce((sum, event) => sum + Number(event.bytes), 0),
+		userBytes,
+	);
 	await assertSameFiles(t, downloadDir, swarm.payload, 'torrent-rx', {exact: false});
 	const onDisk = (await foldersAndFiles(downloadDir)).filter((entry) => !entry.startsWith('.torrent-rx'));
 	t.deepEqual(onDisk, [
