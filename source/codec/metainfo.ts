@@ -5,16 +5,18 @@ import {
 	type BencodeValue,
 	bytesToText,
 	decodeBencode,
+	decodeBencodePrefix,
 	isBytes,
 	isDictionary,
 	isInteger,
 	rawDictionaryValue,
 } from './bencode.js';
+import {sanitizeComponent, uniquePaths} from './path-names.js';
 import {PieceHashes} from './piece-hashes.js';
 
 /** One file of the torrent, its path relative to the torrent's root, in piece order. */
 export type FileEntry = {
-	/** Path components, each validated as a safe single name. */
+	/** Path components, each made safe as libtorrent makes it (path-names.ts). */
 	path: string[];
 	length: number;
 	/** Byte offset of this file in the torrent's concatenated payload. */
@@ -79,24 +81,6 @@ function requireLength(value: BencodeValue | undefined, where: string): number {
 	return value;
 }
 
-/**
- * A path component must name one entry inside the download folder: nothing that climbs out,
- * names the folder itself, or smuggles a separator or NUL.
- */
-export function validatePathComponent(component: string, where: string): string {
-	if (component === '' || component === '.' || component === '..') {
-		throw new MetainfoError(`${where}: unsafe path component "${component}"`);
-	}
-
-	if (/[/\\\0]/.test(component)) {
-		throw new MetainfoError(
-			`${where}: path component ${JSON.stringify(component)} contains a separator or NUL`,
-		);
-	}
-
-	return component;
-}
-
 function optionalText(dictionary: BencodeDictionary, key: string): string | undefined {
 	const value = dictionary[key];
 	return isBytes(value) ? bytesToText(value) : undefined;
@@ -112,36 +96,23 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		throw new MetainfoError('info.files must be a non-empty list');
 	}
 
-	let offset = 0;
-	const files = list.map((entry, index): FileEntry => {
+	const entries = list.map((entry, index) => {
 		const where = `info.files[${index}]`;
 		if (!isDictionary(entry)) {
 			throw new MetainfoError(`${where} is not a dictionary`);
 		}
 
-		const length = requireLength(entry.length, where);
-		const rawPath = entry['path.utf-8'] ?? entry.path;
-		if (!Array.isArray(rawPath) || rawPath.length === 0) {
-			throw new MetainfoError(`${where} has no path`);
-		}
-
-		if (rawPath.length > maxPathComponents) {
-			throw new MetainfoError(
-				`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`,
-			);
-		}
-
-		const path = rawPath.map((component) => {
-			if (!isBytes(component)) {
-				throw new MetainfoError(`${where}: path component is not a string`);
-			}
-
-			return validatePathComponent(bytesToText(component), where);
-		});
+		return {entry, length: requireLength(entry.length, where), path: [name, ...filePath(entry, where)]};
+	});
+	// Two files of one path, or a file where another has a folder: renamed, as libtorrent does.
+	const paths = uniquePaths(entries.map((entry) => entry.path));
+	let offset = 0;
+	const files = entries.map(({entry, length}, index): FileEntry => {
+		const path = paths[index] ?? [name, '_'];
 		const attributes = isBytes(entry.attr) ? bytesToText(entry.attr) : undefined;
 		const pad = attributes?.includes('p') || path.at(-1)?.startsWith('_____padding_file_');
 		const file: FileEntry = {
-			path: [name, ...path],
+			path,
 			length,
 			offset,
 			...(attributes ? {attributes} : {}),
@@ -150,30 +121,35 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		offset += length;
 		return file;
 	});
-
-	const filePaths = new Set<string>();
-	for (const file of files) {
-		const key = file.path.join('/');
-		if (filePaths.has(key)) {
-			throw new MetainfoError(`info.files lists "${key}" twice`);
-		}
-
-		filePaths.add(key);
-	}
-
-	// A path cannot be a file and a folder at once. Each folder is built from its parent, so a
-	// long path costs its length, not its length squared.
-	for (const file of files) {
-		let folder = '';
-		for (const component of file.path.slice(0, -1)) {
-			folder = folder === '' ? component : `${folder}/${component}`;
-			if (filePaths.has(folder)) {
-				throw new MetainfoError(`info.files uses "${folder}" both as a file and as a folder`);
-			}
-		}
-	}
-
 	return {files, multiFile: true};
+}
+
+/** A file's path below the torrent's folder, each component made safe; `_` if none is left. */
+function filePath(entry: BencodeDictionary, where: string): string[] {
+	const rawPath = entry['path.utf-8'] ?? entry.path;
+	if (!Array.isArray(rawPath) || rawPath.length === 0) {
+		throw new MetainfoError(`${where} has no path`);
+	}
+
+	if (rawPath.length > maxPathComponents) {
+		throw new MetainfoError(
+			`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`,
+		);
+	}
+
+	const path: string[] = [];
+	for (const component of rawPath) {
+		if (!isBytes(component)) {
+			throw new MetainfoError(`${where}: path component is not a string`);
+		}
+
+		const safe = sanitizeComponent(component);
+		if (safe !== undefined) {
+			path.push(safe);
+		}
+	}
+
+	return path.length > 0 ? path : ['_'];
 }
 
 function parseAnnounceTiers(root: BencodeDictionary): string[][] {
@@ -210,10 +186,11 @@ export function parseInfoDictionary(
 		throw new MetainfoError('"info" is not a dictionary');
 	}
 
-	const name = validatePathComponent(
-		bytesToText(requireBytes(info, 'name.utf-8' in info ? 'name.utf-8' : 'name', 'info')),
-		'info.name',
-	);
+	const infoHash = createHash('sha1').update(infoBytes).digest();
+	// A name that names no folder (`..`, `.`) is the info hash, as libtorrent makes it.
+	const name =
+		sanitizeComponent(requireBytes(info, 'name.utf-8' in info ? 'name.utf-8' : 'name', 'info')) ??
+		infoHash.toString('hex');
 	const pieceLength = info['piece length'];
 	if (!isInteger(pieceLength) || pieceLength <= 0) {
 		throw new MetainfoError('info has no positive "piece length"');
@@ -244,7 +221,7 @@ export function parseInfoDictionary(
 	const pieceHashes = PieceHashes.fromConcatenated(pieces);
 
 	return {
-		infoHash: createHash('sha1').update(infoBytes).digest(),
+		infoHash,
 		infoBytes,
 		name,
 		pieceLength,
@@ -272,12 +249,14 @@ export function parseMetainfo(data: Uint8Array): Metainfo {
 		);
 	}
 
-	const root = decodeBencode(data);
+	// Bytes after the top-level dictionary are ignored, as libtorrent ignores them (some tools
+	// append a newline, or pad the file): they are not part of anything hashed.
+	const {value: root, length} = decodeBencodePrefix(data);
 	if (!isDictionary(root)) {
 		throw new MetainfoError('torrent file is not a bencoded dictionary');
 	}
 
-	const infoBytes = rawDictionaryValue(data, 'info');
+	const infoBytes = rawDictionaryValue(data.subarray(0, length), 'info');
 	if (!infoBytes || !isDictionary(root.info)) {
 		throw new MetainfoError('torrent file has no "info" dictionary');
 	}

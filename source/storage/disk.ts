@@ -115,6 +115,10 @@ async function prepareFiles(
 				if ((existing?.size ?? 0) !== file.length) {
 					await handle.truncate(file.length);
 				}
+
+				if (file.attributes?.includes('x')) {
+					await makeExecutable(handle);
+				}
 			} finally {
 				await handle.close();
 			}
@@ -124,6 +128,12 @@ async function prepareFiles(
 	}
 
 	return preexisting;
+}
+
+/** BEP 47 `attr` `x`: executable by whoever may read it, as `chmod +x` under the usual umask. */
+async function makeExecutable(handle: FileHandle): Promise<void> {
+	const mode = (await handle.stat()).mode & 0o777;
+	await handle.chmod(mode | ((mode & 0o444) >> 2));
 }
 
 /** Reads all of `length` bytes; a file shorter than the layout says is an error, not zeros. */

@@ -460,3 +460,17 @@ test('pad files (BEP 47) are never made: their bytes read as zeros and are not w
 	t.deepEqual((await readdir(path.join(root, 'set'))).sort(), ['a', 'b'], 'no .pad folder');
 	t.deepEqual(await readFile(path.join(root, 'set', 'a')), Buffer.from([1, 2, 3, 4, 5]));
 });
+
+test('a file with the BEP 47 attribute `x` is made executable where it is readable; the others are not', async (t) => {
+	const root = await temporaryFolder(t);
+	const files: FileEntry[] = [
+		{path: ['set', 'run.sh'], length: 5, offset: 0, attributes: 'x'},
+		{path: ['set', 'notes.txt'], length: 5, offset: 5},
+	];
+	await withStore(new StorageLayout(files, 16), root, () => of(undefined));
+	const mode = async (name: string) => (await stat(path.join(root, 'set', name))).mode & 0o777;
+	const script = await mode('run.sh');
+	t.is(script & 0o111, (script & 0o444) >> 2, `mode ${script.toString(8)}`);
+	t.true((script & 0o100) !== 0);
+	t.is((await mode('notes.txt')) & 0o111, 0);
+});
