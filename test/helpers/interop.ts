@@ -6,6 +6,7 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import {
+	type DebugEvent,
 	debugEvents,
 	freePort,
 	listPayloadFiles,
@@ -102,6 +103,14 @@ export async function downloadWithTorrentRx(
 	return {events, sources: [...sources]};
 }
 
+/** A `waitForDebugEvent` predicate: the run seeds, and a tracker has heard of it. */
+export function seedingAndAnnounced(_event: DebugEvent, events: readonly DebugEvent[]): boolean {
+	return (
+		events.some((event) => event.type === 'seeding') &&
+		events.some((event) => event.type === 'announce-answered')
+	);
+}
+
 export type TorrentRxSeeder = {
 	run: RunningTorrentRx;
 	tracker: Opentracker;
@@ -141,13 +150,7 @@ export async function startTorrentRxSeeder(
 		],
 		{timeoutMs},
 	);
-	await waitForDebugEvent(
-		run,
-		(_event, events) =>
-			events.some((event) => event.type === 'seeding') &&
-			events.some((event) => event.type === 'announce-answered'),
-		{timeoutMs: 20_000},
-	);
+	await waitForDebugEvent(run, seedingAndAnnounced, {timeoutMs: 20_000});
 	t.false(
 		debugEvents(run.stderr()).some((event) => event.type === 'piece-started'),
 		'the seeder had every piece: nothing to download',

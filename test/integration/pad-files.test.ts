@@ -7,7 +7,7 @@ import {readdir} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
-import {assertSameFiles, downloadWithTorrentRx} from '../helpers/interop.js';
+import {assertSameFiles, downloadWithTorrentRx, seedingAndAnnounced} from '../helpers/interop.js';
 import {
 	announceSeeder,
 	createTorrentWith,
@@ -147,13 +147,7 @@ test('torrent-rx seeds the hybrid torrent to a libtorrent leecher, which verifie
 		],
 		{timeoutMs: 90_000},
 	);
-	await waitForDebugEvent(
-		run,
-		(_event, events) =>
-			events.some((event) => event.type === 'seeding') &&
-			events.some((event) => event.type === 'announce-answered'),
-		{timeoutMs: 30_000},
-	);
+	await waitForDebugEvent(run, seedingAndAnnounced, {timeoutMs: 30_000});
 	const leecherDir = await tempDir(t);
 	const leecher = await runLibtorrentDownload(t, swarm.torrentPath, leecherDir, {timeoutMs: 60_000});
 	t.is(leecher.code, 0, leecher.stderr);
