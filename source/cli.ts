@@ -41,6 +41,11 @@ const usage = `
 	  --encryption MODE     MSE/PE, both ways: prefer (the default: encrypted handshakes first,
 	                        plaintext if the peer hangs up on one), require (RC4 only), allow
 	                        (plaintext first, encrypted peers taken), off (plaintext only)
+	  --select LIST         Download only these files: numbers as info prints them (1,3-5) or globs
+	                        ('*.mkv'; without a / a glob matches the name in any folder); repeatable.
+	                        Without --select or --exclude a run takes the last run's selection
+	                        (from its resume file), or every file; --select '*' takes them all again
+	  --exclude LIST        Leave these files out (the same forms; repeatable)
 	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
 	  --no-history          Record no history
 
@@ -111,6 +116,8 @@ function parseCommandLine() {
 				metricsPort: {type: 'number', default: 5000},
 				metricsHost: {type: 'string', default: '127.0.0.1'},
 				tracker: {type: 'string', isMultiple: true},
+				select: {type: 'string', isMultiple: true},
+				exclude: {type: 'string', isMultiple: true},
 				pieceLength: {type: 'number'},
 				private: {type: 'boolean', default: false},
 				comment: {type: 'string'},
@@ -279,6 +286,9 @@ async function download(): Promise<void> {
 			...(dht ? {dht: {bootstrap: dht}} : {}),
 			...(cli.flags.lsd ? {lsd: true} : {}),
 			encryption: cli.flags.encryption as EncryptionPolicy,
+			...(cli.flags.select || cli.flags.exclude
+				? {selection: {select: cli.flags.select ?? [], exclude: cli.flags.exclude ?? []}}
+				: {}),
 			outputDir: output ?? '.',
 			...(history ? {historyFile: history} : {}),
 			port,

@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import {catchError, fromEvent, merge, of, share, take, takeUntil} from 'rxjs';
+import {resolveSelection, type SelectionRequest} from '../codec/file-selection.js';
 import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import {type Metainfo, parseMetainfo} from '../codec/metainfo.js';
 import {printable} from '../codec/printable.js';
@@ -36,6 +37,8 @@ export type DownloadCommand = {
 	historyFile?: string;
 	/** How the run is shown: view, metrics, debug output. */
 	show: ShowOptions;
+	/** `--select` / `--exclude` as given (files numbered as `info` prints them, or globs). */
+	selection?: SelectionRequest;
 };
 
 /** The outcome the CLI turns into an exit code. */
@@ -142,6 +145,11 @@ export async function downloadCommand(
 		if (problem) {
 			throw problem;
 		}
+
+		// A selection that names no file, or a number past the last, is a usage error before anything starts.
+		if (command.selection) {
+			resolveSelection(source.metainfo.files, command.selection);
+		}
 	}
 
 	let interrupted = false;
@@ -160,6 +168,7 @@ export async function downloadCommand(
 			...(command.seed ? {seed: command.seed} : {}),
 			...(command.lsd ? {lsd: true} : {}),
 			...(command.encryption ? {encryption: command.encryption} : {}),
+			...(command.selection ? {selection: command.selection} : {}),
 			// The run refuses a torrent whose files would take the log's place (reserved names).
 			...(command.historyFile ? {historyFile: command.historyFile} : {}),
 			...(command.dht && command.dht.bootstrap.length > 0 && command.dht.bootstrap.every(isLocalNode)

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import {defer, EMPTY, map, merge, type Observable, of, throwError} from 'rxjs';
+import {defer, EMPTY, from, map, merge, type Observable, of, switchMap, throwError} from 'rxjs';
 import type {PeerAddress} from '../codec/compact-peers.js';
+import {resolveSelection, type SelectionRequest, selectsEverything} from '../codec/file-selection.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {generatePeerId} from '../codec/peer-id.js';
 import {inFlightBudget} from '../download/piece-picker.js';
@@ -17,11 +18,11 @@ import {connectTcp} from '../peer/socket.js';
 import type {ConnectPort} from '../peer/transport.js';
 import {download, type SeedOptions} from '../run/download.js';
 import {withResource} from '../rx/with-resource.js';
-import {openPieceStore} from '../storage/disk.js';
-import type {StorageLayout} from '../storage/layout.js';
+import {openPieceStore, partsFilePath} from '../storage/disk.js';
+import {StorageLayout} from '../storage/layout.js';
 import {stateFolderName} from '../storage/own-files.js';
 import {isInside} from '../storage/paths.js';
-import {resumeFile} from '../storage/resume-file.js';
+import {rememberedSelection, resumeFile} from '../storage/resume-file.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
@@ -49,6 +50,8 @@ export type RunConfig = {
 	lsd?: boolean;
 	/** How far MSE/PE is used, both ways (default: prefer). */
 	encryption?: EncryptionPolicy;
+	/** `--select` and `--exclude` as given; none given: the selection the resume file remembers, or every file. */
+	selection?: SelectionRequest;
 };
 
 /** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
@@ -110,8 +113,28 @@ export function reservedNameProblem(
 export function runTorrent(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
 	return defer(() => {
 		const problem = reservedNameProblem(metainfo, config.outputDir, config.historyFile);
-		return problem ? throwError(() => problem) : runChecked(metainfo, config);
+		return problem
+			? throwError(() => problem)
+			: from(selectionFor(metainfo, config)).pipe(
+					switchMap((selected) => runChecked(metainfo, config, selected)),
+				);
 	});
+}
+
+/**
+ * Which files this run downloads: what `--select`/`--exclude` say; when neither is given, what
+ * the resume file remembers of the last run; undefined for every file.
+ */
+async function selectionFor(metainfo: Metainfo, config: RunConfig): Promise<boolean[] | undefined> {
+	const request = config.selection;
+	const given = request && (request.select.length > 0 || request.exclude.length > 0);
+	const layout = new StorageLayout(metainfo.files, metainfo.pieceLength);
+	const selected = given
+		? resolveSelection(metainfo.files, request)
+		: config.resumeFile === false
+			? undefined
+			: await rememberedSelection(config.outputDir, metainfo.infoHash, layout);
+	return selected && !selectsEverything(metainfo.files, selected) ? selected : undefined;
 }
 
 /** The MSE/PE handshake's bound, besides the BitTorrent handshake's own. */
@@ -125,8 +148,16 @@ export function dialPeers(infoHash: Buffer, config: RunConfig): ConnectPort {
 	});
 }
 
-function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent> {
+function runChecked(
+	metainfo: Metainfo,
+	config: RunConfig,
+	selected: boolean[] | undefined,
+): Observable<RunEvent> {
 	const encryption = config.encryption ?? 'prefer';
+	const files = {
+		...(selected ? {selected} : {}),
+		partsFile: partsFilePath(config.outputDir, metainfo.infoHash),
+	};
 	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
 			metainfo,
@@ -136,10 +167,13 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				morePeers$: morePeers(metainfo, config, listener.port),
 				hashPiece: config.hashPiece,
 				hashStoredPiece: config.hashPiece,
-				openStore: (layout) => openPieceStore(layout, config.outputDir),
+				openStore: (layout) => openPieceStore(layout, config.outputDir, files),
 				...(config.resumeFile === false
 					? {}
-					: {openResume: (layout: StorageLayout) => resumeFile(config.outputDir, metainfo.infoHash, layout)}),
+					: {
+							openResume: (layout: StorageLayout) =>
+								resumeFile(config.outputDir, metainfo.infoHash, layout, files),
+						}),
 				// MSE/PE callers as well as plaintext ones, unless the policy says otherwise: WebTorrent's
 				// first try is encrypted, a "require encryption" client's only one.
 				incoming$: listener.connections$.pipe(
@@ -152,6 +186,7 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				peerId: generatePeerId(),
 				port: listener.port,
 				...(config.seed ? {seed: config.seed} : {}),
+				...(selected ? {selected} : {}),
 				maxPeers: config.maxPeers,
 				redialDelayMs: 2000,
 				maxRedials: 6,

@@ -1,12 +1,19 @@
 import type {RunEventType} from './events.js';
 
-type Field = 'text' | 'count' | 'flag' | 'peers' | 'counts';
+type Field = 'text' | 'count' | 'flag' | 'peers' | 'counts' | 'files';
 
 /** The fields each event must carry, and what they hold; `?` marks the optional ones. */
 const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Field}?`>> = {
-	started: {name: 'text', infoHash: 'text', pieceCount: 'count', pieceLength: 'count', totalLength: 'count'},
+	started: {
+		name: 'text',
+		infoHash: 'text',
+		pieceCount: 'count',
+		pieceLength: 'count',
+		totalLength: 'count',
+		files: 'files?',
+	},
 	checking: {checked: 'count', total: 'count'},
-	checked: {pieces: 'count', total: 'count', bytes: 'count?', fromResumeFile: 'flag?'},
+	checked: {pieces: 'count', total: 'count', bytes: 'count?', fromResumeFile: 'flag?', have: 'text?'},
 	'announce-sent': {tracker: 'text', event: 'text'},
 	'announce-answered': {
 		tracker: 'text',
@@ -42,7 +49,24 @@ const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Fie
 
 const isCount = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
+/** A `started` event's file: its number, path, place and length, and whether it is selected. */
+function isStartedFile(value: unknown): boolean {
+	if (typeof value !== 'object' || value === null) {
+		return false;
+	}
+
+	const file = value as Record<string, unknown>;
+	return (
+		isCount(file.number) &&
+		typeof file.path === 'string' &&
+		isCount(file.offset) &&
+		isCount(file.length) &&
+		typeof file.selected === 'boolean'
+	);
+}
+
 const holds: Record<Field, (value: unknown) => boolean> = {
+	files: (value) => Array.isArray(value) && value.every(isStartedFile),
 	text: (value) => typeof value === 'string',
 	count: isCount,
 	flag: (value) => typeof value === 'boolean',

@@ -12,11 +12,19 @@ export type RunEvent =
 			pieceCount: number;
 			pieceLength: number;
 			totalLength: number;
+			/**
+			 * The user's files (pad files left out), numbered from 1 as `info` prints them: where each
+			 * lies in the payload, and whether it is selected. Absent in logs from before it was recorded.
+			 */
+			files?: Array<{number: number; path: string; offset: number; length: number; selected: boolean}>;
 	  }
 	/** Checking the data already on disk (resume): pieces checked so far of those to check. */
 	| {type: 'checking'; checked: number; total: number}
-	/** The check is done: `pieces` of `total` (`bytes` in all) were verified and will not be downloaded again. */
-	| {type: 'checked'; pieces: number; total: number; bytes?: number; fromResumeFile?: boolean}
+	/**
+	 * The check is done: `pieces` of `total` (`bytes` in all) were verified and will not be
+	 * downloaded again; `have`, which they are (the bitfield, base64), when there are any.
+	 */
+	| {type: 'checked'; pieces: number; total: number; bytes?: number; fromResumeFile?: boolean; have?: string}
 	| {type: 'announce-sent'; tracker: string; event: AnnounceEvent | 'regular'}
 	| {
 			type: 'announce-answered';

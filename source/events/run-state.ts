@@ -1,7 +1,9 @@
 import type {TimedEvent} from './events.js';
+import {type FileProgress, FileProgressDraft, type SelectionSummary, selectionOf} from './file-progress.js';
 import {countConnected, PeerMapDraft, type PeerState} from './peer-state.js';
 import {addBytes, emptyRateWindow, type RateWindow, rate, slide} from './rate-window.js';
 
+export type {FileProgress, SelectionSummary} from './file-progress.js';
 export type {PeerState, PeerStatus} from './peer-state.js';
 export {rateWindowMs} from './rate-window.js';
 
@@ -9,9 +11,14 @@ export {rateWindowMs} from './rate-window.js';
 export type RunState = {
 	name: string;
 	pieceCount: number;
+	pieceLength: number;
 	piecesDone: number;
 	totalLength: number;
 	bytesDone: number;
+	/** The user's files with their progress; empty for logs from before they were recorded. */
+	files: readonly FileProgress[];
+	/** What is selected, when not every file is. */
+	selection: SelectionSummary | undefined;
 	/** Every peer we are connecting or connected to, by address, in the order first seen. */
 	peers: ReadonlyMap<string, PeerState>;
 	/** Peers past the handshake. */
@@ -45,9 +52,12 @@ export type RunState = {
 export const initialRunState: RunState = {
 	name: '',
 	pieceCount: 0,
+	pieceLength: 0,
 	piecesDone: 0,
 	totalLength: 0,
 	bytesDone: 0,
+	files: [],
+	selection: undefined,
 	peers: new Map(),
 	connectedPeers: 0,
 	recent: emptyRateWindow,
@@ -83,10 +93,15 @@ export function foldRunEvents(state: RunState, events: readonly TimedEvent[]): R
 
 	const next: RunState = {...state};
 	const peers = new PeerMapDraft(state.peers);
+	const files = new FileProgressDraft(state.files);
 	for (const event of events) {
 		peers.apply(event);
 		applyOverall(next, event);
+		applyToFiles(files, next.pieceLength, event);
 	}
+
+	next.files = files.finish();
+	next.selection = next.files === state.files ? state.selection : selectionOf(next.files);
 
 	// Rates and the peers' windows as of the batch's last event.
 	const now = last.at;
@@ -97,10 +112,31 @@ export function foldRunEvents(state: RunState, events: readonly TimedEvent[]): R
 	next.recentUploads = slide(next.recentUploads, now);
 	next.downloadRate = rate(next.recent, next.startedAt, now);
 	next.uploadRate = rate(next.recentUploads, next.startedAt, now);
-	const left = next.totalLength - next.bytesDone;
+	const left = next.selection
+		? next.selection.bytes - next.selection.done
+		: next.totalLength - next.bytesDone;
 	next.etaSeconds =
 		next.downloadRate > 0 && left > 0 && next.phase !== 'completed' ? left / next.downloadRate : undefined;
 	return next;
+}
+
+/** Each file's part of the pieces verified, found on disk or, at completion, all of the selected ones. */
+function applyToFiles(files: FileProgressDraft, pieceLength: number, event: TimedEvent): void {
+	if (event.type === 'started') {
+		files.start(event.files);
+	} else if (event.type === 'piece-verified') {
+		files.addPiece(event.index, pieceLength);
+	} else if (event.type === 'checked' && event.have !== undefined) {
+		// The wire's layout (BEP 3): the high bit of byte 0 is piece 0. Only as many pieces as the bytes hold.
+		const have = Buffer.from(event.have, 'base64');
+		for (let index = 0; index < have.length * 8; index++) {
+			if (((have[index >> 3] ?? 0) >> (7 - (index & 7))) & 1) {
+				files.addPiece(index, pieceLength);
+			}
+		}
+	} else if (event.type === 'completed') {
+		files.completeSelected();
+	}
 }
 
 /** Pieces, bytes and phase of the whole run: changes `state`, the batch's own copy. */
@@ -115,6 +151,7 @@ function applyOverall(state: RunState, event: TimedEvent): void {
 		case 'started':
 			state.name = event.name;
 			state.pieceCount = event.pieceCount;
+			state.pieceLength = event.pieceLength;
 			state.totalLength = event.totalLength;
 			state.phase = 'downloading';
 			state.startedAt = now;
@@ -161,7 +198,8 @@ function applyOverall(state: RunState, event: TimedEvent): void {
 		case 'completed':
 			state.phase = 'completed';
 			state.milestones++;
-			state.bytesDone = state.totalLength || state.bytesDone;
+			// A selection of files is complete with what it holds (the event's bytes), not the whole torrent.
+			state.bytesDone = Math.max(state.bytesDone, event.bytes);
 			break;
 		default:
 			break;

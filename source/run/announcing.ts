@@ -29,6 +29,8 @@ export type TransferCounts = {
 	uploaded: () => number;
 	/** Verified bytes we hold: those held at the start are neither `downloaded` nor `left`. */
 	doneBytes: () => number;
+	/** Every piece is in (not a selection of files alone); always when absent. */
+	whole?: () => boolean;
 };
 
 export type Announcing = {
@@ -63,6 +65,7 @@ export function announcing(
 			numwant: options.numwant,
 		}),
 		completed$: signals.completed$,
+		...(counts.whole ? {whole: counts.whole} : {}),
 		keepAnnouncing: options.seeding,
 		hungry$: signals.activePeers$.pipe(map((count) => count === 0)),
 		timeoutMs: options.announceTimeoutMs,

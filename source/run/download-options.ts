@@ -33,6 +33,8 @@ export type DownloadOptions = {
 	/** The port we listen on, as told to trackers. */
 	port: number;
 	seed?: SeedOptions;
+	/** Per file of the torrent, whether to download it; every file when absent. */
+	selected?: readonly boolean[];
 	maxPeers: number;
 	/** Calling a peer again that left while we need pieces: first delay, doubling; how many times. */
 	redialDelayMs: number;

@@ -1,4 +1,5 @@
 import {concat, mergeMap, type Observable, of} from 'rxjs';
+import {numberedFiles} from '../codec/file-selection.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import type {RunEvent} from '../events/events.js';
 import {withResource} from '../rx/with-resource.js';
@@ -31,6 +32,13 @@ export function download(
 		pieceLength: metainfo.pieceLength,
 		// The user's bytes: pad files (BEP 47) are not counted.
 		totalLength: layout.userLength,
+		files: numberedFiles(metainfo.files).map(({number, fileIndex, path}) => ({
+			number,
+			path,
+			offset: metainfo.files[fileIndex]?.offset ?? 0,
+			length: metainfo.files[fileIndex]?.length ?? 0,
+			selected: options.selected?.[fileIndex] ?? true,
+		})),
 	};
 	return withResource(ports.openStore(layout), (store) => {
 		const resume = ports.openResume?.(layout);

@@ -4,6 +4,7 @@ import type {Metainfo} from '../codec/metainfo.js';
 import {PieceBufferPool} from '../download/piece-buffers.js';
 import {PiecePicker} from '../download/piece-picker.js';
 import {PieceSignals} from '../download/piece-signals.js';
+import {wantedForFiles} from '../download/wanted-files.js';
 import type {RunEvent} from '../events/events.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
@@ -24,7 +25,10 @@ export type OpenedRun = {store: PieceStore; have: Bitfield; resume: ResumeStore 
 
 /** The download's piece picker over what the check left missing. */
 function pickerFor(layout: StorageLayout, have: Bitfield, signals: PieceSignals, options: DownloadOptions) {
+	// A selection of files wants only the pieces that hold their bytes.
+	const wanted = options.selected && wantedForFiles(layout, options.selected);
 	return new PiecePicker((index) => layout.pieceSize(index), layout.pieceCount, {
+		...(wanted ? {wanted} : {}),
 		maxBytesInFlight: options.maxBytesInFlight,
 		have,
 		listener: signals,
@@ -41,6 +45,20 @@ function pickerFor(layout: StorageLayout, have: Bitfield, signals: PieceSignals,
 				}
 			: {}),
 	});
+}
+
+/** The user's bytes in the pieces wanted: what a complete run holds, and what a seed ratio is of. */
+function wantedLength(layout: StorageLayout, picker: PiecePicker): number {
+	if (picker.wanted.uniform) {
+		return layout.userLength;
+	}
+
+	let bytes = 0;
+	for (let index = 0; index < layout.pieceCount; index++) {
+		bytes += picker.wanted.isWanted(index) || picker.have.has(index) ? layout.userBytes(index) : 0;
+	}
+
+	return bytes;
 }
 
 /**
@@ -74,7 +92,7 @@ export function exchangePieces(
 		const {tracker$, addresses$} = announcing(
 			ports.announce,
 			ports.morePeers$,
-			{uploaded: () => totals.uploaded, doneBytes: () => picker.doneBytes},
+			{uploaded: () => totals.uploaded, doneBytes: () => picker.doneBytes, whole: () => picker.have.complete},
 			{completed$, activePeers$: link.activePeers$},
 			{
 				...options,
@@ -103,7 +121,7 @@ export function exchangePieces(
 		);
 		const run$ = untilDone({tracker$, swarm$: peerSwarm.events$, starving$}, completed$, {
 			...(options.seed ? {seed: options.seed} : {}),
-			totalLength: layout.userLength,
+			totalLength: wantedLength(layout, picker),
 			completeAtStart: picker.complete,
 			uploaded: () => totals.uploaded,
 		});

@@ -1,17 +1,29 @@
 import {constants} from 'node:fs';
-import {type FileHandle, lstat, mkdir} from 'node:fs/promises';
+import type {FileHandle} from 'node:fs/promises';
+import path from 'node:path';
 import {defer, Observable} from 'rxjs';
-import {StorageError} from '../errors.js';
 import {directWritable} from './aligned-memory.js';
 import type {FileSpan, StorageLayout} from './layout.js';
-import {openInside} from './own-files.js';
+import {openInside, stateFolderName} from './own-files.js';
+import {PartsFile} from './parts-file.js';
 import {payloadPath} from './paths.js';
+import {type Placement, prepareFiles, storageError} from './prepare-files.js';
 import {WriteCoalescer} from './write-coalescer.js';
 
 /** The payload files as the pipeline sees them. */
 export type PieceStore = {
 	/** Per file: it was already there, non-empty, when the store opened (so it may hold verified data). */
 	preexisting: readonly boolean[];
+	/**
+	 * Whether piece `index` can be read back whole: false when some of its bytes belong to a file
+	 * kept in the parts file that holds none of them. Every piece can when absent.
+	 */
+	readable?(index: number): boolean;
+	/**
+	 * Per file: it was not there and this open made it (new, or with bytes brought from the parts
+	 * file); what a resume file says of its pieces is checked by hash first. None when absent.
+	 */
+	createdNow?: readonly boolean[];
 	/** Writes a verified piece to its files at their positions. */
 	writePiece(index: number, data: Buffer): Observable<void>;
 	/** Reads piece `index` back (for resume checks and serving peers), into `into` when given. */
@@ -26,18 +38,6 @@ export type PieceStore = {
 
 /** Torrents with thousands of files must not exhaust descriptors: keep at most this many open. */
 const maxOpenFiles = 64;
-
-function storageError(action: string, file: string, error: unknown): StorageError {
-	if (error instanceof StorageError) {
-		// Already says what and why (a link refused, a file that is not a regular one).
-		return error;
-	}
-
-	const code = (error as NodeJS.ErrnoException | undefined)?.code;
-	const reason =
-		code === 'ENOSPC' ? 'disk full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : undefined;
-	return new StorageError(`cannot ${action} ${file}${reason ? `: ${reason}` : ''}`, {cause: error});
-}
 
 /**
  * Opened file handles, least recently used closed first. Every open, the first and the ones
@@ -84,58 +84,6 @@ class HandleCache {
 	}
 }
 
-/**
- * Creates every file at its exact length (sparse), with its folders, without touching existing
- * bytes. Returns, per file, whether it was already there with data in it.
- */
-async function prepareFiles(
-	layout: StorageLayout,
-	root: string,
-	paths: readonly string[],
-): Promise<boolean[]> {
-	await mkdir(root, {recursive: true});
-	const preexisting: boolean[] = [];
-	for (const [index, file] of layout.files.entries()) {
-		const filePath = paths[index] ?? '';
-		if (file.pad) {
-			// BEP 47: a pad file's bytes are known zeros; it is never made.
-			preexisting.push(false);
-			continue;
-		}
-
-		try {
-			const existing = await lstat(filePath).catch(() => undefined);
-			if (existing && !existing.isFile()) {
-				throw new StorageError(`${filePath} exists and is not a regular file`);
-			}
-
-			preexisting.push((existing?.size ?? 0) > 0);
-			const handle = await openInside(root, filePath, constants.O_RDWR | constants.O_CREAT);
-			try {
-				if ((existing?.size ?? 0) !== file.length) {
-					await handle.truncate(file.length);
-				}
-
-				if (file.attributes?.includes('x')) {
-					await makeExecutable(handle);
-				}
-			} finally {
-				await handle.close();
-			}
-		} catch (error) {
-			throw storageError('create', filePath, error);
-		}
-	}
-
-	return preexisting;
-}
-
-/** BEP 47 `attr` `x`: executable by whoever may read it, as `chmod +x` under the usual umask. */
-async function makeExecutable(handle: FileHandle): Promise<void> {
-	const mode = (await handle.stat()).mode & 0o777;
-	await handle.chmod(mode | ((mode & 0o444) >> 2));
-}
-
 /** Reads all of `length` bytes; a file shorter than the layout says is an error, not zeros. */
 async function readFully(handle: FileHandle, into: Buffer, offset: number, length: number, position: number) {
 	let read = 0;
@@ -149,22 +97,47 @@ async function readFully(handle: FileHandle, into: Buffer, offset: number, lengt
 	}
 }
 
-/** Reads each of the file spans given (writes have a path of their own: `pieceWriter`). */
-type SpanVisitor = (
-	spans: readonly FileSpan[],
-	action: (handle: FileHandle, span: FileSpan) => Promise<void>,
-) => Promise<void>;
+/** Where each file's bytes are (see `Placement`): known once the files are prepared, before any read or write. */
+type Whereabouts = {placement: readonly Placement[]; parts: PartsFile | undefined};
 
-function spanVisitor(paths: readonly string[], handles: HandleCache): SpanVisitor {
-	return async (spans, action) => {
+/** Every file in its own file but pad files (BEP 47), which are nowhere: how files are read to make a torrent. */
+function ownFiles(layout: StorageLayout): Whereabouts {
+	return {placement: layout.files.map((file) => (file.pad ? 'none' : 'file')), parts: undefined};
+}
+
+/**
+ * Reads the spans given of piece `index` into `into` (at each span's `pieceOffset`), each from
+ * where its file's bytes are; `begin` is where `into` starts in the piece. Writes have a path of
+ * their own (`pieceWriter`).
+ */
+type SpanReader = (index: number, begin: number, spans: readonly FileSpan[], into: Buffer) => Promise<void>;
+
+function spanReader(paths: readonly string[], handles: HandleCache, where: Whereabouts): SpanReader {
+	const readOne = async (index: number, begin: number, span: FileSpan, into: Buffer): Promise<void> => {
+		const placement = where.placement[span.fileIndex] ?? 'file';
+		if (placement === 'none') {
+			// Pad bytes are known zeros (BEP 47).
+			into.fill(0, span.pieceOffset, span.pieceOffset + span.length);
+		} else if (placement === 'parts' && where.parts) {
+			await where.parts.read(index, begin + span.pieceOffset, into, span.pieceOffset, span.length);
+		} else {
+			await readFully(
+				await handles.get(span.fileIndex),
+				into,
+				span.pieceOffset,
+				span.length,
+				span.fileOffset,
+			);
+		}
+	};
+
+	return async (index, begin, spans, into) => {
 		await Promise.all(
-			spans.map(async (span) => {
-				try {
-					await action(await handles.get(span.fileIndex), span);
-				} catch (error) {
+			spans.map((span) =>
+				readOne(index, begin, span, into).catch((error: unknown) => {
 					throw storageError('read', paths[span.fileIndex] ?? '', error);
-				}
-			}),
+				}),
+			),
 		);
 	};
 }
@@ -174,9 +147,16 @@ function spanVisitor(paths: readonly string[], handles: HandleCache): SpanVisito
  * from the piece buffer to the device without a copy into the page cache. On these machines that
  * copy was the largest single cost of a download (a third of its CPU time on a 1 GiB torrent),
  * because every fresh page-cache page is a page the hypervisor has to fault in. A file system
- * that refuses direct I/O gets buffered writes from then on.
+ * that refuses direct I/O gets buffered writes from then on. Bytes of files kept in the parts
+ * file go there; pad bytes (BEP 47), verified zeros, nowhere.
  */
-function pieceWriter(layout: StorageLayout, root: string, paths: readonly string[], handles: HandleCache) {
+function pieceWriter(
+	layout: StorageLayout,
+	root: string,
+	paths: readonly string[],
+	handles: HandleCache,
+	where: Whereabouts,
+) {
 	const directHandles = new HandleCache(root, paths, constants.O_WRONLY | (constants.O_DIRECT ?? 0));
 	let direct = constants.O_DIRECT !== undefined;
 	const writers = layout.files.map(() => new WriteCoalescer());
@@ -195,13 +175,16 @@ function pieceWriter(layout: StorageLayout, root: string, paths: readonly string
 		}
 	};
 
-	const writeSpan = (data: Buffer, {fileIndex, fileOffset, pieceOffset, length}: FileSpan): Promise<void> => {
+	const writeSpan = (index: number, data: Buffer, span: FileSpan): Promise<void> => {
+		const {fileIndex, fileOffset, pieceOffset, length} = span;
 		const slice =
 			pieceOffset === 0 && length === data.length ? data : data.subarray(pieceOffset, pieceOffset + length);
 		const written =
-			direct && directWritable(slice, fileOffset)
-				? writeDirect(fileIndex, slice, fileOffset)
-				: writeBuffered(fileIndex, slice, fileOffset);
+			where.placement[fileIndex] === 'parts' && where.parts
+				? where.parts.write(index, pieceOffset, slice)
+				: direct && directWritable(slice, fileOffset)
+					? writeDirect(fileIndex, slice, fileOffset)
+					: writeBuffered(fileIndex, slice, fileOffset);
 		return written.catch((error: unknown) => {
 			throw storageError('write', paths[fileIndex] ?? '', error);
 		});
@@ -209,50 +192,29 @@ function pieceWriter(layout: StorageLayout, root: string, paths: readonly string
 
 	// Most pieces lie in one file: no Promise.all and no array of promises for them.
 	const write = (index: number, data: Buffer): Promise<void> => {
-		// Pad bytes are verified zeros with no file to go to.
-		const spans = layout.hasPadFiles
-			? layout.spans(index).filter((span) => !layout.files[span.fileIndex]?.pad)
-			: layout.spans(index);
+		const all = layout.spans(index);
+		const spans = all.length === 1 ? all : all.filter((span) => where.placement[span.fileIndex] !== 'none');
 		const [only] = spans;
-		return spans.length === 1 && only
-			? writeSpan(data, only)
-			: Promise.all(spans.map((span) => writeSpan(data, span))).then(() => undefined);
+		if (spans.length === 1 && only && where.placement[only.fileIndex] !== 'none') {
+			return writeSpan(index, data, only);
+		}
+
+		return Promise.all(spans.map((span) => writeSpan(index, data, span))).then(() => undefined);
 	};
 
 	return Object.assign(write, {close: () => directHandles.closeAll()});
 }
 
-/**
- * The spans of `spans` that are on disk; those of pad files (BEP 47), which are not, are their
- * zeros in `into` instead.
- */
-function onDisk(layout: StorageLayout, spans: FileSpan[], into: Buffer): FileSpan[] {
-	if (!layout.hasPadFiles) {
-		return spans;
-	}
-
-	return spans.filter((span) => {
-		if (!layout.files[span.fileIndex]?.pad) {
-			return true;
-		}
-
-		into.fill(0, span.pieceOffset, span.pieceOffset + span.length);
-		return false;
-	});
-}
-
 function readPiece(
 	layout: StorageLayout,
 	index: number,
-	onEachSpan: SpanVisitor,
+	read: SpanReader,
 	into?: Buffer,
 ): Observable<Buffer> {
 	return defer(async () => {
 		const size = layout.pieceSize(index);
 		const piece = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-		await onEachSpan(onDisk(layout, layout.spans(index), piece), (handle, span) =>
-			readFully(handle, piece, span.pieceOffset, span.length, span.fileOffset),
-		);
+		await read(index, 0, layout.spans(index), piece);
 		return piece;
 	});
 }
@@ -262,7 +224,7 @@ function readSpan(
 	index: number,
 	begin: number,
 	length: number,
-	onEachSpan: SpanVisitor,
+	read: SpanReader,
 ): Observable<Buffer> {
 	return defer(async () => {
 		if (begin < 0 || length < 0 || begin + length > layout.pieceSize(index)) {
@@ -270,9 +232,7 @@ function readSpan(
 		}
 
 		const bytes = Buffer.allocUnsafe(length);
-		await onEachSpan(onDisk(layout, layout.rangeSpans(index, begin, length), bytes), (handle, span) =>
-			readFully(handle, bytes, span.pieceOffset, span.length, span.fileOffset),
-		);
+		await read(index, begin, layout.rangeSpans(index, begin, length), bytes);
 		return bytes;
 	});
 }
@@ -288,38 +248,79 @@ export function openPieceReader(
 	return new Observable((subscriber) => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(root, paths, constants.O_RDONLY);
-		const onEachSpan = spanVisitor(paths, handles);
-		subscriber.next({readPiece: (index, into) => readPiece(layout, index, onEachSpan, into)});
+		const read = spanReader(paths, handles, ownFiles(layout));
+		subscriber.next({readPiece: (index, into) => readPiece(layout, index, read, into)});
 		return () => {
 			void handles.closeAll();
 		};
 	});
 }
 
+/** Which files to download, and where the bytes of those not downloaded go. */
+export type StoreOptions = {
+	/** Per file of the torrent, whether it is selected; every file when absent. */
+	selected?: readonly boolean[];
+	/** The parts file (see `PartsFile`), for a torrent with files not selected; none when absent. */
+	partsFile?: string;
+};
+
+/** The parts file of the torrent `infoHash` in `outputDir`: beside the resume file, in our state folder. */
+export function partsFilePath(outputDir: string, infoHash: Buffer): string {
+	return path.join(outputDir, stateFolderName, `${infoHash.toString('hex')}.parts`);
+}
+
+/** Whether every byte of piece `index` is somewhere to be read: a file kept in the parts file may have none there. */
+function readableIn(layout: StorageLayout, where: Whereabouts) {
+	return (index: number) =>
+		layout
+			.spans(index)
+			.every((span) => where.placement[span.fileIndex] !== 'parts' || where.parts?.has(index));
+}
+
 /**
  * Opens the payload files under `root` for the duration of the subscription: emits one
- * `PieceStore`, and closes every file on teardown.
+ * `PieceStore`, and closes every file on teardown. With a selection, files not selected are
+ * not made (see `prepareFiles`).
  */
-export function openPieceStore(layout: StorageLayout, root: string): Observable<PieceStore> {
+export function openPieceStore(
+	layout: StorageLayout,
+	root: string,
+	options: StoreOptions = {},
+): Observable<PieceStore> {
 	return defer(() => {
 		const paths = layout.files.map((file) => payloadPath(root, file.path));
 		const handles = new HandleCache(root, paths, constants.O_RDWR);
-		const onEachSpan = spanVisitor(paths, handles);
-		const writePiece = pieceWriter(layout, root, paths, handles);
+		const where: Whereabouts = ownFiles(layout);
+		const read = spanReader(paths, handles, where);
+		const writePiece = pieceWriter(layout, root, paths, handles, where);
 		const store: Omit<PieceStore, 'preexisting'> = {
 			writePiece: (index, data) => defer(() => writePiece(index, data)),
-			readPiece: (index, into) => readPiece(layout, index, onEachSpan, into),
-			readSpan: (index, begin, length) => readSpan(layout, index, begin, length, onEachSpan),
+			readPiece: (index, into) => readPiece(layout, index, read, into),
+			readSpan: (index, begin, length) => readSpan(layout, index, begin, length, read),
+		};
+		const open = async (): Promise<PieceStore> => {
+			where.parts = options.partsFile
+				? await PartsFile.open(root, options.partsFile, layout.pieceCount, layout.pieceLength)
+				: undefined;
+			const prepared = await prepareFiles(layout, root, paths, options.selected, where.parts);
+			where.placement = prepared.placement;
+			return {
+				...store,
+				preexisting: prepared.preexisting,
+				createdNow: prepared.createdNow,
+				readable: readableIn(layout, where),
+			};
 		};
 
 		return new Observable<PieceStore>((subscriber) => {
-			prepareFiles(layout, root, paths).then(
-				(preexisting) => subscriber.next({...store, preexisting}),
+			open().then(
+				(opened) => subscriber.next(opened),
 				(error: unknown) => subscriber.error(error),
 			);
 			return () => {
 				void handles.closeAll();
 				void writePiece.close();
+				void where.parts?.close();
 			};
 		});
 	});

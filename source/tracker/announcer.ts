@@ -36,6 +36,12 @@ export type AnnouncerOptions = {
 	request: () => Omit<AnnounceRequest, 'event' | 'trackerId'>;
 	/** Emits once the download is complete: the next announce carries `event=completed`. */
 	completed$: Observable<unknown>;
+	/**
+	 * Whether every piece is in when `completed$` emits: a selection of files finished is not a
+	 * download complete, and the tracker hears `completed` only for a whole one (libtorrent sends
+	 * it as a seed alone), or it would count a snatch that is not one. Always when absent.
+	 */
+	whole?: () => boolean;
 	/** Keep announcing after `completed` (seeding); otherwise the Observable completes after it. */
 	keepAnnouncing: boolean;
 	/** The current "we have no peers" state; true lets us re-announce as soon as `min interval` allows. */
@@ -272,8 +278,9 @@ export function announcer(announce: AnnouncePort, options: AnnouncerOptions): Ob
 	const completedAnnounce = options.completed$.pipe(
 		take(1),
 		switchMap(() => {
-			if (state.nextEvent === 'started') {
-				// The tracker never heard from us; the next successful announce says started instead.
+			if (state.nextEvent === 'started' || options.whole?.() === false) {
+				// The tracker never heard from us (the next successful announce says started instead),
+				// or we are done with a selection only: `stopped` on the way out says we left.
 				return EMPTY;
 			}
 

@@ -22,6 +22,11 @@ function bytesIn(have: Bitfield, pieceSize: (index: number) => number): number {
 	return bytes;
 }
 
+/** Which pieces the check found, for the views' file list: only when it found any (a fresh download's line stays short). */
+function haveField(have: Bitfield): {have?: string} {
+	return have.count > 0 ? {have: have.bytes.toString('base64')} : {};
+}
+
 export type CheckOptions = StoredPieceReading & {
 	pieceCount: number;
 	/** Piece lengths: all `pieceLength` but a shorter last one. */
@@ -32,6 +37,8 @@ export type CheckOptions = StoredPieceReading & {
 	userBytes?: (index: number) => number;
 	/** At most one progress event per this many milliseconds. */
 	progressMs: number;
+	/** Pieces known verified without a read (the resume file's word): in the result, not read again. */
+	known?: Bitfield;
 };
 
 /**
@@ -45,7 +52,18 @@ export function checkExistingPieces(
 ): Observable<RunEvent | CheckResult> {
 	return defer(() => {
 		const have = new Bitfield(options.pieceCount);
-		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(options.candidates);
+		const known = options.known;
+		if (known) {
+			for (let index = 0; index < known.length; index++) {
+				if (known.has(index)) {
+					have.set(index);
+				}
+			}
+		}
+
+		const indexes = Array.from({length: options.pieceCount}, (_, index) => index).filter(
+			(index) => !have.has(index) && options.candidates(index),
+		);
 		return overStoredPieces(store, indexes, verifyPiece, options).pipe(
 			tap(([index, passed]) => {
 				if (passed) {
@@ -61,6 +79,8 @@ export function checkExistingPieces(
 						pieces: have.count,
 						total: options.pieceCount,
 						bytes: bytesIn(have, options.userBytes ?? options.pieceSize),
+						...(known ? {fromResumeFile: true} : {}),
+						...haveField(have),
 					},
 					{type: 'check-result', have},
 				],
@@ -69,10 +89,29 @@ export function checkExistingPieces(
 	});
 }
 
+/** The pieces a resume file vouches for that can still be read back, split: those to take as they are, those to hash first. */
+function trustedByResume(have: Bitfield, store: PieceStore, layout: StorageLayout) {
+	const taken = new Bitfield(layout.pieceCount);
+	const toRecheck = new Set<number>();
+	for (let index = 0; index < layout.pieceCount; index++) {
+		if (have.has(index) && (store.readable?.(index) ?? true)) {
+			// Bytes in a file made by this open were not there when the resume file was saved.
+			const fresh = layout.spans(index).some((span) => store.createdNow?.[span.fileIndex]);
+			if (fresh) {
+				toRecheck.add(index);
+			} else {
+				taken.set(index);
+			}
+		}
+	}
+
+	return {taken, toRecheck};
+}
+
 /**
  * Which pieces are verified on disk before a run starts: what the resume file says when it
- * can be trusted; otherwise a check of the pieces that touch a file which was already there;
- * nothing at all for a fresh download.
+ * can be trusted (pieces with bytes in files made since are hashed first); otherwise a check of
+ * the pieces that touch a file which was already there; nothing at all for a fresh download.
  */
 export function piecesOnDisk(
 	store: PieceStore,
@@ -85,34 +124,44 @@ export function piecesOnDisk(
 		layout.hasPadFiles && layout.spans(index).every((span) => layout.files[span.fileIndex]?.pad);
 	const anyPadOnly =
 		layout.hasPadFiles && Array.from({length: layout.pieceCount}, (_, index) => index).some(padOnly);
+	const check = (candidates: (index: number) => boolean, known?: Bitfield) =>
+		checkExistingPieces(store, verifyPiece, {
+			pieceCount: layout.pieceCount,
+			pieceLength: layout.pieceLength,
+			pieceSize: (index) => layout.pieceSize(index),
+			userBytes: (index) => layout.userBytes(index),
+			candidates,
+			concurrency: 8,
+			progressMs: 250,
+			...(known ? {known} : {}),
+		});
+	// A piece with no byte in a file that was there before cannot hold verified data.
 	const fullCheck$: Observable<RunEvent | CheckResult> =
 		store.preexisting.some(Boolean) || anyPadOnly
-			? checkExistingPieces(store, verifyPiece, {
-					pieceCount: layout.pieceCount,
-					pieceLength: layout.pieceLength,
-					pieceSize: (index) => layout.pieceSize(index),
-					// A piece with no byte in a file that was there before cannot hold verified data.
-					candidates: (index) =>
-						padOnly(index) || layout.spans(index).some((span) => store.preexisting[span.fileIndex]),
-					concurrency: 8,
-					progressMs: 250,
-				})
+			? check(
+					(index) =>
+						(store.readable?.(index) ?? true) &&
+						(padOnly(index) || layout.spans(index).some((span) => store.preexisting[span.fileIndex])),
+				)
 			: of({type: 'check-result', have: new Bitfield(layout.pieceCount)});
-	return (resume ? resume.load() : of(undefined)).pipe(
-		switchMap(
-			(have): Observable<RunEvent | CheckResult> =>
-				have
-					? from<Array<RunEvent | CheckResult>>([
-							{
-								type: 'checked',
-								pieces: have.count,
-								total: layout.pieceCount,
-								bytes: bytesIn(have, (index) => layout.userBytes(index)),
-								fromResumeFile: true,
-							},
-							{type: 'check-result', have},
-						])
-					: fullCheck$,
-		),
+	const fromResume = (have: Bitfield): Observable<RunEvent | CheckResult> => {
+		const {taken, toRecheck} = trustedByResume(have, store, layout);
+		return toRecheck.size > 0
+			? check((index) => toRecheck.has(index), taken)
+			: from<Array<RunEvent | CheckResult>>([
+					{
+						type: 'checked',
+						pieces: taken.count,
+						total: layout.pieceCount,
+						bytes: bytesIn(taken, (index) => layout.userBytes(index)),
+						fromResumeFile: true,
+						...haveField(taken),
+					},
+					{type: 'check-result', have: taken},
+				]);
+	};
+
+	return (resume ? resume.load(store.createdNow) : of(undefined)).pipe(
+		switchMap((have) => (have ? fromResume(have) : fullCheck$)),
 	);
 }

@@ -245,3 +245,80 @@ test('folding events in batches gives the state that folding them one by one giv
 
 	t.is(foldRunEvents(oneByOne, []), oneByOne, 'an empty batch changes nothing');
 });
+
+/** Pieces of 10 over a (0..25), a pad (25..30, not listed), b (30..45) and c (45..55); b alone selected. */
+const startedWithFiles: TimedEvent = {
+	type: 'started',
+	name: 'set',
+	infoHash: 'cd'.repeat(20),
+	pieceCount: 6,
+	pieceLength: 10,
+	totalLength: 50,
+	files: [
+		{number: 1, path: 'set/a', offset: 0, length: 25, selected: false},
+		{number: 2, path: 'set/b', offset: 30, length: 15, selected: true},
+		{number: 3, path: 'set/c', offset: 45, length: 10, selected: false},
+	],
+	at: 0,
+};
+
+test("each file's progress is its part of the pieces verified; the selection sums the selected files", (t) => {
+	// Piece 3 is b's 30..40; piece 4 b's 40..45 and c's 45..50.
+	const state = fold([
+		startedWithFiles,
+		{type: 'piece-verified', peer: 'a', index: 3, bytes: 10, at: 10},
+		{type: 'piece-verified', peer: 'a', index: 4, bytes: 10, at: 20},
+	]);
+	t.deepEqual(
+		state.files.map((file) => file.done),
+		[0, 15, 5],
+	);
+	t.deepEqual(state.selection, {files: 1, ofFiles: 3, bytes: 15, ofBytes: 50, done: 15});
+});
+
+test("the check's pieces count for the files they touch; completion fills the selected files", (t) => {
+	// Pieces 2 (a's 20..25 and the pad) and 3 (b's 30..40): 0b00110000.
+	const checked = fold([
+		startedWithFiles,
+		{
+			type: 'checked',
+			pieces: 2,
+			total: 6,
+			bytes: 15,
+			have: Buffer.from([0b0011_0000]).toString('base64'),
+			at: 5,
+		},
+	]);
+	t.deepEqual(
+		checked.files.map((file) => file.done),
+		[5, 10, 0],
+	);
+	const completed = reduceRunState(checked, {type: 'completed', bytes: 25, at: 9});
+	t.deepEqual(
+		completed.files.map((file) => file.done),
+		[5, 15, 0],
+	);
+	t.is(completed.selection?.done, 15);
+});
+
+test('a log without files has no file list and no selection; every file selected is no selection', (t) => {
+	t.deepEqual(fold([started]).files, []);
+	t.is(fold([started]).selection, undefined);
+	const all = {
+		...startedWithFiles,
+		files:
+			startedWithFiles.type === 'started'
+				? startedWithFiles.files?.map((file) => ({...file, selected: true}))
+				: [],
+	} as TimedEvent;
+	t.is(fold([all]).selection, undefined);
+	t.is(fold([all]).files.length, 3);
+});
+
+test("a checked event's bitfield is read only as far as its bytes go", (t) => {
+	const state = fold([startedWithFiles, {type: 'checked', pieces: 1, total: 1e12, have: 'gA==', at: 5}]);
+	t.deepEqual(
+		state.files.map((file) => file.done),
+		[10, 0, 0],
+	);
+});

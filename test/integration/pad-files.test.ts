@@ -4,16 +4,15 @@
  * pad file on disk, and asks the seeder for no pad byte; and seeds it to a libtorrent leecher.
  */
 import {readdir} from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
+import {countingProxy} from '../helpers/counting-proxy.js';
 import {assertSameFiles, downloadWithTorrentRx, seedingAndAnnounced} from '../helpers/interop.js';
 import {
 	announceSeeder,
 	createTorrentWith,
 	freePort,
 	libtorrentView,
-	listenOnLoopback,
 	makePayload,
 	type PayloadSpec,
 	runLibtorrentDownload,
@@ -51,35 +50,6 @@ async function hybrid(t: ExecutionContext) {
 	const view = await libtorrentView(torrentPath);
 	const padBytes = view.pieceCount * view.pieceLength - view.totalSize;
 	return {dir, payload, torrentPath, infoHash, tracker, view, padBytes};
-}
-
-/** A proxy to 127.0.0.1:`upstream` that counts what comes back from it. */
-async function countingProxy(t: ExecutionContext, upstream: number) {
-	const counted = {bytes: 0};
-	const sockets = new Set<net.Socket>();
-	const server = net.createServer((client) => {
-		const seeder = net.connect({host: '127.0.0.1', port: upstream});
-		for (const socket of [client, seeder]) {
-			sockets.add(socket);
-			socket.on('error', () => undefined);
-			socket.once('close', () => {
-				client.destroy();
-				seeder.destroy();
-			});
-		}
-
-		seeder.on('data', (chunk: Buffer) => {
-			counted.bytes += chunk.length;
-		});
-		client.pipe(seeder);
-		seeder.pipe(client);
-	});
-	const {port} = await listenOnLoopback(t, server, 'the counting proxy', () => {
-		for (const socket of sockets) {
-			socket.destroy();
-		}
-	});
-	return {port, counted};
 }
 
 async function foldersAndFiles(dir: string): Promise<string[]> {

@@ -18,7 +18,7 @@ import test from 'ava';
 import {firstValueFrom} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import {StorageLayout} from '../../source/storage/layout.js';
-import {resumeFile} from '../../source/storage/resume-file.js';
+import {rememberedSelection, resumeFile} from '../../source/storage/resume-file.js';
 
 const infoHash = Buffer.alloc(20, 0xab);
 const layout = new StorageLayout(
@@ -148,4 +148,62 @@ test('a resume file that is a link is not read', async (t) => {
 	await rename(resume, path.join(folder, 'elsewhere.resume'));
 	await symlink(path.join(folder, 'elsewhere.resume'), resume);
 	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+test('a file gone since the save is no reason to distrust the others: its pieces are judged by the store', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	await rm(path.join(folder, 'album', 'b.bin'));
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, have.bytes);
+});
+
+test('a file there now that was not at the save invalidates it, unless the store made it just now', async (t) => {
+	const {store, have, folder} = await setup(t);
+	await rm(path.join(folder, 'album', 'b.bin'));
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	await writeFile(path.join(folder, 'album', 'b.bin'), Buffer.alloc(30_000, 9));
+	t.is(await firstValueFrom(store.load()), undefined);
+	t.deepEqual((await firstValueFrom(store.load([false, true])))?.bytes, have.bytes);
+});
+
+test('the parts file is compared as the payload files are', async (t) => {
+	const {have, folder} = await setup(t);
+	const partsFile = path.join(folder, '.torrent-rx', 'x.parts');
+	await mkdir(path.dirname(partsFile), {recursive: true});
+	await writeFile(partsFile, 'slots');
+	const store = resumeFile(folder, infoHash, layout, {partsFile});
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, have.bytes);
+	await writeFile(partsFile, 'other slots');
+	t.is(await firstValueFrom(store.load()), undefined);
+});
+
+test('the selection is remembered for a next run that names none; every file is none remembered', async (t) => {
+	const {have, folder} = await setup(t);
+	t.is(await rememberedSelection(folder, infoHash, layout), undefined);
+	await firstValueFrom(resumeFile(folder, infoHash, layout, {selected: [false, true]}).save(have), {
+		defaultValue: undefined,
+	});
+	t.deepEqual(await rememberedSelection(folder, infoHash, layout), [false, true]);
+	await firstValueFrom(resumeFile(folder, infoHash, layout, {selected: [true, true]}).save(have), {
+		defaultValue: undefined,
+	});
+	t.is(await rememberedSelection(folder, infoHash, layout), undefined);
+});
+
+test('a remembered selection naming files the torrent does not have is ignored', async (t) => {
+	const {folder} = await setup(t);
+	const file = path.join(folder, '.torrent-rx', `${'ab'.repeat(20)}.resume`);
+	await mkdir(path.dirname(file), {recursive: true});
+	const data = {
+		version: 1,
+		infoHash: 'ab'.repeat(20),
+		pieceCount: layout.pieceCount,
+		have: 'AA==',
+		files: [],
+	};
+	for (const unselected of [[7], [-1], ['0'], [0, 1]]) {
+		await writeFile(file, JSON.stringify({...data, unselected}));
+		t.is(await rememberedSelection(folder, infoHash, layout), undefined, JSON.stringify(unselected));
+	}
 });

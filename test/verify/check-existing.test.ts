@@ -1,11 +1,13 @@
 import {createHash} from 'node:crypto';
 import test from 'ava';
-import {defer, finalize, lastValueFrom, map, mergeMap, type Observable, timer, toArray} from 'rxjs';
+import {defer, finalize, lastValueFrom, map, mergeMap, type Observable, of, timer, toArray} from 'rxjs';
+import {Bitfield} from '../../source/codec/bitfield.js';
 import {PieceHashes} from '../../source/codec/piece-hashes.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {PieceStore} from '../../source/storage/disk.js';
 import {StorageLayout} from '../../source/storage/layout.js';
+import type {ResumeStore} from '../../source/storage/resume-file.js';
 import {
 	type CheckOptions,
 	type CheckResult,
@@ -94,10 +96,11 @@ test('keeps exactly the intact candidate pieces, and never reads the others', (t
 		const events$ = checkStore(store);
 		// Every read answers at once: the leading progress at 0, the trailing one when the
 		// throttle period ends, then the summary (the short last piece counted at its size) and the result.
+		// `have`: pieces 0, 2 and 5 as the wire's bitfield, 0b10100100, in base64.
 		expectObservable(readable(events$)).toBe('a 99ms (bcd|)', {
 			a: checking(1),
 			b: checking(5),
-			c: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
+			c: {type: 'checked', pieces: 3, total: 6, bytes: 2500, have: 'pA=='},
 			d: {type: 'check-result', have: [0, 2, 5]},
 		});
 	});
@@ -114,7 +117,7 @@ test('reads `concurrency` pieces at once and throttles progress; the last progre
 			a: checking(1),
 			b: checking(4),
 			c: checking(5),
-			d: {type: 'checked', pieces: 3, total: 6, bytes: 2500},
+			d: {type: 'checked', pieces: 3, total: 6, bytes: 2500, have: 'pA=='},
 			e: {type: 'check-result', have: [0, 2, 5]},
 		});
 	});
@@ -172,4 +175,46 @@ test('a fresh download is not checked, but for pieces of pad bytes alone (BEP 47
 		[false, true],
 		'the data piece is to fetch; the pad piece needs nobody',
 	);
+});
+
+/** A resume store that vouches for `pieces`, whatever is on disk. */
+function vouchingFor(pieces: number[], count: number): ResumeStore {
+	const have = new Bitfield(count);
+	for (const index of pieces) {
+		have.set(index);
+	}
+
+	return {load: () => of(have), save: () => of(undefined)};
+}
+
+test('the resume file is taken at its word but for pieces no longer readable, and pieces in files made since, which are hashed', async (t) => {
+	// Three files of two pieces each; the disk holds the payload with piece 1 damaged.
+	const layout = new StorageLayout(
+		[
+			{path: ['t', 'a'], length: 2000, offset: 0},
+			{path: ['t', 'b'], length: 2000, offset: 2000},
+			{path: ['t', 'c'], length: 1500, offset: 4000},
+		],
+		pieceLength,
+	);
+	const {store, reads} = diskWithDamage(0);
+	// a was made just now (brought from the parts file, say); c is kept in parts with nothing of piece 4 there.
+	const opened: PieceStore = {
+		...store,
+		preexisting: [true, true, false],
+		createdNow: [true, false, false],
+		readable: (index) => index !== 4,
+	};
+	const events = await lastValueFrom(
+		piecesOnDisk(
+			opened,
+			vouchingFor([0, 1, 2, 4, 5], 6),
+			sha1PieceVerifier(hashOnMainThread, torrent.pieceHashes),
+			layout,
+		).pipe(readable, toArray()),
+	);
+	// 0 and 1 are a's, hashed: 1 fails. 2 and 5 are taken unread; 4 cannot be read back.
+	t.deepEqual(reads, [0, 1]);
+	t.like(events.at(-2), {type: 'checked', pieces: 3, fromResumeFile: true});
+	t.deepEqual(events.at(-1), {type: 'check-result', have: [0, 2, 5]});
 });
