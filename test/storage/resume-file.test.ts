@@ -207,3 +207,21 @@ test('a remembered selection naming files the torrent does not have is ignored',
 		t.is(await rememberedSelection(folder, infoHash, layout), undefined, JSON.stringify(unselected));
 	}
 });
+
+test('a torrent with pad files (never made on disk) is saved and trusted like any other', async (t) => {
+	const {folder} = await setup(t);
+	const padded = new StorageLayout(
+		[
+			{path: ['album', 'a.bin'], length: 40_000, offset: 0},
+			{path: ['album', '.pad', '9152'], length: 9152, offset: 40_000, pad: true},
+			{path: ['album', 'b.bin'], length: 30_000, offset: 49_152},
+		],
+		16_384,
+	);
+	const store = resumeFile(folder, infoHash, padded);
+	const padHave = new Bitfield(padded.pieceCount);
+	padHave.set(0);
+	padHave.set(4);
+	await firstValueFrom(store.save(padHave), {defaultValue: undefined});
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, padHave.bytes);
+});

@@ -130,6 +130,25 @@ test('announces completed once the download completes, then completes and sends 
 	t.deepEqual(calls, ['started', 'completed', 'stopped']);
 });
 
+test('a selection of files finished is not a download complete: no completed, only stopped on the way out', (t) => {
+	const calls: string[] = [];
+	testScheduler(t).run(({cold, hot, expectObservable}) => {
+		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 60, peers: [peer]}}));
+		const port: AnnouncePort = (url, request) => {
+			calls.push(request.event ?? 'regular');
+			return trackers.port(url, request);
+		};
+
+		const completed$ = hot('-----x');
+		const events$ = announcer(port, options({completed$, keepAnnouncing: false, whole: () => false}));
+		expectObservable(events$).toBe('sa---|', {
+			s: sent('http://a/announce', 'started'),
+			a: answered('http://a/announce', 'started', 60),
+		});
+	});
+	t.deepEqual(calls, ['started', 'stopped']);
+});
+
 test('re-announces early when starving, but not before the tracker min interval', (t) => {
 	testScheduler(t).run(({cold, expectObservable}) => {
 		const trackers = fakeTrackers(() => cold('-r|', {r: {interval: 1800, minInterval: 15, peers: [peer]}}));
