@@ -57,6 +57,11 @@ function registerRunSeries(registry: Registry) {
 			help: 'Verified bytes over the torrent size',
 			registers: [registry],
 		}),
+		selected: new Gauge({
+			name: 'torrent_rx_selected_bytes',
+			help: 'Bytes of the files selected to download (the torrent size when every file is)',
+			registers: [registry],
+		}),
 		pieceDuration: new Histogram({
 			name: 'torrent_rx_piece_download_seconds',
 			help: 'From a piece started to verified',
@@ -116,13 +121,16 @@ function peerGauges(peers: RunSeries['peers'], byEncryption: RunSeries['byEncryp
 }
 
 /** Completion, downloaded bytes and piece durations, kept from the run's progress events. */
-function progressSeries({completion, downloaded, verified, pieceDuration}: RunSeries) {
+function progressSeries({completion, selected, downloaded, verified, pieceDuration}: RunSeries) {
 	const pieceStarted = new Map<number, number>();
 	let totalLength = 0;
 	let doneBytes = 0;
 	return {
 		started(event: EventOf<'started'>) {
 			totalLength = event.totalLength;
+			selected.set(
+				event.files?.reduce((sum, file) => sum + (file.selected ? file.length : 0), 0) ?? event.totalLength,
+			);
 		},
 		checked(event: EventOf<'checked'>) {
 			// Pieces found on disk count towards completion but were not downloaded.
@@ -132,9 +140,10 @@ function progressSeries({completion, downloaded, verified, pieceDuration}: RunSe
 				(totalLength > 0 && event.total > 0 ? Math.round((totalLength * event.pieces) / event.total) : 0);
 			completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
 		},
-		completed() {
-			doneBytes = totalLength;
-			completion.set(1);
+		completed(event: EventOf<'completed'>) {
+			// A selection of files completes with the pieces it wanted, short of the whole torrent.
+			doneBytes = Math.max(doneBytes, event.bytes);
+			completion.set(totalLength > 0 ? Math.min(1, doneBytes / totalLength) : 1);
 		},
 		pieceStarted(event: EventOf<'piece-started'>) {
 			pieceStarted.set(event.index, event.at);
@@ -175,7 +184,7 @@ export function createRunMetrics(): RunMetrics {
 					progress.checked(event);
 					break;
 				case 'completed':
-					progress.completed();
+					progress.completed(event);
 					break;
 				case 'metadata-fetched':
 					peers.reset();

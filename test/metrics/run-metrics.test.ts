@@ -99,3 +99,26 @@ test('connected peers by encryption: rc4 or plaintext (an older log’s peer cou
 	metrics.observe({type: 'metadata-fetched', name: 'x', bytes: 1, torrentFile: 'x.torrent', at: 3});
 	t.deepEqual(await byEncryption(), [0, 0], 'the metadata phase’s peers are gone with it');
 });
+
+test('a selection: the selected bytes, and completion short of 1 when the selection completes', async (t) => {
+	const metrics = createRunMetrics();
+	const samples = async () => parsePrometheusText(await metrics.registry.metrics());
+	metrics.observe({
+		type: 'started',
+		name: 'x',
+		infoHash: 'ab',
+		pieceCount: 4,
+		pieceLength: 100,
+		totalLength: 400,
+		files: [
+			{number: 1, path: 'x/a', offset: 0, length: 150, selected: true},
+			{number: 2, path: 'x/b', offset: 150, length: 250, selected: false},
+		],
+		at: 0,
+	});
+	t.is((await samples()).get('torrent_rx_selected_bytes'), 150);
+	metrics.observe({type: 'piece-verified', peer: 'a', index: 0, bytes: 100, at: 1});
+	metrics.observe({type: 'piece-verified', peer: 'a', index: 1, bytes: 100, at: 2});
+	metrics.observe({type: 'completed', bytes: 200, at: 3});
+	t.is((await samples()).get('torrent_rx_completion_ratio'), 0.5);
+});
