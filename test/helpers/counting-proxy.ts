@@ -1,9 +1,8 @@
 import net from 'node:net';
-import type {ExecutionContext} from 'ava';
-import {listenOnLoopback} from './swarm-fixture.js';
+import {listenOnLoopback, type Teardown} from './swarm-fixture.js';
 
 /** A proxy to 127.0.0.1:`upstream` that counts what comes back from it. */
-export async function countingProxy(t: ExecutionContext, upstream: number) {
+export async function countingProxy(t: Teardown, upstream: number) {
 	const counted = {bytes: 0};
 	const sockets = new Set<net.Socket>();
 	const server = net.createServer((client) => {
