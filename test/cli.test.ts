@@ -67,6 +67,18 @@ test('rejects a missing torrent file in one line', async (t) => {
 	assertOneLineError(t, run, /cannot read .*input\.torrent/);
 });
 
+for (const [flags, message] of [
+	[['--select', '2'], /--select 2: the torrent has one file/],
+	[['--select', '*.mkv'], /--select \*\.mkv matches none of the torrent's files/],
+	[['--exclude', '1'], /the selection leaves no file to download/],
+] as const) {
+	test(`rejects ${flags.join(' ')} in one line, before anything is made`, async (t) => {
+		const run = await runOn(t, torrentBytes(), [...flags]);
+		assertOneLineError(t, run, message);
+		t.deepEqual(await readdir(path.dirname(run.outputDir)), ['input.torrent']);
+	});
+}
+
 test('rejects --max-peers 0 in one line', async (t) => {
 	const run = await runOn(t, torrentBytes(), ['--max-peers', '0']);
 	assertOneLineError(t, run, /--max-peers must be a whole number of at least 1/);
