@@ -96,6 +96,16 @@ function partsHold(layout: StorageLayout, parts: PartsFile | undefined, fileInde
 }
 
 /**
+ * Whether a file not selected is on disk as a file of the torrent: a regular file of its length
+ * (an earlier run selected it). Anything else there is left alone, never truncated or written:
+ * the file's bytes go to the parts file instead.
+ */
+async function holdsItsBytes(filePath: string, length: number): Promise<boolean> {
+	const existing = await lstat(filePath).catch(() => undefined);
+	return existing?.isFile() === true && existing.size === length;
+}
+
+/**
  * Makes file `index` at its exact length (sparse) with its folders, without touching existing
  * bytes; bytes of it kept in the parts file are brought in when it is made now.
  */
@@ -132,7 +142,8 @@ async function prepareOne(
 
 /**
  * Opens the ground for a run: every selected file made (all when `selected` is absent), a file
- * not selected left as it is if it is there and kept in the parts file if not, pad files never
+ * not selected used where it is if it is there at its length and kept in the parts file if not
+ * (whatever is in its place then is left alone), pad files never
  * made (BEP 47: their bytes are known zeros). A parts file no file is kept in any longer is
  * deleted, its bytes now in their files.
  */
@@ -147,13 +158,9 @@ export async function prepareFiles(
 	const prepared: PreparedFiles = {placement: [], preexisting: [], createdNow: []};
 	for (const [index, file] of layout.files.entries()) {
 		const filePath = paths[index] ?? '';
-		const onDisk = await lstat(filePath).then(
-			() => true,
-			() => false,
-		);
 		const placement: Placement = file.pad
 			? 'none'
-			: selected && !selected[index] && !onDisk
+			: selected && !selected[index] && !(await holdsItsBytes(filePath, file.length))
 				? 'parts'
 				: 'file';
 		prepared.placement.push(placement);

@@ -148,3 +148,21 @@ test('a file the user put in the place of a file kept in parts makes it a file o
 		),
 	);
 });
+
+test('something else where a file not selected would be is left alone: its bytes go to the parts file', async (t) => {
+	const root = await temporaryFolder(t);
+	const layout = threeFiles();
+	const payload = payloadOf(55);
+	const partsFile = path.join(root, 'x.parts');
+	const mine = path.join(root, 't', 'a');
+	await withStore(layout, root, {}, () => defer(async () => undefined));
+	await writeFile(mine, 'the user’s own a, of another length');
+	const [read] = await withStore(layout, root, {selected: [false, true, false], partsFile}, (store) =>
+		concat(
+			writePieces(store, layout, payload, [2]),
+			defer(() => store.readPiece(2)),
+		),
+	);
+	t.deepEqual(read, payload.subarray(20, 30));
+	t.is(await readFile(mine, 'utf8'), 'the user’s own a, of another length');
+});
