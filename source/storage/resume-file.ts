@@ -2,6 +2,7 @@ import {stat} from 'node:fs/promises';
 import path from 'node:path';
 import {catchError, defer, type Observable, of} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
+import type {FileEntry} from '../codec/metainfo.js';
 import type {StorageLayout} from './layout.js';
 import {readOwnFile, replaceInside, stateFolderName} from './own-files.js';
 import {payloadPath} from './paths.js';
@@ -23,9 +24,19 @@ type ResumeData = {
 	files: Array<{size: number; mtimeMs: number}>;
 };
 
-async function fileStates(paths: readonly string[]) {
+/**
+ * Each file's size and modification time. Pad files and links (BEP 47) hold no payload on disk:
+ * a pad file is never made and a link may be skipped, so there may be nothing to stat, and
+ * neither can hold a verified byte to distrust. They are recorded as zeros.
+ */
+async function fileStates(files: readonly FileEntry[], paths: readonly string[]) {
 	return Promise.all(
-		paths.map(async (filePath) => {
+		paths.map(async (filePath, index) => {
+			const file = files[index];
+			if (file?.pad || file?.symlinkTarget) {
+				return {size: 0, mtimeMs: 0};
+			}
+
 			const stats = await stat(filePath);
 			return {size: stats.size, mtimeMs: stats.mtimeMs};
 		}),
@@ -72,7 +83,7 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 					return undefined;
 				}
 
-				const now = await fileStates(paths).catch(() => undefined);
+				const now = await fileStates(layout.files, paths).catch(() => undefined);
 				const unchanged =
 					now?.length === data.files.length &&
 					now.every((state, index) => {
@@ -91,7 +102,7 @@ export function resumeFile(outputDir: string, infoHash: Buffer, layout: StorageL
 					infoHash: hex,
 					pieceCount: layout.pieceCount,
 					have: have.bytes.toString('base64'),
-					files: await fileStates(paths),
+					files: await fileStates(layout.files, paths),
 				};
 				// No fsync: on ext4 it commits every dirty page of the payload too (seconds per save
 				// while downloading fast). A resume file torn by a power cut fails to parse or to

@@ -149,3 +149,27 @@ test('a resume file that is a link is not read', async (t) => {
 	await symlink(path.join(folder, 'elsewhere.resume'), resume);
 	t.is(await firstValueFrom(store.load()), undefined);
 });
+
+test('pad files and links (BEP 47), with nothing on disk at their place, neither stop a save nor spoil the load', async (t) => {
+	const {folder} = await setup(t);
+	const withNothingThere = new StorageLayout(
+		[
+			{path: ['album', 'a.bin'], length: 40_000, offset: 0},
+			{path: ['album', '.pad', '1'], length: 9_152, offset: 40_000, attributes: 'p', pad: true},
+			{
+				path: ['album', 'skipped-link'],
+				length: 0,
+				offset: 49_152,
+				attributes: 'l',
+				symlinkTarget: ['..', 'x'],
+			},
+			{path: ['album', 'b.bin'], length: 30_000, offset: 49_152},
+		],
+		16_384,
+	);
+	const store = resumeFile(folder, infoHash, withNothingThere);
+	const have = new Bitfield(withNothingThere.pieceCount);
+	have.set(1);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, have.bytes);
+});
