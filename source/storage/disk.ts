@@ -103,6 +103,12 @@ async function prepareFiles(
 			continue;
 		}
 
+		if (file.symlinkTarget) {
+			// BEP 47: a link holds no bytes; storage/symlinks.ts makes it once the store is open.
+			preexisting.push(false);
+			continue;
+		}
+
 		try {
 			const existing = await lstat(filePath).catch(() => undefined);
 			if (existing && !existing.isFile()) {
