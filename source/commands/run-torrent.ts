@@ -22,6 +22,7 @@ import type {StorageLayout} from '../storage/layout.js';
 import {stateFolderName} from '../storage/own-files.js';
 import {isInside} from '../storage/paths.js';
 import {resumeFile} from '../storage/resume-file.js';
+import {makeSymlinks} from '../storage/symlinks.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
@@ -137,6 +138,7 @@ function runChecked(metainfo: Metainfo, config: RunConfig): Observable<RunEvent>
 				hashPiece: config.hashPiece,
 				hashStoredPiece: config.hashPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir),
+				makeLinks: (files) => defer(() => makeSymlinks(config.outputDir, files)),
 				...(config.resumeFile === false
 					? {}
 					: {openResume: (layout: StorageLayout) => resumeFile(config.outputDir, metainfo.infoHash, layout)}),
