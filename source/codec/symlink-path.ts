@@ -96,3 +96,11 @@ export function linkTargets(
 		return target.length > 0 ? target : undefined;
 	});
 }
+
+/**
+ * A link's target as `info`, the events and the history log show it: from the torrent's name
+ * down, as a file's `path` is (`album/sub/b.txt`, or `album/../x` for one that climbs out).
+ */
+export function linkTargetText(file: {path: readonly string[]; symlinkTarget?: readonly string[]}): string {
+	return [...file.path.slice(0, 1), ...(file.symlinkTarget ?? [])].join('/');
+}

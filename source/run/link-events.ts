@@ -1,7 +1,8 @@
 import {catchError, defer, EMPTY, from, mergeMap, type Observable, of} from 'rxjs';
 import type {FileEntry} from '../codec/metainfo.js';
+import {linkTargetText} from '../codec/symlink-path.js';
 import type {RunEvent} from '../events/events.js';
-import {linkTargetText, type SkippedLink} from '../storage/symlinks.js';
+import type {SkippedLink} from '../storage/symlinks.js';
 import type {DownloadPorts} from './download-options.js';
 
 /** The most `link-skipped` events a run emits: a stranger's torrent may hold a million bad links. */

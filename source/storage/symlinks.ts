@@ -1,6 +1,7 @@
 import {lstat, readlink, realpath, symlink} from 'node:fs/promises';
 import path from 'node:path';
 import type {FileEntry} from '../codec/metainfo.js';
+import {linkTargetText} from '../codec/symlink-path.js';
 import {StorageError} from '../errors.js';
 import {isInside, makeFolderInside, payloadPath} from './paths.js';
 
@@ -38,11 +39,6 @@ function reasonOf(error: unknown): string {
 			: code === 'EPERM' || code === 'EACCES'
 				? `the file system refused it (${code})`
 				: `it could not be made: ${error instanceof Error ? error.message : String(error)}`;
-}
-
-/** `target` and `path` as `info` shows them: from the torrent's name down. */
-export function linkTargetText(file: Pick<FileEntry, 'path' | 'symlinkTarget'>): string {
-	return [...file.path.slice(0, 1), ...(file.symlinkTarget ?? [])].join('/');
 }
 
 /**

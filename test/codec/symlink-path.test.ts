@@ -1,5 +1,10 @@
 import test from 'ava';
-import {linkTargets, resolveTarget, symlinkComponents} from '../../source/codec/symlink-path.js';
+import {
+	linkTargets,
+	linkTargetText,
+	resolveTarget,
+	symlinkComponents,
+} from '../../source/codec/symlink-path.js';
 import {MetainfoError} from '../../source/errors.js';
 
 const bytes = (...components: string[]) => components.map((component) => Buffer.from(component));
@@ -52,4 +57,9 @@ test('linkTargets: from the top when that names something of the torrent, else f
 		['..', '..', 'a'],
 		['..', 'a'],
 	]);
+});
+
+test('linkTargetText: the target from the torrent name down, as `path` is', (t) => {
+	t.is(linkTargetText({path: ['album', 'sub', 'l'], symlinkTarget: ['sub', 'b.txt']}), 'album/sub/b.txt');
+	t.is(linkTargetText({path: ['album', 'l'], symlinkTarget: ['..', 'x']}), 'album/../x');
 });

@@ -3,7 +3,8 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import type {FileEntry} from '../../source/codec/metainfo.js';
-import {linkTargetText, makeSymlinks, type SkippedLink} from '../../source/storage/symlinks.js';
+import {linkTargetText} from '../../source/codec/symlink-path.js';
+import {makeSymlinks, type SkippedLink} from '../../source/storage/symlinks.js';
 
 async function folder(t: ExecutionContext): Promise<string> {
 	const made = await mkdtemp(path.join(tmpdir(), 'torrent-rx-links-'));
@@ -188,9 +189,4 @@ test('pad files and regular files are no business of links', async (t) => {
 	t.deepEqual(skipped, []);
 	t.is(await whatIsAt(at('pad')), undefined);
 	t.is(await whatIsAt(at('a.txt')), 'file');
-});
-
-test('linkTargetText: the target from the torrent name down, as `path` is', (t) => {
-	t.is(linkTargetText(link('sub/l', 'sub', 'b.txt')), 'album/sub/b.txt');
-	t.is(linkTargetText(link('l', '..', 'x')), 'album/../x');
 });
