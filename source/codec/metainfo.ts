@@ -13,6 +13,7 @@ import {
 } from './bencode.js';
 import {sanitizeComponent, uniquePaths} from './path-names.js';
 import {PieceHashes} from './piece-hashes.js';
+import {linkTargets, symlinkComponents} from './symlink-path.js';
 
 /** One file of the torrent, its path relative to the torrent's root, in piece order. */
 export type FileEntry = {
@@ -21,13 +22,25 @@ export type FileEntry = {
 	length: number;
 	/** Byte offset of this file in the torrent's concatenated payload. */
 	offset: number;
-	/** BEP 47 `attr`, as given: `p` pad, `x` executable, `h` hidden, `l` link. */
+	/**
+	 * BEP 47 `attr`, as given: `p` pad, `x` executable, `h` hidden, `l` link. What is made of `p`
+	 * and `l` is `pad` and `symlinkTarget`: read those, not the letters.
+	 */
 	attributes?: string;
 	/**
 	 * A pad file (BEP 47 `attr` with `p`, or the older `_____padding_file_` name libtorrent also
 	 * honours): zeros that align the next file to a piece, not one of the user's files.
 	 */
 	pad?: true;
+	/**
+	 * A symbolic link (BEP 47 `attr` `l` with a `symlink path`; its length is 0): its target's
+	 * components below the torrent's folder, the torrent's name not included (codec/symlink-path.ts).
+	 * `..` components at its front climb out of the folder: such a link is never made
+	 * (storage/symlinks.ts).
+	 */
+	symlinkTarget?: string[];
+	/** BEP 47 `sha1`, the SHA-1 of the file's bytes: only a hint, the piece hashes decide. */
+	sha1?: Buffer;
 };
 
 export type Metainfo = {
@@ -89,7 +102,7 @@ function optionalText(dictionary: BencodeDictionary, key: string): string | unde
 function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[]; multiFile: boolean} {
 	const list = info.files;
 	if (list === undefined) {
-		return {files: [{path: [name], length: requireLength(info.length, 'info'), offset: 0}], multiFile: false};
+		return {files: [singleFile(info, name)], multiFile: false};
 	}
 
 	if (!Array.isArray(list) || list.length === 0) {
@@ -102,26 +115,70 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 			throw new MetainfoError(`${where} is not a dictionary`);
 		}
 
-		return {entry, length: requireLength(entry.length, where), path: [name, ...filePath(entry, where)]};
+		const attributes = isBytes(entry.attr) ? bytesToText(entry.attr) : undefined;
+		// BEP 47: a link holds no payload bytes. libtorrent reads its length as 0 whatever `length`
+		// says, with a valid `symlink path` or not; so must we, or every later file's offset differs.
+		const link = attributes?.includes('l') === true;
+		return {
+			entry,
+			attributes,
+			length: link ? 0 : requireLength(entry.length, where),
+			path: [name, ...filePath(entry, where)],
+			link: link ? symlinkComponents(entry['symlink path'], where) : undefined,
+		};
 	});
 	// Two files of one path, or a file where another has a folder: renamed, as libtorrent does.
 	const paths = uniquePaths(entries.map((entry) => entry.path));
+	const targets = linkTargets(
+		paths.map((path) => path.slice(1)),
+		entries.map((entry) => entry.link),
+	);
 	let offset = 0;
-	const files = entries.map(({entry, length}, index): FileEntry => {
+	const files = entries.map(({entry, attributes, length}, index): FileEntry => {
 		const path = paths[index] ?? [name, '_'];
-		const attributes = isBytes(entry.attr) ? bytesToText(entry.attr) : undefined;
 		const pad = attributes?.includes('p') || path.at(-1)?.startsWith('_____padding_file_');
+		// `l` without a target that names something is a regular file, as libtorrent reads it
+		// (probed: no `symlink path`, not a list, an empty one or `.` alone). A pad file is never
+		// made, link or not.
+		const symlinkTarget = pad ? undefined : targets[index];
+		const sha1 = fileHash(entry);
 		const file: FileEntry = {
 			path,
 			length,
 			offset,
 			...(attributes ? {attributes} : {}),
 			...(pad ? {pad: true as const} : {}),
+			...(symlinkTarget ? {symlinkTarget} : {}),
+			...(sha1 ? {sha1} : {}),
 		};
 		offset += length;
 		return file;
 	});
 	return {files, multiFile: true};
+}
+
+/** BEP 47 `sha1`, when it is a SHA-1 (20 bytes); anything else is ignored, as libtorrent ignores it. */
+function fileHash(entry: BencodeDictionary): Buffer | undefined {
+	const hash = entry.sha1;
+	return isBytes(hash) && hash.length === 20 ? Buffer.from(hash) : undefined;
+}
+
+/**
+ * The one file of a single-file torrent. BEP 47 keys stand in the info dictionary then: `attr`
+ * (`x`, `h`) and `sha1` count as for any file. `l` does not: there is no torrent folder for a
+ * target to be below (libtorrent reads the link's length as 0 and refuses the torrent as empty),
+ * and neither does `p` (a torrent of nothing but zeros): the bytes are downloaded as a file.
+ */
+function singleFile(info: BencodeDictionary, name: string): FileEntry {
+	const attributes = isBytes(info.attr) ? bytesToText(info.attr) : undefined;
+	const sha1 = fileHash(info);
+	return {
+		path: [name],
+		length: requireLength(info.length, 'info'),
+		offset: 0,
+		...(attributes ? {attributes} : {}),
+		...(sha1 ? {sha1} : {}),
+	};
 }
 
 /** A file's path below the torrent's folder, each component made safe; `_` if none is left. */

@@ -2,6 +2,7 @@ import {peerKey} from '../codec/compact-peers.js';
 import {isMagnetLink, type MagnetLink, parseMagnetLink} from '../codec/magnet.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {printable, printableJson} from '../codec/printable.js';
+import {linkTargetText} from '../codec/symlink-path.js';
 import {countOf, formatBytes} from '../ui/format.js';
 import {readTorrentFile} from './download.js';
 
@@ -23,8 +24,12 @@ export type TorrentSummary = {
 	creationDate?: string;
 	createdBy?: string;
 	comment?: string;
-	/** The files, pad files left out, numbered from 1 as `--select` takes them; the path from the torrent's name down. */
-	files: Array<{index: number; size: number; path: string}>;
+	/**
+	 * The files, pad files left out, numbered from 1 as `--select` takes them; the path from the
+	 * torrent's name down. BEP 47: a link's `symlink` is its target from the torrent's name down
+	 * too, and `sha1` the file's SHA-1 (hex) when the torrent gives one.
+	 */
+	files: Array<{index: number; size: number; path: string; symlink?: string; sha1?: string}>;
 	padFiles: number;
 };
 
@@ -54,7 +59,13 @@ export function summarizeTorrent(metainfo: Metainfo): TorrentSummary {
 			: {creationDate: new Date(metainfo.creationDate * 1000).toISOString()}),
 		...(metainfo.createdBy === undefined ? {} : {createdBy: metainfo.createdBy}),
 		...(metainfo.comment === undefined ? {} : {comment: metainfo.comment}),
-		files: files.map((file, index) => ({index: index + 1, size: file.length, path: file.path.join('/')})),
+		files: files.map((file, index) => ({
+			index: index + 1,
+			size: file.length,
+			path: file.path.join('/'),
+			...(file.symlinkTarget ? {symlink: linkTargetText(file)} : {}),
+			...(file.sha1 ? {sha1: file.sha1.toString('hex')} : {}),
+		})),
 		padFiles: metainfo.files.length - files.length,
 	};
 }
@@ -110,7 +121,8 @@ function fileLines(files: TorrentSummary['files']): string[] {
 	const sizeWidth = Math.max(...files.map((file) => grouped(file.size).length));
 	return files.map(
 		(file) =>
-			`  ${String(file.index).padStart(indexWidth)}  ${grouped(file.size).padStart(sizeWidth)}  ${shown(file.path)}`,
+			`  ${String(file.index).padStart(indexWidth)}  ${grouped(file.size).padStart(sizeWidth)}  ${shown(file.path)}` +
+			(file.symlink === undefined ? '' : ` -> ${shown(file.symlink)}`),
 	);
 }
 

@@ -23,6 +23,7 @@ import {StorageLayout} from '../storage/layout.js';
 import {stateFolderName} from '../storage/own-files.js';
 import {isInside} from '../storage/paths.js';
 import {rememberedSelection, resumeFile} from '../storage/resume-file.js';
+import {makeSymlinks} from '../storage/symlinks.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
@@ -168,6 +169,7 @@ function runChecked(
 				hashPiece: config.hashPiece,
 				hashStoredPiece: config.hashPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir, files),
+				makeLinks: (links) => defer(() => makeSymlinks(config.outputDir, links)),
 				...(config.resumeFile === false
 					? {}
 					: {

@@ -40,6 +40,7 @@ const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Fie
 	'piece-verified': {peer: 'text', index: 'count', bytes: 'count', durationMs: 'count?'},
 	'piece-failed': {peer: 'text', index: 'count', strikes: 'count'},
 	uploaded: {peer: 'text', bytes: 'count'},
+	'link-skipped': {path: 'text', target: 'text', reason: 'text', omitted: 'count?'},
 	completed: {bytes: 'count'},
 	seeding: {},
 	error: {message: 'text'},

@@ -70,6 +70,11 @@ export type RunEvent =
 	| {type: 'piece-failed'; peer: string; index: number; strikes: number}
 	/** Payload bytes sent to a peer since its previous `uploaded` event (about one a second). */
 	| {type: 'uploaded'; peer: string; bytes: number}
+	/**
+	 * A link of the torrent (BEP 47 `attr` `l`) not made, and why; `path` and `target` from the
+	 * torrent's name down. A run reports 20 at most: `omitted` on the last counts those after it.
+	 */
+	| {type: 'link-skipped'; path: string; target: string; reason: string; omitted?: number}
 	| {type: 'completed'; bytes: number}
 	/** Every piece is in and the run goes on serving them. */
 	| {type: 'seeding'}

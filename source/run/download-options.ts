@@ -1,4 +1,5 @@
 import type {Observable, SchedulerLike} from 'rxjs';
+import type {FileEntry} from '../codec/metainfo.js';
 import type {RequestWindowOptions} from '../download/request-window.js';
 import type {HashPort} from '../hashing/sha1.js';
 import type {IncomingPeer} from '../peer/listener.js';
@@ -6,6 +7,7 @@ import type {ConnectPort} from '../peer/transport.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import type {ResumeStore} from '../storage/resume-file.js';
+import type {SkippedLink} from '../storage/symlinks.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import type {AnnouncePort} from '../tracker/announcer.js';
 import type {SeedOptions} from './seeding-done.js';
@@ -23,6 +25,11 @@ export type DownloadPorts = {
 	openStore: (layout: StorageLayout) => Observable<PieceStore>;
 	/** Accepted connections from peers (never completes while listening). */
 	incoming$: Observable<IncomingPeer>;
+	/**
+	 * Makes the torrent's links (BEP 47 `attr` `l`) once its files are open, and emits those it
+	 * skipped; without it no link is made.
+	 */
+	makeLinks?: (files: readonly FileEntry[]) => Observable<SkippedLink[]>;
 	/** Where verified pieces are remembered across runs; without it every start checks the files. */
 	openResume?: (layout: StorageLayout) => ResumeStore;
 };

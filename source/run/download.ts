@@ -8,14 +8,16 @@ import {piecesOnDisk} from '../verify/check-existing.js';
 import {sha1PieceVerifier} from '../verify/piece-verifier.js';
 import type {DownloadOptions, DownloadPorts} from './download-options.js';
 import {exchangePieces} from './exchange-pieces.js';
+import {makeTorrentLinks} from './link-events.js';
 
 export type {DownloadOptions, DownloadPorts} from './download-options.js';
 export type {SeedOptions} from './seeding-done.js';
 
 /**
- * A whole run as one Observable of events: open the files, announce, exchange pieces with the
- * peers the trackers name and the peers that call us, verify and write every piece, announce
- * `completed`; then either complete, or keep seeding until the seed options say stop.
+ * A whole run as one Observable of events: open the files and make the links (BEP 47),
+ * announce, exchange pieces with the peers the trackers name and the peers that call us, verify
+ * and write every piece, announce `completed`; then either complete, or keep seeding until the
+ * seed options say stop.
  * Unsubscribing at any point closes every socket and file and sends `stopped` to the tracker.
  */
 export function download(
@@ -46,6 +48,8 @@ export function download(
 		const check$ = piecesOnDisk(store, resume, verifyStoredPiece, layout);
 		return concat(
 			of(started),
+			// BEP 47 links, once the files they may point to are made; before the check, as libtorrent.
+			makeTorrentLinks(ports.makeLinks, metainfo.files),
 			check$.pipe(
 				mergeMap((item) =>
 					item.type === 'check-result'

@@ -158,11 +158,14 @@ export async function prepareFiles(
 	const prepared: PreparedFiles = {placement: [], preexisting: [], createdNow: []};
 	for (const [index, file] of layout.files.entries()) {
 		const filePath = paths[index] ?? '';
-		const placement: Placement = file.pad
-			? 'none'
-			: selected && !selected[index] && !(await holdsItsBytes(filePath, file.length))
-				? 'parts'
-				: 'file';
+		// BEP 47: a pad file's bytes are known zeros, never made; a link holds no bytes
+		// (storage/symlinks.ts makes it once the store is open).
+		const placement: Placement =
+			file.pad || file.symlinkTarget
+				? 'none'
+				: selected && !selected[index] && !(await holdsItsBytes(filePath, file.length))
+					? 'parts'
+					: 'file';
 		prepared.placement.push(placement);
 		if (placement !== 'file') {
 			prepared.preexisting.push(placement === 'parts' && partsHold(layout, parts, index));

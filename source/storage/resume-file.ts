@@ -1,4 +1,4 @@
-import {stat} from 'node:fs/promises';
+import {lstat} from 'node:fs/promises';
 import path from 'node:path';
 import {catchError, defer, type Observable, of} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
@@ -33,8 +33,9 @@ type ResumeData = {
 	unselected?: number[];
 };
 
+/** A file's state; a link (BEP 47 `l`: a link the torrent made, never a payload file) is none, as a file not there. */
 async function stateOf(filePath: string): Promise<FileState> {
-	const stats = await stat(filePath).catch(() => undefined);
+	const stats = await lstat(filePath).catch(() => undefined);
 	return stats?.isFile() ? {size: stats.size, mtimeMs: stats.mtimeMs} : null;
 }
 

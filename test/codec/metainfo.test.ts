@@ -337,3 +337,119 @@ for (const [what, data, message] of failures) {
 		t.is(error?.name, 'MetainfoError');
 	});
 }
+
+/** A link entry (BEP 47 `attr` `l`) of the torrent `album`, with `extra` keys. */
+const link = (path: string[], symlinkPath: unknown, extra: Record<string, unknown> = {}) => ({
+	length: 0,
+	path,
+	attr: 'l',
+	'symlink path': symlinkPath,
+	...extra,
+});
+
+/** The files of a torrent of one 16-byte `a.txt`, one `sub/b.txt` of 0, and `entries` after them. */
+const withLinks = (...entries: unknown[]) =>
+	parseMetainfo(
+		torrent(multiFileInfo([file(16, 'a.txt'), file(0, 'sub', 'b.txt'), ...entries], {pieces: pieces(1)})),
+	).files;
+
+/** What becomes of `symlink path`: the target below `album/`, or undefined for a regular file. */
+const symlinkPaths: Array<[what: string, entry: unknown, target: string[] | undefined]> = [
+	['a file of the torrent', link(['l'], ['a.txt']), ['a.txt']],
+	['a folder of the torrent', link(['l'], ['sub']), ['sub']],
+	['a file of the torrent, from a link in a folder', link(['sub', 'l'], ['a.txt']), ['a.txt']],
+	// libtorrent's create_torrent writes the link's own text, relative to the link's folder.
+	[
+		'the text of a link in a folder, as libtorrent writes it',
+		link(['sub', 'l'], ['b.txt']),
+		['sub', 'b.txt'],
+	],
+	['`..` from a link in a folder, as libtorrent writes it', link(['sub', 'l'], ['..', 'a.txt']), ['a.txt']],
+	['nothing of the torrent: taken from the top, as BEP 47 says', link(['sub', 'l'], ['x', 'y']), ['x', 'y']],
+	['`.` and empty components, dropped', link(['l'], ['.', '', 'a.txt']), ['a.txt']],
+	['`..` after a folder, taking it back', link(['l'], ['sub', '..', 'a.txt']), ['a.txt']],
+	[
+		'`..` that climb out, kept at the front',
+		link(['l'], ['..', '..', 'etc', 'passwd']),
+		['..', '..', 'etc', 'passwd'],
+	],
+	['a slash in a component, dropped as in file paths', link(['l'], ['/etc/passwd']), ['etcpasswd']],
+	['a control character, `_`', link(['l'], ['a\u0001b']), ['a_b']],
+	['no symlink path: a regular file', {length: 0, path: ['l'], attr: 'l'}, undefined],
+	['a symlink path that is no list: a regular file', link(['l'], 'a.txt'), undefined],
+	['an empty symlink path: a regular file', link(['l'], []), undefined],
+	['`.` alone: a regular file', link(['l'], ['.']), undefined],
+	['the torrent folder itself: a regular file', link(['l'], ['sub', '..']), undefined],
+	[
+		'a symlink path without `l`: a regular file',
+		{length: 0, path: ['l'], 'symlink path': ['a.txt']},
+		undefined,
+	],
+	['a pad file that says `l` too: a pad file', link(['p'], ['a.txt'], {attr: 'lp'}), undefined],
+];
+
+for (const [what, entry, target] of symlinkPaths) {
+	test(`BEP 47 symlink path: ${what}`, (t) => {
+		const parsed = withLinks(entry).at(-1);
+		t.deepEqual(parsed?.symlinkTarget, target);
+		t.is(parsed?.length, 0);
+	});
+}
+
+test('BEP 47: a link holds no payload bytes, whatever its length says, as libtorrent reads it; it may have none', (t) => {
+	const files = parseMetainfo(
+		torrent(
+			multiFileInfo(
+				[
+					file(8, 'a'),
+					link(['l'], ['a'], {length: 500}),
+					{length: 7, path: ['empty-link'], attr: 'l'},
+					{path: ['no-length'], attr: 'lx', 'symlink path': ['a']},
+					file(8, 'b'),
+				],
+				{pieces: pieces(1)},
+			),
+		),
+	).files;
+	t.deepEqual(
+		files.map(({path, length, offset}) => [path.join('/'), length, offset]),
+		[
+			['album/a', 8, 0],
+			['album/l', 0, 8],
+			['album/empty-link', 0, 8],
+			['album/no-length', 0, 8],
+			['album/b', 8, 8],
+		],
+	);
+	t.deepEqual(files[3]?.symlinkTarget, ['a']);
+	t.is(files[3]?.attributes, 'lx');
+});
+
+test('BEP 47: a symlink path component that is not a string refuses the torrent, as libtorrent refuses it', (t) => {
+	t.throws(() => withLinks(link(['l'], ['a.txt', 5])), {
+		instanceOf: MetainfoError,
+		message: /info\.files\[2\]: symlink path component is not a string/,
+	});
+});
+
+test('BEP 47 sha1: kept when it is 20 bytes, ignored otherwise', (t) => {
+	const hash = sha1(Buffer.from('a.txt'));
+	const files = withLinks(
+		{...file(0, 'good'), sha1: hash},
+		{...file(0, 'short'), sha1: hash.subarray(0, 19)},
+		{...file(0, 'number'), sha1: 20},
+	);
+	t.deepEqual(files[2]?.sha1, hash);
+	t.true(Buffer.isBuffer(files[2]?.sha1));
+	t.is(files[3]?.sha1, undefined);
+	t.is(files[4]?.sha1, undefined);
+	t.false('sha1' in (files[3] ?? {}));
+});
+
+test('BEP 47 in a single-file info dictionary: attr and sha1 count; `l` does not (no folder for a target)', (t) => {
+	const hash = sha1(Buffer.from('hello'));
+	const executable = parseMetainfo(torrent(singleFileInfo({attr: 'x', sha1: hash}))).files;
+	t.deepEqual(executable, [{path: ['hello.txt'], length: 40, offset: 0, attributes: 'x', sha1: hash}]);
+	const link = parseMetainfo(torrent(singleFileInfo({attr: 'l', 'symlink path': ['x']}))).files;
+	t.deepEqual(link, [{path: ['hello.txt'], length: 40, offset: 0, attributes: 'l'}]);
+});

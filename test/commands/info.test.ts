@@ -11,7 +11,7 @@ import {
 
 /** A multi-file torrent of `files` (lengths and paths) in 16 KiB pieces, with `root` keys beside `info`. */
 function torrent(
-	files: Array<{path: string[]; length: number; attr?: string}>,
+	files: Array<{path: string[]; length: number; attr?: string; 'symlink path'?: string[]; sha1?: Buffer}>,
 	root: Record<string, unknown> = {},
 ) {
 	const total = files.reduce((sum, file) => sum + file.length, 0);
@@ -23,7 +23,7 @@ function torrent(
 				name: 'set',
 				'piece length': 16_384,
 				pieces: Buffer.alloc(20 * Math.ceil(total / 16_384)),
-				files: files.map(({path, length, attr}) => ({path, length, ...(attr ? {attr} : {})})),
+				files: files.map(({attr, ...file}) => ({...file, ...(attr ? {attr} : {})})),
 			},
 		}),
 	);
@@ -76,6 +76,28 @@ test('a stranger’s text reaches the terminal printable: names, paths, trackers
 	// Controls in a file's name are already `_` on the way in (path-names.ts).
 	t.regex(text, /\n {2}1 {2}3 {2}set\/evil_]0;pwned_\.txt\n/);
 	t.regex(text, /\nComment: see {2}gnp\.exe\n/);
+});
+
+test('BEP 47: a link shows its target (`path -> target`), in JSON as `symlink`; a file’s sha1 in hex', (t) => {
+	const hash = Buffer.alloc(20, 0xab);
+	const summary = summarizeTorrent(
+		torrent([
+			{path: ['a.txt'], length: 3, sha1: hash},
+			{path: ['sub', 'l'], length: 0, attr: 'l', 'symlink path': ['a.txt']},
+			{path: ['out'], length: 0, attr: 'l', 'symlink path': ['..', '..', 'etc', 'passwd']},
+			{path: ['empty-link'], length: 0, attr: 'l'},
+		]),
+	);
+	t.deepEqual(summary.files, [
+		{index: 1, size: 3, path: 'set/a.txt', sha1: 'ab'.repeat(20)},
+		{index: 2, size: 0, path: 'set/sub/l', symlink: 'set/a.txt'},
+		{index: 3, size: 0, path: 'set/out', symlink: 'set/../../etc/passwd'},
+		{index: 4, size: 0, path: 'set/empty-link'},
+	]);
+	const text = formatTorrentSummary(summary);
+	t.regex(text, /\n {2}2 {2}0 {2}set\/sub\/l -> set\/a\.txt\n/);
+	t.regex(text, /\n {2}3 {2}0 {2}set\/out -> set\/\.\.\/\.\.\/etc\/passwd\n/);
+	t.regex(text, /\n {2}4 {2}0 {2}set\/empty-link\n/);
 });
 
 test('a magnet link says only what it holds: hash, name, trackers, peers', (t) => {

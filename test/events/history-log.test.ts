@@ -48,6 +48,32 @@ test('a line that is not an event is a clear error, naming the line', async (t) 
 	});
 });
 
+test('a `link-skipped` line (BEP 47) is read back with its count; one without its reason is refused', async (t) => {
+	const dir = await folder(t);
+	const [started] = run('x', 1);
+	const skipped: TimedEvent = {
+		type: 'link-skipped',
+		path: 'x/l',
+		target: 'x/../etc',
+		reason: "its target is outside the torrent's folder",
+		omitted: 3,
+		at: 2,
+	};
+	await writeFile(
+		path.join(dir, 'good.log'),
+		[started, skipped].map((event) => JSON.stringify(event)).join('\n'),
+	);
+	t.deepEqual(await readLastRun(path.join(dir, 'good.log')), [started, skipped]);
+	const {reason: _, ...unexplained} = skipped;
+	await writeFile(
+		path.join(dir, 'bad.log'),
+		[started, unexplained].map((event) => JSON.stringify(event)).join('\n'),
+	);
+	await t.throwsAsync(readLastRun(path.join(dir, 'bad.log')), {
+		message: /line 2 .*link-skipped event with no reason/,
+	});
+});
+
 test('a log without a run, or no log at all, is a clear error', async (t) => {
 	const dir = await folder(t);
 	await writeFile(path.join(dir, 'empty.log'), '\n');

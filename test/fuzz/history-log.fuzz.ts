@@ -68,6 +68,13 @@ const runEvent: fc.Arbitrary<RunEvent> = fc.oneof(
 	fc.record({type: fc.constant('piece-verified' as const), peer, index: count, bytes: count}),
 	fc.record({type: fc.constant('piece-failed' as const), peer, index: count, strikes: fc.nat({max: 3})}),
 	fc.record({type: fc.constant('uploaded' as const), peer, bytes: count}),
+	fc.record({
+		type: fc.constant('link-skipped' as const),
+		path: fc.string(),
+		target: fc.string(),
+		reason: fc.string(),
+		omitted: fc.nat(),
+	}),
 	fc.record({type: fc.constant('completed' as const), bytes: fc.nat()}),
 	fc.constantFrom<RunEvent>({type: 'seeding'}, {type: 'no-peers'}),
 	fc.record({type: fc.constant('error' as const), message: fc.string()}),

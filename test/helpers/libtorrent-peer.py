@@ -10,7 +10,8 @@
   create-with PAYLOAD TORRENT OPTIONS_JSON           make a .torrent with libtorrent's defaults
                                                      (hybrid v1+v2, pad files) unless told
                                                      {"v1Only": true}; also pieceLength,
-                                                     trackers (tiers), webSeeds, comment, private
+                                                     trackers (tiers), webSeeds, comment, private,
+                                                     symlinks (links as BEP 47 links)
   describe TORRENT                                   print, as JSON, what libtorrent reads in it
 
 Run with Debian's /usr/bin/python3 (python3-libtorrent).
@@ -38,8 +39,11 @@ def create_with(payload, torrent_path, options_json):
 
     options = json.loads(options_json)
     storage = lt.file_storage()
-    lt.add_files(storage, payload)
-    flags = lt.create_torrent.v1_only if options.get("v1Only") else 0
+    # {"symlinks": true}: links in the payload become BEP 47 links (attr "l", "symlink path",
+    # the link's text as it stands on disk) instead of copies of what they point to.
+    links = lt.create_torrent.symlinks if options.get("symlinks") else 0
+    lt.add_files(storage, payload, flags=links)
+    flags = (lt.create_torrent.v1_only if options.get("v1Only") else 0) | links
     torrent = lt.create_torrent(storage, int(options.get("pieceLength", 0)), flags=flags)
     for tier, urls in enumerate(options.get("trackers", [])):
         for url in urls:
@@ -54,6 +58,15 @@ def create_with(payload, torrent_path, options_json):
     lt.set_piece_hashes(torrent, os.path.dirname(os.path.abspath(payload)))
     with open(torrent_path, "wb") as out:
         out.write(lt.bencode(torrent.generate()))
+
+
+def described(files, index):
+    """A file as describe prints it; a BEP 47 link with its target as libtorrent resolved it (a
+    target it refuses, outside the torrent or naming nothing in it, becomes the link itself)."""
+    entry = {"path": files.file_path(index), "size": files.file_size(index)}
+    if files.file_flags(index) & lt.file_storage.flag_symlink:
+        entry["symlink"] = files.symlink(index)
+    return entry
 
 
 def describe(torrent_path):
@@ -77,7 +90,7 @@ def describe(torrent_path):
         "creationDate": info.creation_date(),
         "createdBy": info.creator(),
         "comment": info.comment(),
-        "files": [{"path": files.file_path(index), "size": files.file_size(index)} for index in real],
+        "files": [described(files, index) for index in real],
         "padFiles": files.num_files() - len(real),
     }))
 

@@ -229,6 +229,8 @@ export type TorrentOptions = {
 	comment?: string;
 	creator?: string;
 	private?: boolean;
+	/** Links in the payload become BEP 47 links instead of copies of their targets. */
+	symlinks?: boolean;
 };
 
 /**
@@ -264,7 +266,8 @@ export type LibtorrentView = {
 	creationDate: number;
 	createdBy: string;
 	comment: string;
-	files: Array<{path: string; size: number}>;
+	/** `symlink`: a BEP 47 link's target as libtorrent resolves it (the link itself when it refuses it). */
+	files: Array<{path: string; size: number; symlink?: string}>;
 	padFiles: number;
 };
 

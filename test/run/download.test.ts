@@ -71,6 +71,8 @@ type Setup = {
 	onDisk?: number[];
 	/** Let go of the run then, if it has not ended. */
 	unsubscribeAt?: number;
+	/** The torrent has a link (BEP 47) too, which the port skips for this reason after 10 ms. */
+	linkSkipped?: string;
 };
 
 type Ports = {
@@ -113,6 +115,8 @@ function label(event: RunEvent): string {
 			return `checked ${event.pieces}/${event.total}${event.fromResumeFile ? ' from the resume file' : ''}`;
 		case 'completed':
 			return `completed ${event.bytes}`;
+		case 'link-skipped':
+			return `link-skipped ${event.path}: ${event.reason}`;
 		default:
 			return event.type;
 	}
@@ -145,8 +149,11 @@ function runDownload(
 			setup.resume === undefined
 				? undefined
 				: recordingResume(torrent.pieces.length, setup.resume === 'empty' ? undefined : setup.resume);
+		const metainfo = metainfoOf(torrent);
+		const link = {path: ['test', 'link'], length: 0, offset: totalLength, symlinkTarget: ['..']};
+		const {linkSkipped} = setup;
 		let run$: Observable<RunEvent> = download(
-			metainfoOf(torrent),
+			linkSkipped ? {...metainfo, files: [...metainfo.files, link]} : metainfo,
 			{
 				announce: tracker,
 				connect: peers.connect,
@@ -155,6 +162,12 @@ function runDownload(
 				openStore: () => store$,
 				incoming$,
 				...(resume ? {openResume: () => resume} : {}),
+				...(linkSkipped
+					? {
+							makeLinks: () =>
+								helpers.cold('10ms (a|)', {a: [{path: 'test/link', target: 'test/..', reason: linkSkipped}]}),
+						}
+					: {}),
 			},
 			{...options, ...(setup.seed ? {seed: setup.seed} : {})},
 		);
@@ -334,6 +347,17 @@ test('a torrent whose files hold every piece is checked and complete at once; wi
 	]);
 	t.is(outcome.endedAt, 250);
 	t.deepEqual(outcome.announces, [{at: 250, event: 'started', uploaded: 0, downloaded: 0, left: 0}]);
+});
+
+test('the links are made after `started`, before the check; one skipped is an event, and the run goes on', (t) => {
+	const outcome = runDownload(t, {peers: [slowSeed], onDisk: [0, 1, 2, 3], linkSkipped: 'outside'});
+	t.deepEqual(outcome.events.slice(0, 4), [
+		'0 started',
+		'10 link-skipped test/link: outside',
+		'10 checking',
+		'260 checking',
+	]);
+	t.is(outcome.events.at(-1), '260 completed 131072');
 });
 
 test('pieces found in the files are not downloaded again, and count as neither `downloaded` nor `left`', (t) => {

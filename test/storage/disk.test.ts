@@ -474,3 +474,19 @@ test('a file with the BEP 47 attribute `x` is made executable where it is readab
 	t.true((script & 0o100) !== 0);
 	t.is((await mode('notes.txt')) & 0o111, 0);
 });
+
+test('a link (BEP 47 `l`) is not made as a file: storage/symlinks.ts makes it, and a file at its place is left alone', async (t) => {
+	const root = await temporaryFolder(t);
+	const files: FileEntry[] = [
+		{path: ['set', 'a'], length: 5, offset: 0},
+		{path: ['set', 'link'], length: 0, offset: 5, attributes: 'l', symlinkTarget: ['a']},
+		{path: ['set', 'kept'], length: 0, offset: 5, attributes: 'l', symlinkTarget: ['a']},
+		{path: ['set', 'b'], length: 3, offset: 5},
+	];
+	await mkdir(path.join(root, 'set'));
+	await writeFile(path.join(root, 'set', 'kept'), 'mine');
+	const [store] = await withStore(new StorageLayout(files, 8), root, (opened) => of(opened));
+	t.deepEqual(store?.preexisting, [false, false, false, false]);
+	t.deepEqual((await readdir(path.join(root, 'set'))).sort(), ['a', 'b', 'kept']);
+	t.is(await readFile(path.join(root, 'set', 'kept'), 'utf8'), 'mine');
+});

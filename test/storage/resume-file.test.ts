@@ -208,20 +208,27 @@ test('a remembered selection naming files the torrent does not have is ignored',
 	}
 });
 
-test('a torrent with pad files (never made on disk) is saved and trusted like any other', async (t) => {
+test('pad files and links (BEP 47), with nothing on disk at their place, neither stop a save nor spoil the load', async (t) => {
 	const {folder} = await setup(t);
-	const padded = new StorageLayout(
+	const withNothingThere = new StorageLayout(
 		[
 			{path: ['album', 'a.bin'], length: 40_000, offset: 0},
-			{path: ['album', '.pad', '9152'], length: 9152, offset: 40_000, pad: true},
+			{path: ['album', '.pad', '1'], length: 9_152, offset: 40_000, attributes: 'p', pad: true},
+			{
+				path: ['album', 'skipped-link'],
+				length: 0,
+				offset: 49_152,
+				attributes: 'l',
+				symlinkTarget: ['..', 'x'],
+			},
 			{path: ['album', 'b.bin'], length: 30_000, offset: 49_152},
 		],
 		16_384,
 	);
-	const store = resumeFile(folder, infoHash, padded);
-	const padHave = new Bitfield(padded.pieceCount);
-	padHave.set(0);
-	padHave.set(4);
-	await firstValueFrom(store.save(padHave), {defaultValue: undefined});
-	t.deepEqual((await firstValueFrom(store.load()))?.bytes, padHave.bytes);
+	const store = resumeFile(folder, infoHash, withNothingThere);
+	const have = new Bitfield(withNothingThere.pieceCount);
+	have.set(1);
+	have.set(4);
+	await firstValueFrom(store.save(have), {defaultValue: undefined});
+	t.deepEqual((await firstValueFrom(store.load()))?.bytes, have.bytes);
 });
