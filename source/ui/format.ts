@@ -1,3 +1,5 @@
+import type {SelectionSummary} from '../events/file-progress.js';
+
 const units = ['B', 'kB', 'MB', 'GB', 'TB'];
 
 /** Torrent names longer than a file name can be are cut: the views are for reading, not for the whole name. */
@@ -31,4 +33,17 @@ export function formatDuration(seconds: number): string {
 /** `1 peer`, `3 peers`. */
 export function countOf(count: number, noun: string): string {
 	return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** `42.1%`, never `100.0%` before the last piece is in. */
+export function formatProgress(progress: number): string {
+	const percent = Math.floor(progress * 1000) / 10;
+	return `${percent.toFixed(1)}%`;
+}
+
+/** `3 of 12 files, 1.4 GB of 9.8 GB`: what the run downloads, when not every file is selected; else empty. */
+export function formatSelection(selection: SelectionSummary | undefined): string {
+	return selection
+		? `${selection.files} of ${countOf(selection.ofFiles, 'file')}, ${formatBytes(selection.bytes)} of ${formatBytes(selection.ofBytes)}`
+		: '';
 }

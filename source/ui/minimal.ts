@@ -15,12 +15,16 @@ import {
 } from 'rxjs';
 import {printable} from '../codec/printable.js';
 import type {RunState} from '../events/run-state.js';
-import {countOf, formatBytes, formatRate, maxNameLength} from './format.js';
+import {countOf, formatBytes, formatRate, formatSelection, maxNameLength} from './format.js';
 
-/** The original client's one status line, e.g. `Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s`. */
+/**
+ * The original client's one status line, e.g. `Downloading NAME: 12 pieces of 1340 completed (8 peers) 41.2 MB/s`;
+ * with some files selected, they follow the name: `Downloading NAME (3 of 12 files, 1.4 GB of 9.8 GB): …`.
+ */
 export function statusLine(state: RunState): string {
 	// The torrent's name (or a magnet's dn) is a stranger's text: no escape reaches the terminal.
-	const name = printable(state.name, maxNameLength);
+	const selection = formatSelection(state.selection);
+	const name = `${printable(state.name, maxNameLength)}${selection ? ` (${selection})` : ''}`;
 	const progress = `${state.piecesDone} pieces of ${state.pieceCount} completed`;
 	switch (state.phase) {
 		case 'starting':

@@ -1,6 +1,15 @@
 import {printable} from '../codec/printable.js';
 import type {PeerState, RunState} from '../events/run-state.js';
-import {countOf, formatBytes, formatDuration, formatRate, maxNameLength} from './format.js';
+import {type FileList, fileColumns, fileList} from './file-list.js';
+import {
+	countOf,
+	formatBytes,
+	formatDuration,
+	formatProgress,
+	formatRate,
+	formatSelection,
+	maxNameLength,
+} from './format.js';
 
 /**
  * The peer table's columns, as the web page shows them (a narrow terminal leaves out Piece and
@@ -34,7 +43,7 @@ export type RunSnapshot = {
 	phase: RunState['phase'];
 	/** What the run is doing, in a few words: `downloading`, `checking 12 of 100 pieces`… */
 	activity: string;
-	/** Verified share of the torrent, 0 to 1, and as the views print it. */
+	/** Verified share of the torrent (of the selected files, when not all are), 0 to 1, and as the views print it. */
 	progress: number;
 	percent: string;
 	pieces: string;
@@ -43,9 +52,14 @@ export type RunSnapshot = {
 	eta: string;
 	peers: string;
 	tracker: string;
+	/** What is selected, `3 of 12 files, 1.4 GB of 9.8 GB`; empty when every file is (or the log does not say). */
+	selection: string;
 	/** The peer table's column titles, and every peer, fastest first. */
 	columns: readonly string[];
 	rows: readonly PeerRow[];
+	/** The file list's column titles, and the files that have a row (pad files never do). */
+	fileColumns: readonly string[];
+	files: FileList;
 };
 
 function trackerText(tracker: RunState['tracker']): string {
@@ -98,13 +112,24 @@ function peerRow(peer: PeerState): PeerRow {
 	};
 }
 
+/** The verified share of what the run downloads: the selected files when not all are, else the torrent. */
+function progressOf(state: RunState): number {
+	const {selection} = state;
+	if (selection) {
+		// Selected files of no bytes at all are complete from the start.
+		return selection.bytes > 0 ? selection.done / selection.bytes : 1;
+	}
+
+	return state.totalLength > 0
+		? state.bytesDone / state.totalLength
+		: state.pieceCount > 0
+			? state.piecesDone / state.pieceCount
+			: 0;
+}
+
+/** The state as every view shows it: formatted, plain JSON; the file list is formatted only when a file changed. */
 export function snapshot(state: RunState): RunSnapshot {
-	const progress =
-		state.totalLength > 0
-			? state.bytesDone / state.totalLength
-			: state.pieceCount > 0
-				? state.piecesDone / state.pieceCount
-				: 0;
+	const progress = progressOf(state);
 	return {
 		// The torrent's name (or a magnet's dn) is a stranger's text: views show it as it is.
 		name: printable(state.name, maxNameLength),
@@ -118,13 +143,10 @@ export function snapshot(state: RunState): RunSnapshot {
 		eta: state.etaSeconds === undefined ? '–' : formatDuration(state.etaSeconds),
 		peers: countOf(state.connectedPeers, 'peer'),
 		tracker: trackerText(state.tracker),
+		selection: formatSelection(state.selection),
 		columns: peerColumns,
 		rows: [...state.peers.values()].sort(fastestFirst).map(peerRow),
+		fileColumns,
+		files: fileList(state.files),
 	};
-}
-
-/** `42.1%`, never `100.0%` before the last piece is in. */
-export function formatProgress(progress: number): string {
-	const percent = Math.floor(progress * 1000) / 10;
-	return `${percent.toFixed(1)}%`;
 }

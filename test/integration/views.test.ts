@@ -105,7 +105,7 @@ function peerTable(frame: readonly string[]): PeerTableRow[] | undefined {
 	const rows: PeerTableRow[] = [];
 	for (const line of frame.slice(headerIndex + 1)) {
 		if (!/^\S+:\d+ /.test(line)) {
-			// `no peers yet`, `+N more` or `q to quit`: the table is over.
+			// `no peers yet`, `+N more` or the key help: the table is over.
 			break;
 		}
 
@@ -129,7 +129,7 @@ function assertCompletedFrame(
 	const shown = `${who}, final frame:\n${frame.join('\n')}`;
 	t.regex(frame[0] ?? '', new RegExp(`^${name.replace('.', '\\.')}\\s+completed$`), shown);
 	t.regex(frame[1] ?? '', new RegExp(` 100\\.0% ${pieceCount} of ${pieceCount} pieces$`), shown);
-	t.is(frame.at(-1), 'q to quit', `${who}: the frame is whole\n${shown}`);
+	t.is(frame.at(-1), 'q to quit, f for files', `${who}: the frame is whole\n${shown}`);
 	const rows = peerTable(frame);
 	t.truthy(rows, `${who}: the frame has the peer table header\n${shown}`);
 	const seeder = rows?.find(

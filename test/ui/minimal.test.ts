@@ -22,6 +22,25 @@ test('the status line reads like the original client', (t) => {
 	t.regex(statusLine({...downloading, phase: 'starving'}), /^Waiting for peers for NAME/);
 });
 
+test('with some files selected, the line says which share of the torrent it is about', (t) => {
+	const selected: RunState = {
+		...downloading,
+		selection: {files: 3, ofFiles: 12, bytes: 1_400_000_000, ofBytes: 9_800_000_000, done: 0},
+	};
+	t.is(
+		statusLine(selected),
+		'Downloading NAME (3 of 12 files, 1.4 GB of 9.8 GB): 12 pieces of 1340 completed (8 peers) 41.2 MB/s',
+	);
+	t.is(
+		statusLine({...selected, phase: 'completed'}),
+		'Downloaded NAME (3 of 12 files, 1.4 GB of 9.8 GB): 12 pieces of 1340 completed',
+	);
+	t.regex(
+		statusLine({...selected, phase: 'seeding'}),
+		/^Seeding NAME \(3 of 12 files, 1\.4 GB of 9\.8 GB\): uploaded /,
+	);
+});
+
 test('a name with terminal escapes is shown printable', (t) => {
 	const line = statusLine({...downloading, name: 'a\u001B[2J\u001B]0;x\u0007b\u009B\u202Ec'});
 	t.is(line, 'Downloading a [2J ]0;x b  c: 12 pieces of 1340 completed (8 peers) 41.2 MB/s');

@@ -2,7 +2,7 @@ import {render, useInput, useStdin, useStdout} from 'ink';
 import {useEffect, useState} from 'react';
 import {Observable} from 'rxjs';
 import type {RunSnapshot} from '../snapshot.js';
-import {RunView} from './run-view.js';
+import {RunView, type RunViewList} from './run-view.js';
 
 function useTerminalSize() {
 	const {stdout} = useStdout();
@@ -18,20 +18,23 @@ function useTerminalSize() {
 	return size;
 }
 
-/** The view sized to the terminal; `q` or Ctrl-C quits. */
+/** The view sized to the terminal; `f` switches between the peer table and the file list, `q` or Ctrl-C quits. */
 export function LiveRunView({view, onQuit}: {view: RunSnapshot; onQuit: () => void}) {
 	const {columns, rows} = useTerminalSize();
 	const {isRawModeSupported} = useStdin();
+	const [list, setList] = useState<RunViewList>('peers');
 	// Raw mode swallows Ctrl-C's signal, so it quits the same way `q` does: the run stops cleanly.
 	useInput(
 		(input, key) => {
 			if (input === 'q' || (key.ctrl && input === 'c')) {
 				onQuit();
+			} else if (input === 'f') {
+				setList((shown) => (shown === 'files' ? 'peers' : 'files'));
 			}
 		},
 		{isActive: isRawModeSupported === true},
 	);
-	return <RunView view={view} columns={columns} rows={rows} />;
+	return <RunView view={view} columns={columns} rows={rows} list={list} />;
 }
 
 /**

@@ -1,5 +1,6 @@
 import {Box, Text} from 'ink';
 import {peerColumns, type RunSnapshot} from '../snapshot.js';
+import {FileTable} from './file-table.js';
 
 /**
  * Column widths, each with its padding: without the optional columns they fit 80 terminal
@@ -20,7 +21,10 @@ const columnWidths: Record<(typeof peerColumns)[number], number> = {
 /** The terminal widths from which the optional columns fit beside the others. */
 const optionalColumnsFrom: Partial<Record<(typeof peerColumns)[number], number>> = {Piece: 84, From: 93};
 
-/** Lines the view uses besides the peer rows: header (3), gap, table head, "+N more", key help. */
+/**
+ * Lines the view uses besides the peer or file rows: header (3, and one for a selection), gap,
+ * table head, "+N more", key help.
+ */
 const chromeLines = 7;
 
 const phaseColors: Record<RunSnapshot['phase'], string> = {
@@ -67,21 +71,41 @@ function Row({cells, bold, width}: {cells: readonly string[]; bold?: boolean; wi
 	);
 }
 
+/** The peer table in `room` lines and one more: the fastest peers, then a line counting the rest. */
+function PeerTable({rows, room, columns}: {rows: RunSnapshot['rows']; room: number; columns: number}) {
+	// With one row too few, the "+N more" line would hide just one peer: show it instead.
+	const shown = rows.length <= room + 1 ? rows : rows.slice(0, room);
+	const hidden = rows.length - shown.length;
+	return (
+		<Box flexDirection="column">
+			<Row cells={peerColumns} bold width={columns} />
+			{shown.map((row) => (
+				<Row key={row.address} cells={row.cells} width={columns} />
+			))}
+			{hidden > 0 ? <Text dimColor>+{hidden} more</Text> : null}
+			{rows.length === 0 ? <Text dimColor>no peers yet</Text> : null}
+		</Box>
+	);
+}
+
+/** Which table the view shows below its header. */
+export type RunViewList = 'peers' | 'files';
+
 export type RunViewProps = {
 	view: RunSnapshot;
 	columns: number;
 	rows: number;
+	/** The peer table unless the file list was asked for (`f`). */
+	list?: RunViewList;
 };
 
 /**
- * The terminal view of a run: a header with progress and rates, then the peer table cut to the
- * terminal's height. Pure: it shows the snapshot it is given and nothing else.
+ * The terminal view of a run: a header with progress, rates and what is selected, then the peer
+ * table or the file list cut to the terminal's height. Pure: it shows the snapshot it is given
+ * and nothing else.
  */
-export function RunView({view, columns, rows}: RunViewProps) {
-	const room = Math.max(1, rows - chromeLines);
-	// With one row too few, the "+N more" line would hide just one peer: show it instead.
-	const shown = view.rows.length <= room + 1 ? view.rows : view.rows.slice(0, room);
-	const hidden = view.rows.length - shown.length;
+export function RunView({view, columns, rows, list = 'peers'}: RunViewProps) {
+	const room = Math.max(1, rows - chromeLines - (view.selection ? 1 : 0));
 	const {percent} = view;
 	const barWidth = Math.max(10, columns - percent.length - view.pieces.length - 4);
 	return (
@@ -105,14 +129,14 @@ export function RunView({view, columns, rows}: RunViewProps) {
 				↓ {view.downloadRate} ↑ {view.uploadRate} ETA {view.eta} {view.peers}
 				{view.tracker ? <Text dimColor> {view.tracker}</Text> : null}
 			</Text>
+			{view.selection ? <Text wrap="truncate-end">Selected {view.selection}</Text> : null}
 			<Text> </Text>
-			<Row cells={peerColumns} bold width={columns} />
-			{shown.map((row) => (
-				<Row key={row.address} cells={row.cells} width={columns} />
-			))}
-			{hidden > 0 ? <Text dimColor>+{hidden} more</Text> : null}
-			{view.rows.length === 0 ? <Text dimColor>no peers yet</Text> : null}
-			<Text dimColor>q to quit</Text>
+			{list === 'files' ? (
+				<FileTable files={view.files} room={room} />
+			) : (
+				<PeerTable rows={view.rows} room={room} columns={columns} />
+			)}
+			<Text dimColor>q to quit, f for {list === 'files' ? 'peers' : 'files'}</Text>
 		</Box>
 	);
 }

@@ -3,7 +3,7 @@ import {render} from 'ink-testing-library';
 import type {TimedEvent} from '../../../source/events/events.js';
 import {initialRunState, type RunState, reduceRunState} from '../../../source/events/run-state.js';
 import {LiveRunView} from '../../../source/ui/ink/ink-view.js';
-import {RunView} from '../../../source/ui/ink/run-view.js';
+import {RunView, type RunViewList} from '../../../source/ui/ink/run-view.js';
 import {snapshot} from '../../../source/ui/snapshot.js';
 import {until} from '../../helpers/until.js';
 
@@ -13,8 +13,13 @@ const fold = (events: TimedEvent[], from: RunState = initialRunState): RunState 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape is what colours start with.
 const plain = (frame: string | undefined) => (frame ?? '').replace(/\u001B\[[0-9;]*m/g, '');
 
-function frameOf(state: RunState, {columns = 80, rows = 24} = {}): string[] {
-	const {lastFrame, unmount} = render(<RunView view={snapshot(state)} columns={columns} rows={rows} />);
+function frameOf(
+	state: RunState,
+	{columns = 80, rows = 24, list = 'peers'}: {columns?: number; rows?: number; list?: RunViewList} = {},
+): string[] {
+	const {lastFrame, unmount} = render(
+		<RunView view={snapshot(state)} columns={columns} rows={rows} list={list} />,
+	);
 	const lines = plain(lastFrame()).split('\n');
 	unmount();
 	return lines;
@@ -70,7 +75,7 @@ test('before anything happens: the name, no progress, and no peers yet', (t) => 
 	t.regex(lines[0] ?? '', /^torrent-rx +starting$/);
 	t.regex(lines[1] ?? '', / 0\.0% 0 of 0 pieces$/);
 	t.true(lines.some((line) => line === 'no peers yet'));
-	t.regex(lines.at(-1) ?? '', /^q to quit/);
+	t.is(lines.at(-1), 'q to quit, f for files');
 });
 
 test('a few peers: one row each, fastest first, with client, encryption, status, piece and rates', (t) => {
@@ -210,4 +215,135 @@ test('a torrent name, a tracker failure and a peer with terminal escapes reach t
 	t.notRegex(frame, /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u);
 	t.regex(frame, /clear \[2J ]0;pwned \.iso gpj/);
 	t.regex(frame, /go away \[2J/);
+});
+
+const mb = 1_000_000;
+
+/** Four files over six pieces of 1 MB, the second and the fourth selected; piece 0 on disk, piece 5 in. */
+const selected = fold([
+	{
+		type: 'started',
+		name: 'album',
+		infoHash: 'cd'.repeat(20),
+		pieceCount: 6,
+		pieceLength: mb,
+		totalLength: 6 * mb,
+		files: [
+			{number: 1, path: 'album/cover.nfo', offset: 0, length: mb / 2, selected: false},
+			{number: 2, path: 'album/side-a.flac', offset: mb / 2, length: 3 * mb, selected: true},
+			{number: 3, path: 'album/bonus.flac', offset: 3.5 * mb, length: 1.5 * mb, selected: false},
+			{number: 4, path: 'album/side-b.flac', offset: 5 * mb, length: mb, selected: true},
+		],
+		at: 0,
+	},
+	{
+		type: 'checked',
+		pieces: 1,
+		total: 6,
+		bytes: mb,
+		have: Buffer.from([0b1000_0000]).toString('base64'),
+		at: 10,
+	},
+	{type: 'peer-connected', peer: '127.0.0.1:6881', peerId: '-LT2080-000000000000', at: 20},
+	{type: 'piece-verified', peer: '127.0.0.1:6881', index: 5, bytes: mb, at: 1000},
+]);
+
+test('a selection: the header says what is selected, and the progress is of the selected files', (t) => {
+	const lines = frameOf(selected);
+	t.regex(lines[1] ?? '', / 37\.5% 2 of 6 pieces$/);
+	t.is(lines[3], 'Selected 2 of 4 files, 4.0 MB of 6.0 MB');
+	t.true(lines.some((line) => line.startsWith('Peer ')));
+	t.is(lines.at(-1), 'q to quit, f for files');
+});
+
+test('the file list: each file with its size and progress, those not selected marked skip', (t) => {
+	const lines = frameOf(selected, {list: 'files'});
+	const head = lines.findIndex((line) => /^# +File +Size +Done$/.test(line));
+	t.true(head > 0, lines.join('\n'));
+	t.false(
+		lines.some((line) => line.startsWith('Peer ')),
+		'instead of the peer table',
+	);
+	t.deepEqual(
+		lines.slice(head + 1, head + 5).map((line) => line.split(/ {2,}/)),
+		[
+			['2', 'album/side-a.flac', '3.0 MB', '16.6%'],
+			['4', 'album/side-b.flac', '1.0 MB', '100.0%'],
+			['1', 'album/cover.nfo', '500.0 kB', 'skip'],
+			['3', 'album/bonus.flac', '1.5 MB', 'skip'],
+		],
+	);
+	t.is(lines.at(-1), 'q to quit, f for peers');
+	for (const line of lines) {
+		t.true(line.length <= 80, `fits 80 columns: ${line}`);
+	}
+});
+
+test('more files than rows: as many as fit, and a line counting the rest, those the snapshot left out too', (t) => {
+	const count = 50_000;
+	const many = fold([
+		{
+			type: 'started',
+			name: 'many',
+			infoHash: 'ef'.repeat(20),
+			pieceCount: count,
+			pieceLength: 1000,
+			totalLength: count * 1000,
+			files: Array.from({length: count}, (_, index) => ({
+				number: index + 1,
+				path: `many/${index + 1}.txt`,
+				offset: index * 1000,
+				length: 1000,
+				selected: true,
+			})),
+			at: 0,
+		},
+	]);
+	const lines = frameOf(many, {rows: 20, list: 'files'});
+	t.true(lines.length <= 20, `${lines.length} lines`);
+	t.is(lines.filter((line) => /^\d+ +many\//.test(line)).length, 13);
+	t.true(lines.includes(`+${count - 13} more`), lines.join('\n'));
+});
+
+test('a deep path keeps its top folder and the file name on a narrow terminal', (t) => {
+	const deep = fold([
+		{
+			type: 'started',
+			name: 'deep',
+			infoHash: '12'.repeat(20),
+			pieceCount: 1,
+			pieceLength: 16_384,
+			totalLength: 10,
+			files: [
+				{number: 1, path: `top/${'folder/'.repeat(20)}the-name.mkv`, offset: 0, length: 5, selected: true},
+				{number: 2, path: 'top/other.txt', offset: 5, length: 5, selected: false},
+			],
+			at: 0,
+		},
+	]);
+	const row = frameOf(deep, {list: 'files'}).find((line) => line.startsWith('1 '));
+	t.regex(row ?? '', /^1 +top\/folder\/.*….*\/the-name\.mkv +5 B +0\.0%$/);
+});
+
+test('f switches the live view to the file list and back; q still quits', async (t) => {
+	let quits = 0;
+	const {stdin, lastFrame, unmount} = render(
+		<LiveRunView view={snapshot(selected)} onQuit={() => quits++} />,
+	);
+	t.teardown(unmount);
+	const frame = () => plain(lastFrame());
+	await until(() => stdin.listenerCount('readable') > 0, 5000, 'the view listens to its input');
+	t.regex(frame(), /^Peer /m);
+	stdin.write('f');
+	await until(() => /^# +File +Size +Done$/m.test(frame()), 5000, 'f shows the file list');
+	t.notRegex(frame(), /^Peer /m);
+	t.regex(frame(), /^2 +album\/side-a\.flac +3\.0 MB +16\.6%$/m);
+	t.regex(frame(), /q to quit, f for peers$/);
+	stdin.write('f');
+	await until(() => /^Peer /m.test(frame()), 5000, 'f again shows the peers');
+	t.regex(frame(), /q to quit, f for files$/);
+	t.is(quits, 0, 'f does not quit');
+	stdin.write('q');
+	await until(() => quits > 0, 5000, 'q quits');
+	t.is(quits, 1);
 });
