@@ -293,6 +293,7 @@ async function main(): Promise<void> {
 		];
 		process.stdout.write(`${lines.join('\n')}\n`);
 		if (values.json) {
+			await mkdir(path.dirname(values.json), {recursive: true});
 			await writeFile(
 				values.json,
 				JSON.stringify({runs, rows, selection: {files: quarter, selectedBytes, ...selection}}, null, 2),
