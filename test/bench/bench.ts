@@ -16,10 +16,9 @@
  * the encrypted variant side by side, alternating, so that encryption's cost is measured within
  * one invocation. The default, `plaintext`, is the benchmark as it was before.
  */
-import {spawn} from 'node:child_process';
 import {createHash, randomFillSync} from 'node:crypto';
 import {createReadStream, existsSync} from 'node:fs';
-import {mkdir, mkdtemp, open, rm, stat, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, open, rm, writeFile} from 'node:fs/promises';
 import {cpus, tmpdir} from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
@@ -34,6 +33,7 @@ import {
 	startOpentracker,
 	type Teardown,
 } from '../helpers/swarm-fixture.js';
+import {downloadTimeoutSeconds, type Measure, timed} from './timed.js';
 
 const kib = 1024;
 const mib = 1024 * kib;
@@ -95,11 +95,6 @@ const encryptionChoices: Record<string, readonly Encryption[]> = {
 	both: ['plaintext', 'rc4'],
 };
 
-type Measure = {wallSeconds: number; cpuSeconds: number; peakRssMiB: number; startupSeconds?: number};
-
-/** How long one download may take before it counts as a failed run. */
-const downloadTimeoutSeconds = 660;
-
 /** Teardowns run in reverse, as ava runs them. */
 function scope(): Teardown & {close(): Promise<void>} {
 	const steps: Array<() => unknown> = [];
@@ -139,81 +134,6 @@ async function sha1Of(file: string): Promise<string> {
 	}
 
 	return hash.digest('hex');
-}
-
-/** Seconds from now until `file` first holds data on disk (polled), or undefined if it never does. */
-function firstDataOnDisk(file: string): {seconds(): number | undefined; stop(): void} {
-	const started = performance.now();
-	let seconds: number | undefined;
-	const timer = setInterval(() => {
-		stat(file)
-			.then((stats) => {
-				if (stats.blocks > 0 && seconds === undefined) {
-					seconds = (performance.now() - started) / 1000;
-					clearInterval(timer);
-				}
-			})
-			.catch(() => undefined);
-	}, 10);
-	return {seconds: () => seconds, stop: () => clearInterval(timer)};
-}
-
-/**
- * Runs `command` under GNU time: wall seconds, user+sys CPU seconds and peak RSS of that process
- * alone (and of the `timeout` around it, next to nothing); with `watchFile`, also the start-up time
- * until that file first holds data.
- *
- * coreutils' `timeout` ends a download that hangs (a client that cannot agree on encryption with
- * any seeder retries for ever): killing /usr/bin/time instead would leave the downloader running,
- * holding the pipes open. time's figures still cover the downloader, as `timeout` waits for it
- * (wait4 counts waited-for descendants, peak RSS included); `--foreground` keeps it in our
- * process group, so Ctrl-C still reaches the downloader.
- */
-function timed(
-	command: string[],
-	{env, watchFile}: {env?: NodeJS.ProcessEnv; watchFile?: string} = {},
-): Promise<Measure & {code: number | null; output: string}> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(
-			'/usr/bin/time',
-			[
-				'-f',
-				'BENCH %e %U %S %M',
-				'timeout',
-				'--foreground',
-				'--signal=KILL',
-				String(downloadTimeoutSeconds),
-				...command,
-			],
-			{stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env},
-		);
-		const startup = watchFile ? firstDataOnDisk(watchFile) : undefined;
-		let output = '';
-		child.stdout.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		child.stderr.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		child.once('error', reject);
-		child.once('close', (code) => {
-			startup?.stop();
-			const match = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(output);
-			if (!match) {
-				reject(new Error(`no measurement from ${command.join(' ')}:\n${output.slice(-2000)}`));
-				return;
-			}
-
-			resolve({
-				code,
-				output,
-				wallSeconds: Number(match[1]),
-				cpuSeconds: Number(match[2]) + Number(match[3]),
-				peakRssMiB: Number(match[4]) / 1024,
-				...(startup?.seconds() === undefined ? {} : {startupSeconds: startup.seconds()}),
-			});
-		});
-	});
 }
 
 /**
@@ -471,6 +391,7 @@ function summarize(scenario: Scenario, outcomes: Outcomes): ScenarioResult['clie
 			wallSeconds,
 			cpuSeconds,
 			peakRssMiB: median(measures.map((measure) => measure.peakRssMiB)),
+			writtenBytes: median(measures.map((measure) => measure.writtenBytes)),
 			megabytesPerSecond: scenario.size / 1e6 / wallSeconds,
 			cpuSecondsPerGiB: (cpuSeconds * gib) / scenario.size,
 			...(startups.length > 0 ? {startupSeconds: median(startups)} : {}),

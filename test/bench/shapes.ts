@@ -8,7 +8,6 @@
  *
  *   npm run bench:shapes -- [--runs 3] [--size-mib 1024] [--json shapes.json]
  */
-import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
@@ -28,10 +27,10 @@ import {
 	type Teardown,
 	tempDir,
 } from '../helpers/swarm-fixture.js';
+import {type Measure, timed} from './timed.js';
 
 const mib = 1024 * 1024;
 const pieceLength = mib;
-const downloadTimeoutSeconds = 600;
 
 /** Files of uneven sizes (none a whole number of pieces) that sum to `total`: every boundary falls inside a piece. */
 function fileSizes(total: number, count: number): number[] {
@@ -40,51 +39,6 @@ function fileSizes(total: number, count: number): number[] {
 	const sizes = weights.map((weight) => Math.floor((total * weight) / sum) + 4099 * (weight % 5));
 	const last = total - sizes.slice(0, -1).reduce((a, b) => a + b, 0);
 	return [...sizes.slice(0, -1), last];
-}
-
-type Measure = {wallSeconds: number; cpuSeconds: number; peakRssMiB: number; writtenBytes: number};
-
-/** Runs `command` under GNU time: wall, CPU, peak RSS, and bytes written (its `%O`, in 512-byte units). */
-function timed(command: string[]): Promise<Measure & {code: number | null; output: string}> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(
-			'/usr/bin/time',
-			[
-				'-f',
-				'BENCH %e %U %S %M %O',
-				'timeout',
-				'--foreground',
-				'--signal=KILL',
-				String(downloadTimeoutSeconds),
-				...command,
-			],
-			{stdio: ['ignore', 'pipe', 'pipe']},
-		);
-		let output = '';
-		child.stdout.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		child.stderr.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		child.once('error', reject);
-		child.once('close', (code) => {
-			const match = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(output);
-			if (!match) {
-				reject(new Error(`no measurement from ${command.join(' ')}:\n${output.slice(-2000)}`));
-				return;
-			}
-
-			resolve({
-				code,
-				output,
-				wallSeconds: Number(match[1]),
-				cpuSeconds: Number(match[2]) + Number(match[3]),
-				peakRssMiB: Number(match[4]) / 1024,
-				writtenBytes: Number(match[5]) * 512,
-			});
-		});
-	});
 }
 
 type Shape = {
@@ -192,7 +146,8 @@ const median = (values: number[]) => {
 };
 
 function medianOf(outcomes: readonly Outcome[]): Outcome {
-	const of = (key: keyof Outcome) => median(outcomes.map((outcome) => outcome[key]));
+	const of = (key: 'wallSeconds' | 'cpuSeconds' | 'peakRssMiB' | 'writtenBytes' | 'receivedBytes') =>
+		median(outcomes.map((outcome) => outcome[key]));
 	return {
 		wallSeconds: of('wallSeconds'),
 		cpuSeconds: of('cpuSeconds'),

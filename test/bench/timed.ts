@@ -1,0 +1,93 @@
+import {spawn} from 'node:child_process';
+import {stat} from 'node:fs/promises';
+import process from 'node:process';
+
+/** What GNU time says of one download. */
+export type Measure = {
+	wallSeconds: number;
+	cpuSeconds: number;
+	peakRssMiB: number;
+	writtenBytes: number;
+	startupSeconds?: number;
+};
+
+/** How long one download may take before it counts as a failed run. */
+export const downloadTimeoutSeconds = 660;
+
+/** Seconds from now until `file` first holds data on disk (polled), or undefined if it never does. */
+function firstDataOnDisk(file: string): {seconds(): number | undefined; stop(): void} {
+	const started = performance.now();
+	let seconds: number | undefined;
+	const timer = setInterval(() => {
+		stat(file)
+			.then((stats) => {
+				if (stats.blocks > 0 && seconds === undefined) {
+					seconds = (performance.now() - started) / 1000;
+					clearInterval(timer);
+				}
+			})
+			.catch(() => undefined);
+	}, 10);
+	return {seconds: () => seconds, stop: () => clearInterval(timer)};
+}
+
+/**
+ * Runs `command` under GNU time: wall seconds, user+sys CPU seconds and peak RSS of that process
+ * alone (and of the `timeout` around it, next to nothing), and the bytes it wrote (`%O`, in
+ * 512-byte blocks: what the kernel counted as written, the page cache's and direct I/O's alike);
+ * with `watchFile`, also the start-up time
+ * until that file first holds data.
+ *
+ * coreutils' `timeout` ends a download that hangs (a client that cannot agree on encryption with
+ * any seeder retries for ever): killing /usr/bin/time instead would leave the downloader running,
+ * holding the pipes open. time's figures still cover the downloader, as `timeout` waits for it
+ * (wait4 counts waited-for descendants, peak RSS included); `--foreground` keeps it in our
+ * process group, so Ctrl-C still reaches the downloader.
+ */
+export function timed(
+	command: string[],
+	{env, watchFile}: {env?: NodeJS.ProcessEnv; watchFile?: string} = {},
+): Promise<Measure & {code: number | null; output: string}> {
+	return new Promise((resolve, reject) => {
+		const child = spawn(
+			'/usr/bin/time',
+			[
+				'-f',
+				'BENCH %e %U %S %M %O',
+				'timeout',
+				'--foreground',
+				'--signal=KILL',
+				String(downloadTimeoutSeconds),
+				...command,
+			],
+			{stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env},
+		);
+		const startup = watchFile ? firstDataOnDisk(watchFile) : undefined;
+		let output = '';
+		child.stdout.on('data', (chunk: Buffer) => {
+			output += chunk.toString();
+		});
+		child.stderr.on('data', (chunk: Buffer) => {
+			output += chunk.toString();
+		});
+		child.once('error', reject);
+		child.once('close', (code) => {
+			startup?.stop();
+			const match = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(output);
+			if (!match) {
+				reject(new Error(`no measurement from ${command.join(' ')}:\n${output.slice(-2000)}`));
+				return;
+			}
+
+			resolve({
+				code,
+				output,
+				wallSeconds: Number(match[1]),
+				cpuSeconds: Number(match[2]) + Number(match[3]),
+				peakRssMiB: Number(match[4]) / 1024,
+				writtenBytes: Number(match[5]) * 512,
+				...(startup?.seconds() === undefined ? {} : {startupSeconds: startup.seconds()}),
+			});
+		});
+	});
+}
