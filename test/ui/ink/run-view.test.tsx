@@ -5,6 +5,7 @@ import {initialRunState, type RunState, reduceRunState} from '../../../source/ev
 import {LiveRunView} from '../../../source/ui/ink/ink-view.js';
 import {RunView, type RunViewList} from '../../../source/ui/ink/run-view.js';
 import {snapshot} from '../../../source/ui/snapshot.js';
+import {selectedRun} from '../../helpers/selected-run.js';
 import {until} from '../../helpers/until.js';
 
 const fold = (events: TimedEvent[], from: RunState = initialRunState): RunState =>
@@ -217,35 +218,11 @@ test('a torrent name, a tracker failure and a peer with terminal escapes reach t
 	t.regex(frame, /go away \[2J/);
 });
 
-const mb = 1_000_000;
-
-/** Four files over six pieces of 1 MB, the second and the fourth selected; piece 0 on disk, piece 5 in. */
+/** Four files over six pieces of 1 MB, the second and the fourth selected; piece 0 on disk, piece 5 in, from one peer. */
 const selected = fold([
-	{
-		type: 'started',
-		name: 'album',
-		infoHash: 'cd'.repeat(20),
-		pieceCount: 6,
-		pieceLength: mb,
-		totalLength: 6 * mb,
-		files: [
-			{number: 1, path: 'album/cover.nfo', offset: 0, length: mb / 2, selected: false},
-			{number: 2, path: 'album/side-a.flac', offset: mb / 2, length: 3 * mb, selected: true},
-			{number: 3, path: 'album/bonus.flac', offset: 3.5 * mb, length: 1.5 * mb, selected: false},
-			{number: 4, path: 'album/side-b.flac', offset: 5 * mb, length: mb, selected: true},
-		],
-		at: 0,
-	},
-	{
-		type: 'checked',
-		pieces: 1,
-		total: 6,
-		bytes: mb,
-		have: Buffer.from([0b1000_0000]).toString('base64'),
-		at: 10,
-	},
+	...selectedRun.slice(0, 2),
 	{type: 'peer-connected', peer: '127.0.0.1:6881', peerId: '-LT2080-000000000000', at: 20},
-	{type: 'piece-verified', peer: '127.0.0.1:6881', index: 5, bytes: mb, at: 1000},
+	...selectedRun.slice(2),
 ]);
 
 test('a selection: the header says what is selected, and the progress is of the selected files', (t) => {
