@@ -302,6 +302,21 @@ export class PiecePicker {
 		return orphan;
 	}
 
+	/**
+	 * Starts piece `index` for a source that takes runs of pieces in order (a web seed, BEP 19):
+	 * when it is wanted, nobody has started it, and the budget allows it as `nextPiece` would;
+	 * undefined otherwise, and the run ends there.
+	 */
+	claimNext(index: number, ownedBytes: number): PieceProgress | undefined {
+		const claimable =
+			index >= 0 &&
+			index < this.pieceCount &&
+			this.#state[index] === PieceState.Needed &&
+			this.#priorities[index] !== 0 &&
+			this.#withinBudget(this.pieceSize(index), ownedBytes);
+		return claimable ? this.markDownloading(index) : undefined;
+	}
+
 	/** `nextPiece`, then `markDownloading` it: work for a peer, or undefined when there is none. */
 	pick(peerPieces: Bitfield, ownedBytes = 0): PieceProgress | undefined {
 		const index = this.nextPiece(peerPieces, ownedBytes);

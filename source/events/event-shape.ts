@@ -41,6 +41,8 @@ const shapes: Record<RunEventType | 'log-dropped', Record<string, Field | `${Fie
 	'piece-failed': {peer: 'text', index: 'count', strikes: 'count'},
 	uploaded: {peer: 'text', bytes: 'count'},
 	'link-skipped': {path: 'text', target: 'text', reason: 'text', omitted: 'count?'},
+	'web-seed-connected': {seed: 'text'},
+	'web-seed-failed': {seed: 'text', reason: 'text', retryInMs: 'count?'},
 	completed: {bytes: 'count'},
 	seeding: {},
 	error: {message: 'text'},

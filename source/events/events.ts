@@ -75,6 +75,13 @@ export type RunEvent =
 	 * torrent's name down. A run reports 20 at most: `omitted` on the last counts those after it.
 	 */
 	| {type: 'link-skipped'; path: string; target: string; reason: string; omitted?: number}
+	/** A web seed (BEP 19) sent its first verified piece: it is a source of the run from now on. */
+	| {type: 'web-seed-connected'; seed: string}
+	/**
+	 * A web seed failed: `reason` says how; with `retryInMs` it is asked again after that long,
+	 * without it the seed is dropped for the rest of the run.
+	 */
+	| {type: 'web-seed-failed'; seed: string; reason: string; retryInMs?: number}
 	| {type: 'completed'; bytes: number}
 	/** Every piece is in and the run goes on serving them. */
 	| {type: 'seeding'}

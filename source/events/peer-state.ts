@@ -12,8 +12,8 @@ export type PeerState = {
 	address: string;
 	/** From the peer id, once the handshake is in, or its own word (BEP 10 `v`); empty while connecting. */
 	client: string;
-	/** How we learnt of it; undefined in logs from before it was recorded. */
-	source: PeerSource | undefined;
+	/** How we learnt of it (`web-seed`: a web seed of the torrent, BEP 19); undefined in logs from before it was recorded. */
+	source: PeerSource | 'web-seed' | undefined;
 	/** How its bytes travel (MSE/PE), once the handshake is in; undefined before, and in older logs. */
 	protection: 'rc4' | 'plaintext' | undefined;
 	status: PeerStatus;
@@ -36,7 +36,7 @@ export type PeerState = {
 	since: number;
 };
 
-function newPeer(address: string, now: number, source?: PeerSource): PeerState {
+function newPeer(address: string, now: number, source?: PeerSource | 'web-seed'): PeerState {
 	return {
 		address,
 		client: '',
@@ -142,6 +142,10 @@ export class PeerMapDraft {
 				this.#own().delete(event.peer);
 				this.#drafted.delete(event.peer);
 				break;
+			case 'web-seed-connected':
+			case 'web-seed-failed':
+				this.#applyWebSeed(event, now);
+				break;
 			case 'peer-choked': {
 				// Its requests are cancelled: the pieces go back to the picker.
 				const peer = this.#writable(event.peer, now);
@@ -169,26 +173,45 @@ export class PeerMapDraft {
 				settlePiece(this.#writable(event.peer, now));
 				break;
 			case 'piece-verified':
-				// Not for a peer that has since gone (or in a replayed log without peer events).
-				if (this.#peers.has(event.peer)) {
-					const peer = this.#writable(event.peer, now);
-					settlePiece(peer);
-					peer.piecesDownloaded++;
-					peer.bytesDownloaded += event.bytes;
-					peer.recentDownloads = addBytes(peer.recentDownloads, now, event.bytes);
-				}
-
-				break;
 			case 'uploaded':
-				if (this.#peers.has(event.peer)) {
-					const peer = this.#writable(event.peer, now);
-					peer.bytesUploaded += event.bytes;
-					peer.recentUploads = addBytes(peer.recentUploads, now, event.bytes);
-				}
-
+				this.#applyTransfer(event, now);
 				break;
 			default:
 				break;
+		}
+	}
+
+	/** Bytes from a peer or to it; not for a peer that has since gone (or in a replayed log without peer events). */
+	#applyTransfer(event: Extract<TimedEvent, {type: 'piece-verified' | 'uploaded'}>, now: number): void {
+		if (!this.#peers.has(event.peer)) {
+			return;
+		}
+
+		const peer = this.#writable(event.peer, now);
+		if (event.type === 'piece-verified') {
+			settlePiece(peer);
+			peer.piecesDownloaded++;
+			peer.bytesDownloaded += event.bytes;
+			peer.recentDownloads = addBytes(peer.recentDownloads, now, event.bytes);
+		} else {
+			peer.bytesUploaded += event.bytes;
+			peer.recentUploads = addBytes(peer.recentUploads, now, event.bytes);
+		}
+	}
+
+	/** A web seed (BEP 19) is a row like a peer's, its rate from its pieces; dropped, it is gone as a peer that left (retried, it stays). */
+	#applyWebSeed(
+		event: Extract<TimedEvent, {type: 'web-seed-connected' | 'web-seed-failed'}>,
+		now: number,
+	): void {
+		if (event.type === 'web-seed-connected') {
+			const seed = newPeer(event.seed, now, 'web-seed');
+			seed.client = 'web seed';
+			seed.status = 'downloading';
+			this.#put(seed);
+		} else if (event.retryInMs === undefined) {
+			this.#own().delete(event.seed);
+			this.#drafted.delete(event.seed);
 		}
 	}
 

@@ -1,0 +1,290 @@
+import {
+	asyncScheduler,
+	catchError,
+	concat,
+	defer,
+	EMPTY,
+	finalize,
+	ignoreElements,
+	merge,
+	mergeMap,
+	type Observable,
+	of,
+	range,
+	repeat,
+	type SchedulerLike,
+	take,
+	tap,
+	timer,
+} from 'rxjs';
+import {Bitfield} from '../codec/bitfield.js';
+import type {PiecePicker} from '../download/piece-picker.js';
+import type {PieceProgress} from '../download/piece-progress.js';
+import {PieceSignals} from '../download/piece-signals.js';
+import {describeError} from '../errors.js';
+import type {RunEvent} from '../events/events.js';
+import type {StorageLayout} from '../storage/layout.js';
+import {type Assembled, RunAssembler} from './run-assembler.js';
+import {type FileRange, rangesForRun} from './web-seed-ranges.js';
+
+/** One web seed as a run sees it (BEP 19): its name in the events, and how to fetch a range of a file from it. */
+export type WebSeedPort = {
+	/** The seed's URL, as the torrent gives it: the `peer` of its pieces' events. */
+	seed: string;
+	/** The range's bytes in order, then complete; an error says why (a `retryable` one may work later). */
+	fetch(range: FileRange): Observable<Buffer>;
+};
+
+export type WebSeedOptions = {
+	/** How many bytes of consecutive pieces one run asks for at most (at least one piece). */
+	runBytes: number;
+	/** Runs in flight at once: each is a request (or one per file it crosses) on a keep-alive connection. */
+	runsInFlight: number;
+	/** After a failure that may pass, the first wait; it doubles each time. */
+	retryDelayMs: number;
+	/** Failures in a row after which the seed is dropped. */
+	maxFailures: number;
+	scheduler?: SchedulerLike;
+};
+
+/** What a web seed needs of the run: the pieces' layout, the picker, and verification as a peer's pieces get it. */
+export type WebSeedContext = {
+	layout: StorageLayout;
+	picker: PiecePicker;
+	/** Verifies and stores a piece the seed completed (strikes and bans by `seed`, as for a peer). */
+	verify(piece: PieceProgress): Observable<RunEvent>;
+};
+
+/** Every piece: a web seed has the whole torrent. */
+function everything(pieceCount: number): Bitfield {
+	const all = new Bitfield(pieceCount);
+	for (let index = 0; index < pieceCount; index++) {
+		all.set(index);
+	}
+
+	return all;
+}
+
+/**
+ * A run of consecutive pieces for the seed: the picker's pick (an orphan first, else rarest
+ * first), then the pieces after it while they are wanted, not started, within the memory budget
+ * and within `runBytes`, so that one range request fetches them all.
+ */
+function claimRun(picker: PiecePicker, all: Bitfield, ownedBytes: number, runBytes: number): PieceProgress[] {
+	const first = picker.pick(all, ownedBytes);
+	if (!first) {
+		return [];
+	}
+
+	const run = [first];
+	let bytes = first.length;
+	while (bytes < runBytes) {
+		const next = picker.claimNext((run.at(-1)?.index ?? 0) + 1, ownedBytes + bytes);
+		if (!next) {
+			break;
+		}
+
+		run.push(next);
+		bytes += next.length;
+	}
+
+	// Every block is asked of the seed: an endgame peer asking for one too sees it asked.
+	for (const piece of run) {
+		while (piece.claimBlock() >= 0) {
+			// Claimed.
+		}
+	}
+
+	return run;
+}
+
+/** Gives the picker back what a run did not finish: its blocks unasked, its received blocks kept for the next owner. */
+function releaseRun(picker: PiecePicker, run: readonly PieceProgress[]): void {
+	for (const piece of run) {
+		if (!piece.complete) {
+			for (let block = 0; block < piece.blockCount; block++) {
+				piece.unclaimBlock(block);
+			}
+
+			picker.release(piece);
+		}
+	}
+}
+
+/**
+ * One run's requests, one per file it crosses, one after the other on the seed's connection; each
+ * chunk is cut into blocks, and each piece completed is verified as it completes.
+ */
+function fetchRun(
+	port: WebSeedPort,
+	context: WebSeedContext,
+	run: readonly PieceProgress[],
+): Observable<RunEvent> {
+	const first = run[0]?.index ?? 0;
+	const last = run.at(-1)?.index ?? first;
+	const assembler = new RunAssembler(context.layout.pieceLength, run, port.seed);
+	const verifyAssembled = (assembled: Assembled): Observable<RunEvent> => {
+		for (const [piece, block] of assembled.stored) {
+			context.picker.blockStored(piece, block);
+		}
+
+		if (assembled.completed.length === 0) {
+			return EMPTY;
+		}
+
+		for (const piece of assembled.completed) {
+			// As a peer's stage does: complete, the piece is no longer anyone's to fetch.
+			context.picker.markVerifying(piece.index);
+		}
+
+		return merge(...assembled.completed.map((piece) => context.verify(piece)));
+	};
+
+	const requests = rangesForRun(context.layout, first, last).map((fileRange) =>
+		defer(() => {
+			const opened: Assembled = {stored: [], completed: []};
+			assembler.startRange(fileRange.payloadOffset, opened);
+			return concat(
+				verifyAssembled(opened),
+				port.fetch(fileRange).pipe(
+					mergeMap((chunk) => {
+						const assembled: Assembled = {stored: [], completed: []};
+						assembler.write(chunk, assembled);
+						return verifyAssembled(assembled);
+					}),
+				),
+			);
+		}),
+	);
+	const finished = defer(() => {
+		const assembled: Assembled = {stored: [], completed: []};
+		assembler.finish(assembled);
+		return verifyAssembled(assembled);
+	});
+	return concat(...requests, finished);
+}
+
+const retryable = (error: unknown) => (error as {retryable?: unknown} | undefined)?.retryable === true;
+
+/** What a seed's workers share: the pieces they hold, the failures in a row, whether it is connected or dropped. */
+class SeedWorkers {
+	readonly inFlight = new Set<PieceProgress>();
+	readonly all: Bitfield;
+	readonly signals: PieceSignals;
+	failures = 0;
+	connected = false;
+	dropped = false;
+
+	constructor(
+		readonly port: WebSeedPort,
+		readonly context: WebSeedContext,
+		readonly options: WebSeedOptions,
+	) {
+		this.all = everything(context.picker.pieceCount);
+		this.signals = PieceSignals.of(context.picker);
+	}
+
+	get ownedBytes(): number {
+		let bytes = 0;
+		for (const piece of this.inFlight) {
+			bytes += piece.length;
+		}
+
+		return bytes;
+	}
+
+	/** One run, or a wait for work when there is none; nothing once the download is done. */
+	oneRun(): Observable<RunEvent> {
+		return defer(() => {
+			const {picker} = this.context;
+			if (picker.complete) {
+				return EMPTY;
+			}
+
+			const run = claimRun(picker, this.all, this.ownedBytes, this.options.runBytes);
+			if (run.length === 0) {
+				// Nothing to do now: look again when work comes back (a piece released or failed) or a piece
+				// is verified (the last one ends the download).
+				return merge(this.signals.workAvailable$, this.signals.verified$).pipe(take(1), ignoreElements());
+			}
+
+			for (const piece of run) {
+				this.inFlight.add(piece);
+			}
+
+			return fetchRun(this.port, this.context, run).pipe(
+				tap(() => {
+					this.failures = 0;
+				}),
+				finalize(() => {
+					releaseRun(picker, run);
+					for (const piece of run) {
+						this.inFlight.delete(piece);
+					}
+				}),
+			);
+		});
+	}
+
+	/** Runs one after another until the download is done or the seed dropped; a failure that may pass waits, then goes on. */
+	worker(): Observable<RunEvent> {
+		const scheduler = this.options.scheduler ?? asyncScheduler;
+		return this.oneRun().pipe(
+			mergeMap((event) => concat(this.#connectedEvent(), of(event))),
+			catchError((error: unknown) => {
+				this.failures++;
+				const reason = describeError(error);
+				if (!retryable(error) || this.failures >= this.options.maxFailures || this.dropped) {
+					this.dropped = true;
+					throw new Error(reason, {cause: error});
+				}
+
+				const retryInMs = this.options.retryDelayMs * 2 ** (this.failures - 1);
+				return concat(
+					of<RunEvent>({type: 'web-seed-failed', seed: this.port.seed, reason, retryInMs}),
+					timer(retryInMs, scheduler).pipe(ignoreElements()),
+				);
+			}),
+			// Until the download is done: a run's last event may be the one that completes it, and its
+			// `completed` follows, so the worker ends between runs, never inside one.
+			repeat({delay: () => (this.context.picker.complete || this.dropped ? EMPTY : of(0))}),
+		);
+	}
+
+	#connectedEvent(): Observable<RunEvent> {
+		if (this.connected) {
+			return EMPTY;
+		}
+
+		this.connected = true;
+		return of({type: 'web-seed-connected', seed: this.port.seed});
+	}
+}
+
+/**
+ * A web seed (BEP 19) taking part in the download as a peer does: `runsInFlight` workers, each
+ * claiming a run of wanted pieces from the picker, fetching it by range requests, and handing
+ * each piece it completes to `verify`; idle until the picker has work, done when the download
+ * is. A failure that may pass (a reset, a stall, a 5xx) is retried after a doubling delay; one
+ * that will not (404, 403, a wrong range, a refused redirect), `maxFailures` in a row, or a ban
+ * for bad data drops the seed: `web-seed-failed` without `retryInMs`, and the run goes on with
+ * the peers and the other seeds. While it works it counts as a peer sending to us, for the
+ * share of the memory budget each may hold.
+ */
+export function webSeed(
+	port: WebSeedPort,
+	context: WebSeedContext,
+	options: WebSeedOptions,
+): Observable<RunEvent> {
+	return defer(() => {
+		const workers = new SeedWorkers(port, context, options);
+		context.picker.peerSending(true);
+		return range(0, options.runsInFlight).pipe(
+			mergeMap(() => workers.worker()),
+			catchError((error: unknown) =>
+				of<RunEvent>({type: 'web-seed-failed', seed: port.seed, reason: describeError(error)}),
+			),
+			finalize(() => context.picker.peerSending(false)),
+		);
+	});
+}

@@ -1,0 +1,124 @@
+import test from 'ava';
+import {from, lastValueFrom, type Observable, throwError, toArray} from 'rxjs';
+import type {FileEntry} from '../../source/codec/metainfo.js';
+import type {RunEvent} from '../../source/events/events.js';
+import {StorageLayout} from '../../source/storage/layout.js';
+import {verifyAndStore} from '../../source/verify/verify-and-store.js';
+import {type WebSeedPort, webSeed} from '../../source/webseed/web-seed.js';
+import type {FileRange} from '../../source/webseed/web-seed-ranges.js';
+import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
+import {swarmContext, verifierFor} from '../helpers/swarm-context.js';
+
+const pieceLength = 32 * 1024;
+/** Ten pieces and a short last one, over three files: a (0..100,000), b (100,000..250,000), c (250,000..340,000). */
+const torrent = makeTorrent(340_000, pieceLength);
+const files: FileEntry[] = [
+	{path: ['t', 'a'], length: 100_000, offset: 0},
+	{path: ['t', 'b'], length: 150_000, offset: 100_000},
+	{path: ['t', 'c'], length: 90_000, offset: 250_000},
+];
+const layout = new StorageLayout(files, pieceLength);
+
+/** A web seed that serves the payload's files, in chunks of `chunk` bytes, and records each range asked for. */
+function servingSeed(chunk = 7000, fail?: (range: FileRange, call: number) => Error | undefined) {
+	const asked: FileRange[] = [];
+	const port: WebSeedPort = {
+		seed: 'http://127.0.0.1:8080/t/',
+		fetch(range) {
+			asked.push(range);
+			const failure = fail?.(range, asked.length);
+			if (failure) {
+				return throwError(() => failure);
+			}
+
+			const file = files[range.fileIndex];
+			const start = (file?.offset ?? 0) + range.start;
+			const bytes = torrent.payload.subarray(start, (file?.offset ?? 0) + range.end + 1);
+			const chunks: Buffer[] = [];
+			for (let at = 0; at < bytes.length; at += chunk) {
+				chunks.push(bytes.subarray(at, at + chunk));
+			}
+
+			return from(chunks);
+		},
+	};
+	return {port, asked};
+}
+
+function run(
+	port: WebSeedPort,
+	options: {runBytes?: number; runsInFlight?: number; maxFailures?: number} = {},
+) {
+	const context = swarmContext(torrent);
+	const store = memoryStore(pieceLength, torrent.payload.length);
+	const ports = {verifyPiece: verifierFor(torrent), store};
+	const events$: Observable<RunEvent> = webSeed(
+		port,
+		{
+			layout,
+			picker: context.shared.picker,
+			verify: (piece) => verifyAndStore(piece, port.seed, ports, context),
+		},
+		{
+			runBytes: options.runBytes ?? 4 * pieceLength,
+			runsInFlight: options.runsInFlight ?? 2,
+			retryDelayMs: 1,
+			maxFailures: options.maxFailures ?? 3,
+		},
+	);
+	return {events$, store, picker: context.shared.picker};
+}
+
+test('a web seed alone downloads every piece, in runs of consecutive pieces, a range per file a run crosses', async (t) => {
+	const {port, asked} = servingSeed();
+	const {events$, store, picker} = run(port);
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	t.true(picker.complete);
+	t.true(store.data.equals(torrent.payload));
+	t.is(events.filter((event) => event.type === 'web-seed-connected').length, 1);
+	const verified = events.filter((event) => event.type === 'piece-verified');
+	t.is(verified.length, torrent.pieces.length);
+	t.true(verified.every((event) => event.type === 'piece-verified' && event.peer === port.seed));
+	t.is(events.filter((event) => event.type === 'completed').length, 1);
+	// Eleven pieces in runs of at most four: three runs, each one range per file it touches.
+	t.true(asked.length <= 3 + files.length - 1 + 2, `${asked.length} ranges`);
+	const bytesAsked = asked.reduce((sum, range) => sum + range.end - range.start + 1, 0);
+	t.is(bytesAsked, torrent.payload.length, 'every byte asked for once');
+});
+
+test('a failure that may pass is retried with its reason in the events; the download completes', async (t) => {
+	const reset = Object.assign(new Error('the connection was reset'), {retryable: true});
+	const {port} = servingSeed(7000, (_range, call) => (call === 1 ? reset : undefined));
+	const {events$, store, picker} = run(port, {runsInFlight: 1});
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	t.true(picker.complete);
+	t.true(store.data.equals(torrent.payload));
+	t.like(
+		events.find((event) => event.type === 'web-seed-failed'),
+		{seed: port.seed, reason: 'the connection was reset', retryInMs: 1},
+	);
+});
+
+test('a failure that will not pass drops the seed, its pieces given back to the picker', async (t) => {
+	const notFound = Object.assign(new Error('404 Not Found'), {retryable: false});
+	const {port} = servingSeed(7000, (range) => (range.fileIndex === 1 ? notFound : undefined));
+	const {events$, picker} = run(port, {runsInFlight: 1});
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	t.false(picker.complete);
+	const failed = events.filter((event) => event.type === 'web-seed-failed');
+	t.deepEqual(failed, [{type: 'web-seed-failed', seed: port.seed, reason: '404 Not Found'}]);
+	t.is(picker.bytesInFlight, 0, 'nothing is left claimed by the dropped seed');
+});
+
+test('a seed whose data fails the hash gets strikes and is dropped as a peer is', async (t) => {
+	const liar: WebSeedPort = {
+		seed: 'http://liar.example/t/',
+		fetch: (range) => from([Buffer.alloc(range.end - range.start + 1, 0x55)]),
+	};
+	const {events$, picker} = run(liar, {runsInFlight: 1, runBytes: pieceLength});
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	t.false(picker.complete);
+	t.is(events.filter((event) => event.type === 'piece-failed').length, 3);
+	t.like(events.at(-1), {type: 'web-seed-failed', seed: liar.seed});
+	t.is(picker.bytesInFlight, 0);
+});
