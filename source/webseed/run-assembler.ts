@@ -49,6 +49,11 @@ export class RunAssembler {
 			const blockStart = this.#blockStartInPayload();
 			const end = Math.min(this.#blockEnd(), this.#cursor + chunk.length - at);
 			const taken = end - this.#cursor;
+			if (taken <= 0) {
+				// Bytes where the run asks for none (pad bytes at a block's end): more than a range holds.
+				return;
+			}
+
 			chunk.copy(this.#scratch, this.#cursor - blockStart, at, at + taken);
 			at += taken;
 			this.#cursor = end;
