@@ -10,6 +10,7 @@ import type {ResumeStore} from '../storage/resume-file.js';
 import type {SkippedLink} from '../storage/symlinks.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import type {AnnouncePort} from '../tracker/announcer.js';
+import type {WebSeedOptions, WebSeedPort} from '../webseed/web-seed.js';
 import type {SeedOptions} from './seeding-done.js';
 
 /** A run's I/O: the trackers, the peers both ways, hashing, the files and the resume file. */
@@ -32,6 +33,8 @@ export type DownloadPorts = {
 	makeLinks?: (files: readonly FileEntry[]) => Observable<SkippedLink[]>;
 	/** Where verified pieces are remembered across runs; without it every start checks the files. */
 	openResume?: (layout: StorageLayout) => ResumeStore;
+	/** The torrent's web seeds (BEP 19), opened for the run and closed with it; none when absent. */
+	openWebSeeds?: (layout: StorageLayout) => Observable<readonly WebSeedPort[]>;
 };
 
 /** Who we are, the limits and the periods of a run. */
@@ -66,5 +69,7 @@ export type DownloadOptions = {
 	numwant: number;
 	/** BEP 12 tiers in the order to try them. */
 	trackerTiers: string[][];
+	/** How each web seed asks for pieces (see `webSeed`); needed when there are web seeds. */
+	webSeeds?: WebSeedOptions;
 	scheduler?: SchedulerLike;
 };

@@ -1,4 +1,4 @@
-import {defer, filter, map, type Observable, pairwise, Subject} from 'rxjs';
+import {defer, EMPTY, filter, map, merge, type Observable, pairwise, Subject} from 'rxjs';
 import type {Bitfield} from '../codec/bitfield.js';
 import type {Metainfo} from '../codec/metainfo.js';
 import {PieceBufferPool} from '../download/piece-buffers.js';
@@ -6,11 +6,14 @@ import {PiecePicker} from '../download/piece-picker.js';
 import {PieceSignals} from '../download/piece-signals.js';
 import {wantedForFiles} from '../download/wanted-files.js';
 import type {RunEvent} from '../events/events.js';
+import {withResource} from '../rx/with-resource.js';
 import type {PieceStore} from '../storage/disk.js';
 import type {StorageLayout} from '../storage/layout.js';
 import type {ResumeStore} from '../storage/resume-file.js';
 import {swarm} from '../swarm/swarm.js';
 import type {PeerStats, SwarmShared} from '../swarm/swarm-context.js';
+import {verifyAndStore} from '../verify/verify-and-store.js';
+import {type WebSeedContext, type WebSeedPort, webSeed} from '../webseed/web-seed.js';
 import {announcing} from './announcing.js';
 import type {DownloadOptions, DownloadPorts} from './download-options.js';
 import {savingResume} from './resume-saves.js';
@@ -45,6 +48,24 @@ function pickerFor(layout: StorageLayout, have: Bitfield, signals: PieceSignals,
 				}
 			: {}),
 	});
+}
+
+/** Every web seed of the torrent (BEP 19) as a source of pieces beside the swarm, for as long as the run. */
+function webSeedsOf(
+	ports: DownloadPorts,
+	options: DownloadOptions,
+	layout: StorageLayout,
+	contextFor: (port: WebSeedPort) => WebSeedContext,
+): Observable<RunEvent> {
+	const {openWebSeeds} = ports;
+	const seedOptions = options.webSeeds;
+	if (!openWebSeeds || !seedOptions) {
+		return EMPTY;
+	}
+
+	return withResource(openWebSeeds(layout), (seeds) =>
+		merge(...seeds.map((port) => webSeed(port, contextFor(port), seedOptions))),
+	);
 }
 
 /** The user's bytes in the pieces wanted: what a complete run holds, and what a seed ratio is of. */
@@ -101,25 +122,26 @@ export function exchangePieces(
 				seeding: options.seed !== undefined,
 			},
 		);
-		const peerSwarm = swarm(
-			addresses$,
-			ports.incoming$,
-			swarmPortsFor(metainfo, ports, store, picker, options.readCacheBytes),
-			context,
-			{
-				maxPeers: options.maxPeers,
-				redialDelayMs: options.redialDelayMs,
-				maxRedials: options.maxRedials,
-				self: {host: '127.0.0.1', port: options.port},
-			},
-		);
+		const swarmPorts = swarmPortsFor(metainfo, ports, store, picker, options.readCacheBytes);
+		const peerSwarm = swarm(addresses$, ports.incoming$, swarmPorts, context, {
+			maxPeers: options.maxPeers,
+			redialDelayMs: options.redialDelayMs,
+			maxRedials: options.maxRedials,
+			self: {host: '127.0.0.1', port: options.port},
+		});
 		link.bind(peerSwarm);
 		const starving$ = peerSwarm.activePeers$.pipe(
 			pairwise(),
 			filter(([before, now]) => before > 0 && now === 0 && !picker.complete),
 			map((): RunEvent => ({type: 'no-peers'})),
 		);
-		const run$ = untilDone({tracker$, swarm$: peerSwarm.events$, starving$}, completed$, {
+		const webSeeds$ = webSeedsOf(ports, options, layout, (port) => ({
+			layout,
+			picker,
+			verify: (piece) => verifyAndStore(piece, port.seed, swarmPorts, context),
+		}));
+		const sources$ = merge(peerSwarm.events$, webSeeds$);
+		const run$ = untilDone({tracker$, swarm$: sources$, starving$}, completed$, {
 			...(options.seed ? {seed: options.seed} : {}),
 			totalLength: wantedLength(layout, picker),
 			completeAtStart: picker.complete,

@@ -17,6 +17,7 @@ import {hashOnMainThread} from '../../source/hashing/sha1.js';
 import type {IncomingPeer} from '../../source/peer/listener.js';
 import {type DownloadOptions, download, type SeedOptions} from '../../source/run/download.js';
 import type {PieceStore} from '../../source/storage/disk.js';
+import type {WebSeedPort} from '../../source/webseed/web-seed.js';
 import {
 	type AnnounceLog,
 	fakePeers,
@@ -73,6 +74,8 @@ type Setup = {
 	unsubscribeAt?: number;
 	/** The torrent has a link (BEP 47) too, which the port skips for this reason after 10 ms. */
 	linkSkipped?: string;
+	/** A web seed (BEP 19) that answers each range this long after it is asked. */
+	webSeedAnswerMs?: number;
 };
 
 type Ports = {
@@ -117,9 +120,19 @@ function label(event: RunEvent): string {
 			return `completed ${event.bytes}`;
 		case 'link-skipped':
 			return `link-skipped ${event.path}: ${event.reason}`;
+		case 'web-seed-connected':
+			return `${event.type} ${event.seed}`;
 		default:
 			return event.type;
 	}
+}
+
+/** A web seed of the one-file torrent that answers each range `answerMs` after it is asked, in one chunk. */
+function answeringSeed({cold}: RunHelpers, answerMs: number): WebSeedPort {
+	return {
+		seed: 'http://127.0.0.1:8080/test',
+		fetch: (range) => cold(`${answerMs}ms (a|)`, {a: torrent.payload.subarray(range.start, range.end + 1)}),
+	};
 }
 
 /**
@@ -151,7 +164,7 @@ function runDownload(
 				: recordingResume(torrent.pieces.length, setup.resume === 'empty' ? undefined : setup.resume);
 		const metainfo = metainfoOf(torrent);
 		const link = {path: ['test', 'link'], length: 0, offset: totalLength, symlinkTarget: ['..']};
-		const {linkSkipped} = setup;
+		const {linkSkipped, webSeedAnswerMs: answerMs} = setup;
 		let run$: Observable<RunEvent> = download(
 			linkSkipped ? {...metainfo, files: [...metainfo.files, link]} : metainfo,
 			{
@@ -162,6 +175,9 @@ function runDownload(
 				openStore: () => store$,
 				incoming$,
 				...(resume ? {openResume: () => resume} : {}),
+				...(answerMs === undefined
+					? {}
+					: {openWebSeeds: () => helpers.cold('a', {a: [answeringSeed(helpers, answerMs)]})}),
 				...(linkSkipped
 					? {
 							makeLinks: () =>
@@ -169,7 +185,11 @@ function runDownload(
 						}
 					: {}),
 			},
-			{...options, ...(setup.seed ? {seed: setup.seed} : {})},
+			{
+				...options,
+				...(setup.seed ? {seed: setup.seed} : {}),
+				webSeeds: {runBytes: 2 * torrent.pieceLength, runsInFlight: 1, retryDelayMs: 1000, maxFailures: 3},
+			},
 		);
 		if (setup.unsubscribeAt !== undefined) {
 			run$ = run$.pipe(takeUntil(timer(setup.unsubscribeAt)));
@@ -380,4 +400,28 @@ test('pieces found in the files are not downloaded again, and count as neither `
 		{at: 6254, event: 'completed', uploaded: 0, downloaded: half, left: 0},
 		{at: 6256, event: 'stopped', uploaded: 0, downloaded: half, left: 0},
 	]);
+});
+
+test('a torrent whose only source is its web seed: the seed takes runs of pieces, and the run completes and ends', (t) => {
+	const outcome = runDownload(t, {peers: [], webSeedAnswerMs: 100});
+	const seed = 'http://127.0.0.1:8080/test';
+	t.deepEqual(outcome.events.slice(0, 4), [
+		'0 started',
+		'0 announce-sent started',
+		'2 announce-answered started',
+		`100 web-seed-connected ${seed}`,
+	]);
+	// Runs of at most two pieces, one in flight, each answered 100 ms after it is asked; where the
+	// first run starts is the picker's random choice, so three runs or two.
+	const verified = outcome.events.filter((line) => line.includes('piece-verified'));
+	t.deepEqual(verified.map((line) => line.split(' ')[2]).sort(), ['0', '1', '2', '3']);
+	t.true(verified.every((line) => line.endsWith(seed)));
+	const last = Number(verified.at(-1)?.split(' ')[0]);
+	t.true(last === 200 || last === 300, verified.join(', '));
+	t.deepEqual(outcome.events.slice(-3), [
+		`${last} announce-sent completed`,
+		`${last} completed 131072`,
+		`${last + 2} announce-answered completed`,
+	]);
+	t.is(outcome.endedAt, last + 2);
 });
