@@ -16,7 +16,8 @@ function registerRunSeries(registry: Registry) {
 	return {
 		downloaded: new Counter({
 			name: 'torrent_rx_downloaded_bytes_total',
-			help: 'Payload bytes downloaded and verified',
+			help: 'Payload bytes downloaded and verified, by source: peer or web_seed (BEP 19)',
+			labelNames: ['source'] as const,
 			registers: [registry],
 		}),
 		uploaded: new Counter({
@@ -123,6 +124,13 @@ function peerGauges(peers: RunSeries['peers'], byEncryption: RunSeries['byEncryp
 /** Completion, downloaded bytes and piece durations, kept from the run's progress events. */
 function progressSeries({completion, selected, downloaded, verified, pieceDuration}: RunSeries) {
 	const pieceStarted = new Map<number, number>();
+	// Both series from the first scrape; the label's values are ours, never a stranger's text.
+	const fromPeers = downloaded.labels('peer');
+	const fromWebSeeds = downloaded.labels('web_seed');
+	fromPeers.inc(0);
+	fromWebSeeds.inc(0);
+	/** The web seeds that sent pieces (as many as the torrent lists). */
+	const webSeeds = new Set<string>();
 	let totalLength = 0;
 	let doneBytes = 0;
 	return {
@@ -148,8 +156,11 @@ function progressSeries({completion, selected, downloaded, verified, pieceDurati
 		pieceStarted(event: EventOf<'piece-started'>) {
 			pieceStarted.set(event.index, event.at);
 		},
+		webSeedConnected(event: EventOf<'web-seed-connected'>) {
+			webSeeds.add(event.seed);
+		},
 		pieceVerified(event: EventOf<'piece-verified'>) {
-			downloaded.inc(event.bytes);
+			(webSeeds.has(event.peer) ? fromWebSeeds : fromPeers).inc(event.bytes);
 			verified.inc();
 			doneBytes += event.bytes;
 			completion.set(totalLength > 0 ? doneBytes / totalLength : 0);
@@ -203,6 +214,9 @@ export function createRunMetrics(): RunMetrics {
 					break;
 				case 'piece-verified':
 					progress.pieceVerified(event);
+					break;
+				case 'web-seed-connected':
+					progress.webSeedConnected(event);
 					break;
 				case 'piece-failed':
 					series.failed.inc();

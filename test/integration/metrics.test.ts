@@ -46,7 +46,7 @@ test('a replay serves its metrics on --metrics-port; the scrape parses and count
 		}
 	}
 
-	t.is(samples?.get('torrent_rx_downloaded_bytes_total'), 2000);
+	t.is(samples?.get('torrent_rx_downloaded_bytes_total{source="peer"}'), 2000);
 	t.is(samples?.get('torrent_rx_completion_ratio'), 1);
 	const result = await run.result;
 	t.is(result.code, 0, result.stderr);

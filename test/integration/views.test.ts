@@ -244,7 +244,7 @@ test('metrics scraped during a throttled loopback download from two libtorrent s
 	);
 	let previous = 0;
 	for (const samples of inProgress) {
-		const downloaded = samples.get('torrent_rx_downloaded_bytes_total') ?? Number.NaN;
+		const downloaded = samples.get('torrent_rx_downloaded_bytes_total{source="peer"}') ?? Number.NaN;
 		const verified = samples.get('torrent_rx_pieces_verified_total') ?? Number.NaN;
 		const ratio = samples.get('torrent_rx_completion_ratio') ?? Number.NaN;
 		const shown = `downloaded ${downloaded}, verified ${verified}, completion ${ratio}`;
@@ -274,7 +274,7 @@ test('metrics scraped during a throttled loopback download from two libtorrent s
 	);
 
 	// Complete: every byte and piece counted once, none failed.
-	t.is(last?.get('torrent_rx_downloaded_bytes_total'), size);
+	t.is(last?.get('torrent_rx_downloaded_bytes_total{source="peer"}'), size);
 	t.is(last?.get('torrent_rx_pieces_verified_total'), pieceCount);
 	t.is(last?.get('torrent_rx_pieces_failed_total'), 0);
 	t.true((last?.get('torrent_rx_announces_total{result="answered"}') ?? 0) >= 1, 'the tracker answered');

@@ -25,7 +25,7 @@ test('the metrics follow the events: bytes, pieces, peers by state, announces, c
 	}
 
 	const samples = parsePrometheusText(await metrics.registry.metrics());
-	t.is(samples.get('torrent_rx_downloaded_bytes_total'), 100);
+	t.is(samples.get('torrent_rx_downloaded_bytes_total{source="peer"}'), 100);
 	t.is(samples.get('torrent_rx_uploaded_bytes_total'), 1234);
 	t.is(samples.get('torrent_rx_pieces_verified_total'), 1);
 	t.is(samples.get('torrent_rx_pieces_failed_total'), 1);
@@ -121,4 +121,15 @@ test('a selection: the selected bytes, and completion short of 1 when the select
 	metrics.observe({type: 'piece-verified', peer: 'a', index: 1, bytes: 100, at: 2});
 	metrics.observe({type: 'completed', bytes: 200, at: 3});
 	t.is((await samples()).get('torrent_rx_completion_ratio'), 0.5);
+});
+
+test('downloaded bytes by source: a web seed’s pieces under web_seed, a peer’s under peer', async (t) => {
+	const metrics = createRunMetrics();
+	const samples = async () => parsePrometheusText(await metrics.registry.metrics());
+	t.is((await samples()).get('torrent_rx_downloaded_bytes_total{source="web_seed"}'), 0);
+	metrics.observe({type: 'web-seed-connected', seed: 'http://mirror/x/', at: 1});
+	metrics.observe({type: 'piece-verified', peer: 'http://mirror/x/', index: 0, bytes: 300, at: 2});
+	metrics.observe({type: 'piece-verified', peer: '127.0.0.1:6881', index: 1, bytes: 200, at: 3});
+	t.is((await samples()).get('torrent_rx_downloaded_bytes_total{source="web_seed"}'), 300);
+	t.is((await samples()).get('torrent_rx_downloaded_bytes_total{source="peer"}'), 200);
 });
