@@ -1,5 +1,6 @@
 import {MetainfoError} from '../errors.js';
 import type {PeerAddress} from './compact-peers.js';
+import {isWebSeedUrl} from './web-seed-url.js';
 
 /** What a magnet link (BEP 9) gives: the info hash, and hints for finding the torrent. */
 export type MagnetLink = {
@@ -61,17 +62,7 @@ function parsePeer(text: string): PeerAddress | undefined {
 }
 
 /** A `ws` value that is an http or https URL with a host, and not too long. */
-function isWebSeed(text: string): boolean {
-	if (text.length > maxWebSeedLength || !/^https?:\/\//i.test(text)) {
-		return false;
-	}
-
-	try {
-		return new URL(text).hostname !== '';
-	} catch {
-		return false;
-	}
-}
+const isWebSeed = (text: string) => text.length <= maxWebSeedLength && isWebSeedUrl(text);
 
 /** The first 20 distinct good `ws` values, in order; the rest are never parsed. */
 function webSeeds(values: readonly string[]): string[] {

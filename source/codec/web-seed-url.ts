@@ -23,6 +23,19 @@ const encodedBytes = Array.from({length: 256}, (_, byte) => {
 	return /^[A-Za-z0-9\-._~]$/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
 });
 
+/** Whether `text` is a URL a web seed can have (BEP 19 over HTTP): http or https, with a host. */
+export function isWebSeedUrl(text: string): boolean {
+	if (!/^https?:\/\//i.test(text)) {
+		return false;
+	}
+
+	try {
+		return new URL(text).hostname !== '';
+	} catch {
+		return false;
+	}
+}
+
 /** One path component (a name), as a URL path segment: its bytes percent-encoded (RFC 3986). */
 export function encodePathSegment(name: Uint8Array): string {
 	let segment = '';

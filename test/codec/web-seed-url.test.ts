@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import {encodeBencode} from '../../source/codec/bencode.js';
 import {type Metainfo, parseMetainfo} from '../../source/codec/metainfo.js';
-import {encodePathSegment, webSeedFileUrl} from '../../source/codec/web-seed-url.js';
+import {encodePathSegment, isWebSeedUrl, webSeedFileUrl} from '../../source/codec/web-seed-url.js';
 
 type Name = string | Buffer;
 
@@ -207,4 +207,29 @@ test('any bytes come back from their segment, and the WHATWG URL parser leaves t
 		}),
 	);
 	t.pass();
+});
+
+test('a web seed URL is http or https with a host', (t) => {
+	for (const url of [
+		'http://h/',
+		'https://h.example:8443/pub/x.iso?t=1',
+		'HTTP://H/',
+		'http://[::1]:8080/',
+		'http://h',
+	]) {
+		t.true(isWebSeedUrl(url), url);
+	}
+
+	for (const url of [
+		'ftp://h/',
+		'udp://h:80',
+		'file:///etc/passwd',
+		'http://',
+		'http:/h/',
+		'h/pub/',
+		'',
+		'http://a b/',
+	]) {
+		t.false(isWebSeedUrl(url), url);
+	}
 });
