@@ -56,6 +56,8 @@ const usage = `
 	Create options
 	  -o, --output FILE     Where to write the torrent (default: <name>.torrent)
 	  --tracker URL         A tracker (repeat for more; each becomes its own tier)
+	  --web-seed URL        A web seed (BEP 19), an http(s) URL: of the file itself, or of the
+	                        folder that holds the torrent's file or folder (repeat for more)
 	  --piece-length BYTES  Piece length, a power of two (default: about 1,000-2,000 pieces)
 	  --private             Mark the torrent private (BEP 27)
 	  --comment TEXT        A comment stored in the torrent
@@ -116,6 +118,7 @@ function parseCommandLine() {
 				metricsPort: {type: 'number', default: 5000},
 				metricsHost: {type: 'string', default: '127.0.0.1'},
 				tracker: {type: 'string', isMultiple: true},
+				webSeed: {type: 'string', isMultiple: true},
 				select: {type: 'string', isMultiple: true},
 				exclude: {type: 'string', isMultiple: true},
 				pieceLength: {type: 'number'},
@@ -151,10 +154,11 @@ const isWhole = (value: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 async function create(target: string | undefined): Promise<void> {
 	check([!target && 'give a file or folder to make a torrent of']);
-	const {output, tracker, pieceLength, comment} = cli.flags;
+	const {output, tracker, webSeed, pieceLength, comment} = cli.flags;
 	const file = await createTorrentFile({
 		target: target ?? '',
 		trackers: tracker ?? [],
+		webSeeds: webSeed ?? [],
 		private: cli.flags.private,
 		...(output ? {output} : {}),
 		...(pieceLength === undefined ? {} : {pieceLength}),

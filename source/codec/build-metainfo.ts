@@ -11,6 +11,8 @@ export type NewTorrent = {
 	pieceLength: number;
 	pieceHashes: PieceHashes;
 	trackers: readonly string[];
+	/** BEP 19 web seeds: each the URL of the file, or of the folder holding the torrent's name. */
+	webSeeds?: readonly string[];
 	private: boolean;
 	comment?: string;
 	createdBy: string;
@@ -20,8 +22,9 @@ export type NewTorrent = {
 
 /**
  * The bencoded .torrent for a payload (BEP 3): one tracker becomes `announce`, several also
- * an `announce-list` with a tier each (BEP 12). Keys are sorted by the encoder, so the same
- * payload and options always give the same info hash.
+ * an `announce-list` with a tier each (BEP 12); web seeds a `url-list` (BEP 19), outside `info`
+ * so they change no info hash. Keys are sorted by the encoder, so the same payload and options
+ * always give the same info hash.
  */
 export function buildMetainfo(torrent: NewTorrent): Buffer {
 	const info: Record<string, unknown> = {
@@ -55,6 +58,14 @@ export function buildMetainfo(torrent: NewTorrent): Buffer {
 
 	if (torrent.comment) {
 		root.comment = torrent.comment;
+	}
+
+	// BEP 19 allows a string or a list: one web seed is a string, several a list, as libtorrent
+	// (2.0's create_torrent) and mktorrent write them, so older readers that take only the
+	// string still see a lone seed.
+	const webSeeds = torrent.webSeeds ?? [];
+	if (webSeeds.length > 0) {
+		root['url-list'] = webSeeds.length === 1 ? webSeeds[0] : [...webSeeds];
 	}
 
 	return encodeBencode(root);

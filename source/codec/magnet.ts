@@ -1,5 +1,6 @@
 import {MetainfoError} from '../errors.js';
 import type {PeerAddress} from './compact-peers.js';
+import {isWebSeedUrl} from './web-seed-url.js';
 
 /** What a magnet link (BEP 9) gives: the info hash, and hints for finding the torrent. */
 export type MagnetLink = {
@@ -10,7 +11,14 @@ export type MagnetLink = {
 	trackers: string[];
 	/** `x.pe`: peers to try directly. */
 	peers: PeerAddress[];
+	/** `ws`: web seeds (BEP 19 for magnet links), http and https only, each once. */
+	webSeeds: string[];
 };
+
+/** A link is a stranger's text: this many web seeds are plenty (libtorrent keeps them all). */
+const maxWebSeeds = 20;
+/** Longer than any mirror's URL; a longer one is ignored, not cut. */
+const maxWebSeedLength = 2048;
 
 const base32Alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -53,13 +61,34 @@ function parsePeer(text: string): PeerAddress | undefined {
 	return host && port > 0 && port < 65_536 ? {host, port} : undefined;
 }
 
+/** A `ws` value that is an http or https URL with a host, and not too long. */
+const isWebSeed = (text: string) => text.length <= maxWebSeedLength && isWebSeedUrl(text);
+
+/** The first 20 distinct good `ws` values, in order; the rest are never parsed. */
+function webSeeds(values: readonly string[]): string[] {
+	const kept = new Set<string>();
+	for (const value of values) {
+		if (kept.size === maxWebSeeds) {
+			break;
+		}
+
+		if (!kept.has(value) && isWebSeed(value)) {
+			kept.add(value);
+		}
+	}
+
+	return [...kept];
+}
+
+/** Whether `text` is a magnet link (`magnet:?`, in any case), before it is parsed. */
 export function isMagnetLink(text: string): boolean {
 	return /^magnet:\?/i.test(text);
 }
 
 /**
- * Parses `magnet:?xt=urn:btih:…&dn=…&tr=…&x.pe=…`. A link with no BitTorrent v1 info hash is a
- * MetainfoError; unknown parameters are ignored, as every client does.
+ * Parses `magnet:?xt=urn:btih:…&dn=…&tr=…&x.pe=…&ws=…`. A link with no BitTorrent v1 info hash
+ * is a MetainfoError; unknown parameters are ignored, as every client does, and so are `ws`
+ * values that are no http(s) URL, over 2,048 characters, or past the first 20 good ones.
  */
 export function parseMagnetLink(link: string): MagnetLink {
 	if (!isMagnetLink(link)) {
@@ -81,5 +110,6 @@ export function parseMagnetLink(link: string): MagnetLink {
 		...(displayName ? {displayName} : {}),
 		trackers: [...new Set(parameters.getAll('tr'))],
 		peers: parameters.getAll('x.pe').flatMap((text) => parsePeer(text) ?? []),
+		webSeeds: webSeeds(parameters.getAll('ws')),
 	};
 }

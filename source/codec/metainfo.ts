@@ -41,6 +41,14 @@ export type FileEntry = {
 	symlinkTarget?: string[];
 	/** BEP 47 `sha1`, the SHA-1 of the file's bytes: only a hint, the piece hashes decide. */
 	sha1?: Buffer;
+	/**
+	 * The torrent's own components below its name (`path.utf-8`, else `path`), byte for byte,
+	 * when they are not what `path` holds below the name: made safe, `.` or `..` left out, or
+	 * renamed beside a clash. A web seed (BEP 19) stores the files under these names, so their
+	 * URLs are built from them (codec/web-seed-url.ts). Views into `Metainfo.infoBytes`, not
+	 * copies, and absent for the usual clean names, so the common torrent pays nothing for them.
+	 */
+	originalPath?: Buffer[];
 };
 
 export type Metainfo = {
@@ -48,7 +56,10 @@ export type Metainfo = {
 	infoHash: Buffer;
 	/** The `info` dictionary's bytes, as needed to serve metadata (BEP 9). */
 	infoBytes: Buffer;
+	/** The torrent's name, made safe as a file name (path-names.ts); the info hash when none is left. */
 	name: string;
+	/** `name.utf-8` (else `name`) byte for byte, when it is not `name`: see `FileEntry.originalPath`. */
+	originalName?: Buffer;
 	pieceLength: number;
 	/** The SHA-1 digest of each piece. */
 	pieceHashes: PieceHashes;
@@ -119,11 +130,14 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		// BEP 47: a link holds no payload bytes. libtorrent reads its length as 0 whatever `length`
 		// says, with a valid `symlink path` or not; so must we, or every later file's offset differs.
 		const link = attributes?.includes('l') === true;
+		const length = link ? 0 : requireLength(entry.length, where);
+		const original = rawPath(entry, where);
 		return {
 			entry,
 			attributes,
-			length: link ? 0 : requireLength(entry.length, where),
-			path: [name, ...filePath(entry, where)],
+			length,
+			original,
+			path: [name, ...safePath(original)],
 			link: link ? symlinkComponents(entry['symlink path'], where) : undefined,
 		};
 	});
@@ -134,7 +148,7 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 		entries.map((entry) => entry.link),
 	);
 	let offset = 0;
-	const files = entries.map(({entry, attributes, length}, index): FileEntry => {
+	const files = entries.map(({entry, attributes, length, original}, index): FileEntry => {
 		const path = paths[index] ?? [name, '_'];
 		const pad = attributes?.includes('p') || path.at(-1)?.startsWith('_____padding_file_');
 		// `l` without a target that names something is a regular file, as libtorrent reads it
@@ -150,6 +164,7 @@ function parseFiles(info: BencodeDictionary, name: string): {files: FileEntry[];
 			...(pad ? {pad: true as const} : {}),
 			...(symlinkTarget ? {symlinkTarget} : {}),
 			...(sha1 ? {sha1} : {}),
+			...(sameNames(path.slice(1), original) ? {} : {originalPath: original}),
 		};
 		offset += length;
 		return file;
@@ -181,32 +196,42 @@ function singleFile(info: BencodeDictionary, name: string): FileEntry {
 	};
 }
 
-/** A file's path below the torrent's folder, each component made safe; `_` if none is left. */
-function filePath(entry: BencodeDictionary, where: string): string[] {
-	const rawPath = entry['path.utf-8'] ?? entry.path;
-	if (!Array.isArray(rawPath) || rawPath.length === 0) {
+/** A file's path below the torrent's folder as the torrent gives it, as views of its bytes. */
+function rawPath(entry: BencodeDictionary, where: string): Buffer[] {
+	const path = entry['path.utf-8'] ?? entry.path;
+	if (!Array.isArray(path) || path.length === 0) {
 		throw new MetainfoError(`${where} has no path`);
 	}
 
-	if (rawPath.length > maxPathComponents) {
-		throw new MetainfoError(
-			`${where} has a path of ${rawPath.length} folders, more than ${maxPathComponents}`,
-		);
+	if (path.length > maxPathComponents) {
+		throw new MetainfoError(`${where} has a path of ${path.length} folders, more than ${maxPathComponents}`);
 	}
 
-	const path: string[] = [];
-	for (const component of rawPath) {
+	return path.map((component) => {
 		if (!isBytes(component)) {
 			throw new MetainfoError(`${where}: path component is not a string`);
 		}
 
-		const safe = sanitizeComponent(component);
-		if (safe !== undefined) {
-			path.push(safe);
-		}
-	}
+		return bytesView(component);
+	});
+}
 
+/** The torrent's components made safe, those that name no file left out; `_` if none is left. */
+function safePath(raw: readonly Uint8Array[]): string[] {
+	const path = raw.flatMap((component) => sanitizeComponent(component) ?? []);
 	return path.length > 0 ? path : ['_'];
+}
+
+/** A Buffer over the same bytes: no copy, the decoded dictionary's bytes are `infoBytes`' own. */
+const bytesView = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+
+/** True when the safe names are the torrent's own, byte for byte. */
+function sameNames(safe: readonly string[], raw: readonly Uint8Array[]): boolean {
+	return safe.length === raw.length && safe.every((name, index) => sameName(name, raw[index]));
+}
+
+function sameName(safe: string, raw: Uint8Array | undefined): boolean {
+	return raw !== undefined && Buffer.from(safe).equals(raw);
 }
 
 function parseAnnounceTiers(root: BencodeDictionary): string[][] {
@@ -244,10 +269,9 @@ export function parseInfoDictionary(
 	}
 
 	const infoHash = createHash('sha1').update(infoBytes).digest();
+	const rawName = requireBytes(info, 'name.utf-8' in info ? 'name.utf-8' : 'name', 'info');
 	// A name that names no folder (`..`, `.`) is the info hash, as libtorrent makes it.
-	const name =
-		sanitizeComponent(requireBytes(info, 'name.utf-8' in info ? 'name.utf-8' : 'name', 'info')) ??
-		infoHash.toString('hex');
+	const name = sanitizeComponent(rawName) ?? infoHash.toString('hex');
 	const pieceLength = info['piece length'];
 	if (!isInteger(pieceLength) || pieceLength <= 0) {
 		throw new MetainfoError('info has no positive "piece length"');
@@ -281,6 +305,7 @@ export function parseInfoDictionary(
 		infoHash,
 		infoBytes,
 		name,
+		...(sameName(name, rawName) ? {} : {originalName: bytesView(rawName)}),
 		pieceLength,
 		pieceHashes,
 		files,

@@ -2,6 +2,7 @@ import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {filter, lastValueFrom, tap} from 'rxjs';
 import {automaticPieceLength, buildMetainfo} from '../codec/build-metainfo.js';
+import {isWebSeedUrl} from '../codec/web-seed-url.js';
 import {UsageError} from '../errors.js';
 import {hashPayload} from '../hashing/hash-payload.js';
 import {createHashWorkerPool} from '../hashing/worker-pool.js';
@@ -16,6 +17,8 @@ export type CreateOptions = {
 	/** Where to write the .torrent; default `<name>.torrent` in the current folder. */
 	output?: string;
 	trackers: string[];
+	/** BEP 19 web seeds (`url-list`), http or https URLs. */
+	webSeeds?: string[];
 	pieceLength?: number;
 	private: boolean;
 	comment?: string;
@@ -30,6 +33,12 @@ export async function createTorrentFile(options: CreateOptions): Promise<string>
 	const {pieceLength: requested} = options;
 	if (requested !== undefined && (requested < minPieceLength || (requested & (requested - 1)) !== 0)) {
 		throw new UsageError('--piece-length must be a power of two of at least 16384');
+	}
+
+	const webSeeds = [...new Set(options.webSeeds ?? [])];
+	const notWebSeed = webSeeds.find((url) => !isWebSeedUrl(url));
+	if (notWebSeed !== undefined) {
+		throw new UsageError(`--web-seed takes an http or https URL, not ${JSON.stringify(notWebSeed)}`);
 	}
 
 	const payload = await scanPayload(options.target);
@@ -61,6 +70,7 @@ export async function createTorrentFile(options: CreateOptions): Promise<string>
 			pieceLength,
 			pieceHashes: result.pieceHashes,
 			trackers: options.trackers,
+			webSeeds,
 			private: options.private,
 			...(options.comment ? {comment: options.comment} : {}),
 			createdBy: 'torrent-rx 0.1.0',

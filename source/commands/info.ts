@@ -39,6 +39,8 @@ export type MagnetSummary = {
 	name?: string;
 	trackers: string[];
 	peers: string[];
+	/** `ws` (BEP 19): the web seeds the link names. */
+	webSeeds: string[];
 };
 
 /** What `info` says of a torrent file: its fields, and the user's files (pad files only counted). */
@@ -77,6 +79,7 @@ export function summarizeMagnet(link: MagnetLink): MagnetSummary {
 		...(link.displayName === undefined ? {} : {name: link.displayName}),
 		trackers: link.trackers,
 		peers: link.peers.map(peerKey),
+		webSeeds: link.webSeeds,
 	};
 }
 
@@ -134,6 +137,9 @@ export function formatMagnetSummary(summary: MagnetSummary): string {
 		'Trackers:',
 		...(summary.trackers.length === 0 ? ['  none'] : summary.trackers.map((url) => `  ${shown(url)}`)),
 		...(summary.peers.length > 0 ? ['Peers:', ...summary.peers.map((peer) => `  ${peer}`)] : []),
+		...(summary.webSeeds.length > 0
+			? ['Web seeds:', ...summary.webSeeds.map((url) => `  ${shown(url)}`)]
+			: []),
 		'(a magnet link: files and sizes come with its metadata, from peers)',
 	];
 	return `${lines.join('\n')}\n`;

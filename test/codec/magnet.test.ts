@@ -19,9 +19,9 @@ test('isMagnetLink: magnet:? in any case, nothing else', (t) => {
 	t.false(isMagnetLink('http://example.com/?magnet:?'));
 });
 
-test('a hex info hash becomes its 20 bytes; nothing else given, no trackers and no peers', (t) => {
+test('a hex info hash becomes its 20 bytes; nothing else given, no trackers, peers or web seeds', (t) => {
 	const link = parseMagnetLink(`magnet:?xt=urn:btih:${hex}`);
-	t.deepEqual(link, {infoHash: Buffer.from(hex, 'hex'), trackers: [], peers: []});
+	t.deepEqual(link, {infoHash: Buffer.from(hex, 'hex'), trackers: [], peers: [], webSeeds: []});
 	t.is(link.infoHash.length, 20);
 });
 
@@ -93,9 +93,50 @@ test('a bad x.pe is ignored, the good ones kept', (t) => {
 });
 
 test('unknown parameters are ignored', (t) => {
-	const link = parseMagnetLink(`magnet:?xt=urn:btih:${hex}&xl=12345&ws=http%3A%2F%2Fexample&so=0-3&kt=a+b`);
+	const link = parseMagnetLink(`magnet:?xt=urn:btih:${hex}&xl=12345&xs=http%3A%2F%2Fexample&so=0-3&kt=a+b`);
 	t.is(link.infoHash.toString('hex'), hex);
 	t.deepEqual(link.trackers, []);
+});
+
+test('BEP 19: ws names web seeds, percent-decoded, each kept once in their order', (t) => {
+	const one = 'http://mirror.example/pub/';
+	const two = 'https://cdn.example:8443/film.mkv?token=a%2Fb&x=1';
+	const link = parseMagnetLink(
+		`magnet:?xt=urn:btih:${hex}&ws=${encodeURIComponent(one)}&tr=udp%3A%2F%2Ft%3A1&ws=${encodeURIComponent(two)}&ws=${encodeURIComponent(one)}`,
+	);
+	t.deepEqual(link.webSeeds, [one, two]);
+	t.deepEqual(link.trackers, ['udp://t:1'], 'tr unchanged beside ws');
+});
+
+test('BEP 19: a ws that is no http(s) URL, or is over 2,048 characters, is ignored; past 20 the rest too', (t) => {
+	const bad = [
+		'ftp://mirror.example/pub/',
+		'udp://t.example:80',
+		'file:///etc/passwd',
+		'javascript:alert(1)',
+		'http://',
+		'http:/one-slash',
+		'mirror.example/pub/',
+		'',
+		`http://h/${'a'.repeat(2041)}`,
+	];
+	const atLimit = `http://h/${'a'.repeat(2039)}`;
+	t.is(atLimit.length, 2048);
+	const parameters = [...bad, atLimit, 'HTTPS://UPPER.example/'].map(
+		(url) => `&ws=${encodeURIComponent(url)}`,
+	);
+	t.deepEqual(parseMagnetLink(`magnet:?xt=urn:btih:${hex}${parameters.join('')}`).webSeeds, [
+		atLimit,
+		'HTTPS://UPPER.example/',
+	]);
+	const many = Array.from(
+		{length: 25},
+		(_, index) => `&ws=${encodeURIComponent(`http://m${index}.example/`)}`,
+	);
+	const kept = parseMagnetLink(`magnet:?xt=urn:btih:${hex}${many.join('')}`).webSeeds;
+	t.is(kept.length, 20);
+	t.is(kept[0], 'http://m0.example/');
+	t.is(kept[19], 'http://m19.example/');
 });
 
 test('the first usable xt wins: a v2 btmh before a btih is skipped', (t) => {

@@ -453,3 +453,73 @@ test('BEP 47 in a single-file info dictionary: attr and sha1 count; `l` does not
 	const link = parseMetainfo(torrent(singleFileInfo({attr: 'l', 'symlink path': ['x']}))).files;
 	t.deepEqual(link, [{path: ['hello.txt'], length: 40, offset: 0, attributes: 'l'}]);
 });
+
+test('clean names keep no original: the safe name and path are the torrent’s own bytes', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(
+			multiFileInfo([file(10, 'a b.txt'), file(30, 'd\u00e9j\u00e0', '100%.bin')], {pieces: pieces(3)}),
+		),
+	);
+	t.false('originalName' in metainfo);
+	t.false(metainfo.files.some((entry) => 'originalPath' in entry));
+});
+
+test('a name or path made safe keeps the torrent’s own bytes, for web seeds (BEP 19)', (t) => {
+	const invalid = Buffer.from([0x62, 0x61, 0x64, 0xff]);
+	const metainfo = parseMetainfo(
+		torrent(
+			multiFileInfo(
+				[
+					{length: 8, path: [invalid, Buffer.from('ok')]},
+					file(8, '.', 'a\\b', 'c'),
+					file(8, 'A.txt'),
+					file(8, 'a.txt'),
+					file(8, 'plain'),
+				],
+				{name: 'al\u202ebum', pieces: pieces(3)},
+			),
+		),
+	);
+	const text = (parts: Buffer[] | undefined) => parts?.map((part) => part.toString('latin1'));
+	t.is(metainfo.name, 'album');
+	t.deepEqual(metainfo.originalName, Buffer.from('al\u202ebum'));
+	t.deepEqual(
+		metainfo.files.map((entry) => entry.path.join('/')),
+		['album/bad_/ok', 'album/ab/c', 'album/A.txt', 'album/a.1.txt', 'album/plain'],
+	);
+	t.deepEqual(metainfo.files[0]?.originalPath, [invalid, Buffer.from('ok')]);
+	t.deepEqual(text(metainfo.files[1]?.originalPath), ['.', 'a\\b', 'c'], 'a `.` left out on disk is kept');
+	t.is(metainfo.files[2]?.originalPath, undefined);
+	t.deepEqual(text(metainfo.files[3]?.originalPath), ['a.txt'], 'renamed beside a clash: the torrent’s name');
+	t.false('originalPath' in (metainfo.files[4] ?? {}));
+});
+
+test('the original names are views of infoBytes, not copies; path.utf-8 and name.utf-8 win as on disk', (t) => {
+	const metainfo = parseMetainfo(
+		torrent(
+			multiFileInfo([{length: 32, path: ['legacy'], 'path.utf-8': ['a/b']}], {
+				name: 'legacy',
+				'name.utf-8': 'x/y',
+				pieces: pieces(2),
+			}),
+		),
+	);
+	const [original] = metainfo.files[0]?.originalPath ?? [];
+	t.is(original?.toString(), 'a/b');
+	t.is(metainfo.originalName?.toString(), 'x/y');
+	// Same memory as infoBytes, and inside it (a copy could come from the same pool, elsewhere).
+	const {infoBytes} = metainfo;
+	const inside = (part: Buffer | undefined) =>
+		part?.buffer === infoBytes.buffer &&
+		part.byteOffset >= infoBytes.byteOffset &&
+		part.byteOffset + part.length <= infoBytes.byteOffset + infoBytes.length;
+	t.true(inside(original));
+	t.true(inside(metainfo.originalName));
+});
+
+test('a single-file name that names nothing (`..`) keeps it as the original; the file has no originalPath', (t) => {
+	const metainfo = parseMetainfo(torrent(singleFileInfo({name: '..'})));
+	t.is(metainfo.name, metainfo.infoHash.toString('hex'));
+	t.is(metainfo.originalName?.toString(), '..');
+	t.deepEqual(metainfo.files, [{path: [metainfo.name], length: 40, offset: 0}]);
+});

@@ -5,6 +5,7 @@ import {parseMetainfo} from '../../source/codec/metainfo.js';
 import {
 	formatMagnetSummary,
 	formatTorrentSummary,
+	infoCommand,
 	summarizeMagnet,
 	summarizeTorrent,
 } from '../../source/commands/info.js';
@@ -100,9 +101,9 @@ test('BEP 47: a link shows its target (`path -> target`), in JSON as `symlink`; 
 	t.regex(text, /\n {2}4 {2}0 {2}set\/empty-link\n/);
 });
 
-test('a magnet link says only what it holds: hash, name, trackers, peers', (t) => {
+test('a magnet link says only what it holds: hash, name, trackers, peers, web seeds', (t) => {
 	const link = parseMagnetLink(
-		'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=Some+Name&tr=udp%3A%2F%2Ft.example%3A80&x.pe=10.0.0.1:6881',
+		'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=Some+Name&tr=udp%3A%2F%2Ft.example%3A80&x.pe=10.0.0.1:6881&ws=http%3A%2F%2Fw.example%2Fpub%2F',
 	);
 	const summary = summarizeMagnet(link);
 	t.deepEqual(summary, {
@@ -110,6 +111,7 @@ test('a magnet link says only what it holds: hash, name, trackers, peers', (t) =
 		name: 'Some Name',
 		trackers: ['udp://t.example:80'],
 		peers: ['10.0.0.1:6881'],
+		webSeeds: ['http://w.example/pub/'],
 	});
 	t.is(
 		formatMagnetSummary(summary),
@@ -120,8 +122,26 @@ test('a magnet link says only what it holds: hash, name, trackers, peers', (t) =
 			'  udp://t.example:80',
 			'Peers:',
 			'  10.0.0.1:6881',
+			'Web seeds:',
+			'  http://w.example/pub/',
 			'(a magnet link: files and sizes come with its metadata, from peers)',
 			'',
 		].join('\n'),
 	);
+});
+
+test('a magnet link without ws: no web seeds section; --json has an empty list, and a stranger’s ws is printable', async (t) => {
+	const hash = '0123456789abcdef0123456789abcdef01234567';
+	const plain = await infoCommand(`magnet:?xt=urn:btih:${hash}`, {json: false});
+	t.false(plain.includes('Web seeds'));
+	t.deepEqual(JSON.parse(await infoCommand(`magnet:?xt=urn:btih:${hash}`, {json: true})).webSeeds, []);
+	const evil = `magnet:?xt=urn:btih:${hash}&ws=${encodeURIComponent('http://w.example/\u001B]0;pwned\u0007')}`;
+	const text = await infoCommand(evil, {json: false});
+	t.regex(text, /\nWeb seeds:\n {2}http:\/\/w\.example\/.*pwned/);
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what must not be there.
+	t.false(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/.test(text), JSON.stringify(text));
+	const json = await infoCommand(evil, {json: true});
+	t.is(JSON.parse(json).webSeeds.length, 1);
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what must not be there.
+	t.false(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/.test(json), json);
 });

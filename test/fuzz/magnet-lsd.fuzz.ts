@@ -23,6 +23,13 @@ function assertMagnetLink(magnet: MagnetLink): void {
 	}
 
 	invariant(magnet.displayName === undefined || magnet.displayName.length > 0, 'no empty display name');
+	invariant(
+		magnet.webSeeds.length <= 20 && new Set(magnet.webSeeds).size === magnet.webSeeds.length,
+		'web seeds',
+	);
+	for (const url of magnet.webSeeds) {
+		invariant(url.length <= 2048 && /^https?:$/.test(new URL(url).protocol), `web seed ${url}`);
+	}
 }
 
 function parseMagnet(link: string): void {
@@ -64,7 +71,7 @@ test('magnet: random and mutated text (broken escapes, lone surrogates) parses o
 });
 
 test('magnet: a long link (1 MB of parameters) parses quickly', (t) => {
-	const link = `magnet:?xt=urn:btih:${'a'.repeat(40)}${'&tr=http://t.example/a&x.pe=[::1]:1&dn=%FF%'.repeat(25_000)}`;
+	const link = `magnet:?xt=urn:btih:${'a'.repeat(40)}${'&tr=http://t.example/a&x.pe=[::1]:1&ws=ftp://w.example/&dn=%FF%'.repeat(25_000)}`;
 	const outcome = expectOutcome(() => parseMagnetLink(link), [MetainfoError], 2000);
 	t.true(outcome.ok);
 });

@@ -10,6 +10,7 @@ test('the tests need the interop packages and a browser; the benchmark needs GNU
 		'util-linux',
 		'mount',
 		'wabt',
+		'nginx',
 	]);
 	t.deepEqual(packagesFor('bench'), ['python3-libtorrent', 'aria2', 'opentracker', 'time']);
 });
@@ -48,7 +49,7 @@ test('no dpkg-query at all: stop with one line naming every package needed', (t)
 	t.deepEqual(plan, {
 		kind: 'stop',
 		message:
-			'npm test needs the Debian packages python3-libtorrent aria2 opentracker chromium util-linux mount wabt, ' +
+			'npm test needs the Debian packages python3-libtorrent aria2 opentracker chromium util-linux mount wabt nginx, ' +
 			'and this machine has no dpkg-query to check for them: run it on Debian or Ubuntu',
 	});
 });

@@ -1,9 +1,9 @@
 /**
  * The Debian packages the interop tests and the benchmark run (real peers, a real tracker, a
- * browser), and what to do when some are missing: as root, install them; otherwise stop with one
- * line saying what to type. `npm test` and `npm run bench` run this first (ensure-packages.ts), so
- * that `npm install && npm test` is the whole set-up, and a machine without them fails once, at the
- * start, instead of in a hundred tests.
+ * browser, a web server), and what to do when some are missing: as root, install them; otherwise
+ * stop with one line saying what to type. `npm test` and `npm run bench` run this first
+ * (ensure-packages.ts), so that `npm install && npm test` is the whole set-up, and a machine
+ * without them fails once, at the start, instead of in a hundred tests.
  */
 import {execFile} from 'node:child_process';
 
@@ -25,6 +25,9 @@ const needs: ReadonlyArray<{name: string; tests: boolean; bench: boolean}> = [
 	{name: 'time', tests: false, bench: true},
 	// wat2wasm: the RC4 module's bytes are checked against its source (source/codec/rc4.wat).
 	{name: 'wabt', tests: true, bench: false},
+	// A real web seed (BEP 19), test/helpers/nginx.ts. `nginx` is the package with /usr/sbin/nginx:
+	// bookworm's nginx-light is only a transitional package that depends on it.
+	{name: 'nginx', tests: true, bench: false},
 ];
 
 export type Purpose = 'tests' | 'bench';

@@ -6,7 +6,13 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import {parseMetainfo} from '../../source/codec/metainfo.js';
-import {libtorrentInfoHash, makePayload, runTorrentRx, tempDir} from '../helpers/swarm-fixture.js';
+import {
+	libtorrentInfoHash,
+	libtorrentView,
+	makePayload,
+	runTorrentRx,
+	tempDir,
+} from '../helpers/swarm-fixture.js';
 
 test('a folder torrent made by torrent-rx has the info hash libtorrent computes', async (t) => {
 	t.timeout(60_000);
@@ -91,4 +97,55 @@ test('create refuses a piece length that is not a power of two, and a missing pa
 	const missing = await runTorrentRx(t, ['create', path.join(dir, 'nope')], {timeoutMs: 20_000});
 	t.is(missing.code, 1);
 	t.regex(missing.stderr, /^torrent-rx: cannot read .*nope/);
+});
+
+test('--web-seed writes a url-list that libtorrent reads, one as a string, several as a list; info lists them', async (t) => {
+	t.timeout(90_000);
+	const dir = await tempDir(t);
+	const payload = await makePayload(dir, {name: 'mirror', files: [{path: 'a.bin', length: 40_000}]});
+	const seeds = ['http://127.0.0.1:1/pub/', 'https://mirror.example/files/?token=a%2Fb'];
+	const cases = [
+		{name: 'one.torrent', seeds: seeds.slice(0, 1), prefix: '8:url-list23:'},
+		{name: 'two.torrent', seeds, prefix: '8:url-listl23:'},
+	];
+	for (const {name, seeds: given, prefix} of cases) {
+		const torrentPath = path.join(dir, name);
+		const flags = given.flatMap((url) => ['--web-seed', url]);
+		const result = await runTorrentRx(t, ['create', payload.path, '-o', torrentPath, ...flags], {
+			timeoutMs: 30_000,
+		});
+		t.is(result.code, 0, result.stderr);
+		const bytes = await readFile(torrentPath);
+		t.true(bytes.includes(prefix), `${name} has ${prefix}`);
+		t.deepEqual((await libtorrentView(torrentPath)).webSeeds, given, `libtorrent reads ${name}'s web seeds`);
+		const info = await runTorrentRx(t, ['info', torrentPath, '--json'], {timeoutMs: 20_000});
+		t.is(info.code, 0, info.stderr);
+		t.deepEqual(JSON.parse(info.stdout).webSeeds, given);
+		const text = await runTorrentRx(t, ['info', torrentPath], {timeoutMs: 20_000});
+		t.true(text.stdout.includes(`\nWeb seeds:\n${given.map((url) => `  ${url}\n`).join('')}`), text.stdout);
+	}
+});
+
+test('--web-seed takes only http and https URLs: anything else is one line and exit 2', async (t) => {
+	t.timeout(30_000);
+	const dir = await tempDir(t);
+	const payload = await makePayload(dir, {name: 'x.bin', length: 100});
+	const torrentPath = path.join(dir, 'x.torrent');
+	const bad = await runTorrentRx(
+		t,
+		[
+			'create',
+			payload.path,
+			'-o',
+			torrentPath,
+			'--web-seed',
+			'http://ok.example/',
+			'--web-seed',
+			'ftp://m.example/',
+		],
+		{timeoutMs: 20_000},
+	);
+	t.is(bad.code, 2);
+	t.is(bad.stderr, 'torrent-rx: --web-seed takes an http or https URL, not "ftp://m.example/"\n');
+	await t.throwsAsync(readFile(torrentPath), {code: 'ENOENT'}, 'no torrent written');
 });
