@@ -87,12 +87,20 @@ export function automaticPieceLength(totalLength: number): number {
 /**
  * A .torrent around an info dictionary fetched by BEP 9: the dictionary byte for byte (so the
  * info hash stays the same), after the trackers (`announce`, and `announce-list` with a tier
- * each when there are several); the keys sort before `info`, as bencode requires.
+ * each when there are several), and the link's web seeds after it (`url-list`), the keys in the
+ * order bencode requires.
  */
-export function torrentFileFromInfo(infoBytes: Buffer, trackers: readonly string[]): Buffer {
+export function torrentFileFromInfo(
+	infoBytes: Buffer,
+	trackers: readonly string[],
+	webSeeds: readonly string[] = [],
+): Buffer {
 	const head = encodeBencode({
 		...(trackers[0] ? {announce: trackers[0]} : {}),
 		...(trackers.length > 1 ? {'announce-list': trackers.map((tracker) => [tracker])} : {}),
 	});
-	return Buffer.concat([head.subarray(0, -1), Buffer.from('4:info', 'latin1'), infoBytes, Buffer.from('e')]);
+	// Keys in byte order (BEP 3): `url-list` (BEP 19, a magnet link's `ws=`) comes after `info`.
+	const tail =
+		webSeeds.length > 0 ? encodeBencode({'url-list': [...webSeeds]}).subarray(1) : Buffer.from('e');
+	return Buffer.concat([head.subarray(0, -1), Buffer.from('4:info', 'latin1'), infoBytes, tail]);
 }

@@ -117,7 +117,7 @@ function fetchLinkMetadata(link: MagnetLink, config: RunConfig): Observable<RunE
 
 /** From the fetched info dictionary: the .torrent saved, then the download of that torrent. */
 function downloadFetched(link: MagnetLink, config: RunConfig, infoBytes: Buffer): Observable<RunEvent> {
-	const bytes = torrentFileFromInfo(infoBytes, link.trackers);
+	const bytes = torrentFileFromInfo(infoBytes, link.trackers, link.webSeeds);
 	const metainfo = parseMetainfo(bytes);
 	// Refused before the .torrent is saved: nothing is left behind for a torrent we will not fetch.
 	const problem = reservedNameProblem(metainfo, config.outputDir, config.historyFile);

@@ -193,6 +193,17 @@ test('torrentFileFromInfo with one tracker: announce only, and the same info has
 	t.deepEqual(Object.keys(root).sort(), ['announce', 'info']);
 });
 
+test("torrentFileFromInfo with a magnet link's web seeds: a url-list after info, in bencode's key order", (t) => {
+	const info = infoDictionary();
+	const seeds = ['http://mirror.example/pub/', 'https://other.example/film.mkv'];
+	const bytes = torrentFileFromInfo(info, [], seeds);
+	const metainfo = parseMetainfo(bytes);
+	t.deepEqual(metainfo.infoHash, sha1(info));
+	t.deepEqual(metainfo.webSeeds, seeds);
+	// The encoder sorts keys: encoding the decoded torrent again gives the same bytes.
+	t.true(encodeBencode(decodeBencode(bytes) as Record<string, unknown>).equals(bytes));
+});
+
 test('torrentFileFromInfo with several trackers: announce and an announce-list of one tier each', (t) => {
 	const info = infoDictionary();
 	const trackers = ['http://a.example/announce', 'udp://b.example:80', 'http://c.example/announce'];
