@@ -46,6 +46,7 @@ const usage = `
 	                        Without --select or --exclude a run takes the last run's selection
 	                        (from its resume file), or every file; --select '*' takes them all again
 	  --exclude LIST        Leave these files out (the same forms; repeatable)
+	  --no-web-seeds        Download from peers only, not from the torrent's web seeds (BEP 19)
 	  --history FILE        Append the run's events to FILE (default: DIR/history.log)
 	  --no-history          Record no history
 
@@ -120,6 +121,7 @@ function parseCommandLine() {
 				tracker: {type: 'string', isMultiple: true},
 				webSeed: {type: 'string', isMultiple: true},
 				select: {type: 'string', isMultiple: true},
+				webSeeds: {type: 'boolean', default: true},
 				exclude: {type: 'string', isMultiple: true},
 				pieceLength: {type: 'number'},
 				private: {type: 'boolean', default: false},
@@ -294,6 +296,7 @@ async function download(): Promise<void> {
 				? {selection: {select: cli.flags.select ?? [], exclude: cli.flags.exclude ?? []}}
 				: {}),
 			outputDir: output ?? '.',
+			...(cli.flags.webSeeds ? {} : {webSeeds: false}),
 			...(history ? {historyFile: history} : {}),
 			port,
 			maxPeers,

@@ -16,6 +16,7 @@ import {openDht} from '../peer/dht.js';
 import type {EncryptionPolicy} from '../peer/encryption-policy.js';
 import type {SeedOptions} from '../run/download.js';
 import {withResource} from '../rx/with-resource.js';
+import {webSeedUrls} from '../webseed/web-seed-ports.js';
 import {runMagnet} from './run-magnet.js';
 import {type RunConfig, reservedNameProblem, runTorrent} from './run-torrent.js';
 import {type ShowOptions, showRun} from './show-run.js';
@@ -39,6 +40,8 @@ export type DownloadCommand = {
 	show: ShowOptions;
 	/** `--select` / `--exclude` as given (files numbered as `info` prints them, or globs). */
 	selection?: SelectionRequest;
+	/** False for `--no-web-seeds`. */
+	webSeeds?: boolean;
 };
 
 /** The outcome the CLI turns into an exit code. */
@@ -77,11 +80,12 @@ export function interruptSignal(exitCode: number) {
 /** A .torrent file read and checked, or a magnet link parsed; either must lead to some peers. */
 async function openTorrent(
 	torrent: string,
-	dht: boolean,
+	{dht, webSeeds}: {dht: boolean; webSeeds: boolean},
 ): Promise<{metainfo: Metainfo} | {magnet: MagnetLink}> {
 	if (isMagnetLink(torrent)) {
 		const magnet = parseMagnetLink(torrent);
 		if (!dht && magnet.trackers.length === 0 && magnet.peers.length === 0) {
+			// Its web seeds (ws=) need the metadata first, which only peers can give (BEP 9).
 			throw new MetainfoError('the magnet link names no tracker and no peer (tr, x.pe), and the DHT is off');
 		}
 
@@ -89,7 +93,9 @@ async function openTorrent(
 	}
 
 	const metainfo = await readTorrentFile(torrent);
-	if (metainfo.announceTiers.length === 0 && (!dht || metainfo.private)) {
+	// A torrent with web seeds (BEP 19) needs neither: an Internet Archive torrent has those alone.
+	const hasWebSeeds = webSeeds && webSeedUrls(metainfo).length > 0;
+	if (metainfo.announceTiers.length === 0 && !hasWebSeeds && (!dht || metainfo.private)) {
 		throw new MetainfoError(
 			`${torrent} names no tracker, and ${metainfo.private ? 'a private torrent may not use the' : 'the'} DHT${metainfo.private ? '' : ' is off'}`,
 		);
@@ -133,7 +139,10 @@ export async function downloadCommand(
 	command: DownloadCommand,
 	interruptedExitCode: number,
 ): Promise<RunOutcome> {
-	const source = await openTorrent(command.torrent, command.dht !== undefined);
+	const source = await openTorrent(command.torrent, {
+		dht: command.dht !== undefined,
+		webSeeds: command.webSeeds !== false,
+	});
 	// A torrent file is judged before the log, the DHT or a socket is opened: a refused torrent
 	// leaves nothing behind. A magnet's name is known only once its metadata arrives (runTorrent).
 	if ('metainfo' in source) {
@@ -169,6 +178,7 @@ export async function downloadCommand(
 			...(command.lsd ? {lsd: true} : {}),
 			...(command.encryption ? {encryption: command.encryption} : {}),
 			...(command.selection ? {selection: command.selection} : {}),
+			...(command.webSeeds === false ? {webSeeds: false} : {}),
 			// The run refuses a torrent whose files would take the log's place (reserved names).
 			...(command.historyFile ? {historyFile: command.historyFile} : {}),
 			...(command.dht && command.dht.bootstrap.length > 0 && command.dht.bootstrap.every(isLocalNode)

@@ -27,6 +27,7 @@ import {makeSymlinks} from '../storage/symlinks.js';
 import type {PeerBatch} from '../swarm/swarm.js';
 import {announceByScheme} from '../tracker/announce-port.js';
 import {shuffleTiers} from '../tracker/tiers.js';
+import {openWebSeeds, webSeedUrls} from '../webseed/web-seed-ports.js';
 
 export type RunConfig = {
 	outputDir: string;
@@ -53,7 +54,22 @@ export type RunConfig = {
 	encryption?: EncryptionPolicy;
 	/** `--select` and `--exclude` as given; none given: the selection the resume file remembers, or every file. */
 	selection?: SelectionRequest;
+	/** Use the torrent's web seeds (BEP 19)? Yes unless `--no-web-seeds`. */
+	webSeeds?: boolean;
 };
+
+/** How web seeds are asked: runs of up to 4 MiB (a piece at least), three at once, a stall after 20 s without a byte. */
+function webSeedSettings(pieceLength: number) {
+	return {
+		run: {
+			runBytes: Math.max(pieceLength, 4 * 1024 * 1024),
+			runsInFlight: 3,
+			retryDelayMs: 2000,
+			maxFailures: 6,
+		},
+		client: {stallTimeoutMs: 20_000, maxRedirects: 5, maxSocketsPerHost: 4},
+	};
+}
 
 /** How often the DHT is asked again: a lookup every quarter of an hour keeps our announce fresh. */
 const dhtLookupIntervalMs = 15 * 60 * 1000;
@@ -159,6 +175,8 @@ function runChecked(
 		...(selected ? {selected} : {}),
 		partsFile: partsFilePath(config.outputDir, metainfo.infoHash),
 	};
+	const seedUrls = config.webSeeds === false ? [] : webSeedUrls(metainfo);
+	const webSeeding = webSeedSettings(metainfo.pieceLength);
 	return withResource(listenForPeers({port: config.port, host: config.listenHost}), (listener) =>
 		download(
 			metainfo,
@@ -170,6 +188,9 @@ function runChecked(
 				hashStoredPiece: config.hashPiece,
 				openStore: (layout) => openPieceStore(layout, config.outputDir, files),
 				makeLinks: (links) => defer(() => makeSymlinks(config.outputDir, links)),
+				...(seedUrls.length > 0
+					? {openWebSeeds: () => openWebSeeds(metainfo, seedUrls, webSeeding.client)}
+					: {}),
 				...(config.resumeFile === false
 					? {}
 					: {
@@ -212,6 +233,7 @@ function runChecked(
 				readCacheBytes: 32 * 1024 * 1024,
 				numwant: 80,
 				trackerTiers: shuffleTiers(metainfo.announceTiers),
+				webSeeds: webSeeding.run,
 			},
 		),
 	);
