@@ -190,6 +190,32 @@ export class PieceProgress {
 		return false;
 	}
 
+	/** Whether `block` is in (received, or known zeros from the start). */
+	isReceived(block: number): boolean {
+		return this.#received[block] === 1;
+	}
+
+	/**
+	 * Marks `block` received whose bytes the sender already wrote into `data` at their place (a
+	 * web seed's answer is cut into the piece buffer as it streams in, with no copy on the way):
+	 * `duplicate` if it was in already, and then the sender must not have written over it.
+	 */
+	receiveInPlace(block: number, peer: string): BlockReceipt {
+		if (block < 0 || block >= this.blockCount) {
+			return 'misfit';
+		}
+
+		if (this.#received[block] === 1) {
+			return 'duplicate';
+		}
+
+		this.#received[block] = 1;
+		this.#receivedCount++;
+		this.#senders[block] = peer;
+		this.contributors.add(peer);
+		return 'stored';
+	}
+
 	/**
 	 * Stores a block once, copied into the piece buffer. Whether it was asked for is the
 	 * receiving peer's business; here a block is a `misfit` (wrong offset or length) or a

@@ -5,15 +5,16 @@ import type {PieceProgress} from '../download/piece-progress.js';
 export type Assembled = {stored: Array<[PieceProgress, number]>; completed: PieceProgress[]};
 
 /**
- * Cuts a web seed's answers for a run of consecutive pieces into the pieces' blocks. The bytes
- * come in payload order, a range per file, with gaps where pad files (BEP 47) were not asked for;
- * a gap is zeros, which is what the scratch block holds until bytes land in it. A block goes to
- * its piece once its last byte to ask for is in, so a piece's blocks are stored as they would be
- * from a peer, and a block a peer sent first (endgame) is only a duplicate. A piece already
- * complete is never written to: its buffer may be another piece's by then.
+ * Cuts a web seed's answers for a run of consecutive pieces into the pieces' blocks, writing the
+ * bytes straight into each piece's buffer as they stream in (no copy on the way: at a gigabyte a
+ * second, every copy counts). The bytes come in payload order, a range per file, with gaps where
+ * pad files (BEP 47) were not asked for: the piece buffer holds their zeros from the start. A
+ * block is marked received once its last byte to ask for is in, as a peer's block would be. A
+ * block a peer sent first (endgame) is never written over, so what a hash failure blames is
+ * what was sent; a piece already complete is never written to at all: its buffer may be another
+ * piece's by then.
  */
 export class RunAssembler {
-	readonly #scratch = Buffer.alloc(blockLength);
 	/** The block being filled: its piece (index in the run) and number, or -1 for none. */
 	#piece = -1;
 	#block = -1;
@@ -41,20 +42,18 @@ export class RunAssembler {
 		while (at < chunk.length) {
 			this.#enterBlockAt(this.#cursor, into);
 			const piece = this.pieces[this.#piece];
-			if (!piece) {
-				// Past the run: the range was planned from these pieces, so this is more than asked.
-				return;
-			}
-
-			const blockStart = this.#blockStartInPayload();
 			const end = Math.min(this.#blockEnd(), this.#cursor + chunk.length - at);
 			const taken = end - this.#cursor;
-			if (taken <= 0) {
-				// Bytes where the run asks for none (pad bytes at a block's end): more than a range holds.
+			if (!piece || taken <= 0) {
+				// Past the run, or where the run asks for nothing (pad bytes at a block's end): more than a range holds.
 				return;
 			}
 
-			chunk.copy(this.#scratch, this.#cursor - blockStart, at, at + taken);
+			if (!piece.complete && !piece.isReceived(this.#block)) {
+				const pieceStart = piece.index * this.pieceLength;
+				chunk.copy(piece.data, this.#cursor - pieceStart, at, at + taken);
+			}
+
 			at += taken;
 			this.#cursor = end;
 			if (this.#cursor >= this.#blockEnd()) {
@@ -85,18 +84,16 @@ export class RunAssembler {
 
 		this.#piece = piece;
 		this.#block = block;
-		this.#scratch.fill(0);
-	}
-
-	#blockStartInPayload(): number {
-		const index = this.pieces[this.#piece]?.index ?? 0;
-		return index * this.pieceLength + this.#block * blockLength;
 	}
 
 	/** Where the current block's bytes to ask for end, in the payload. */
 	#blockEnd(): number {
 		const piece = this.pieces[this.#piece];
-		return this.#blockStartInPayload() + (piece?.blockSize(this.#block) ?? 0);
+		if (!piece) {
+			return 0;
+		}
+
+		return piece.index * this.pieceLength + this.#block * blockLength + piece.blockSize(this.#block);
 	}
 
 	#deliver(into: Assembled): void {
@@ -108,8 +105,7 @@ export class RunAssembler {
 			return;
 		}
 
-		const length = piece.blockSize(block);
-		if (piece.receive(block * blockLength, this.#scratch.subarray(0, length), this.source) === 'stored') {
+		if (piece.receiveInPlace(block, this.source) === 'stored') {
 			into.stored.push([piece, block]);
 			if (piece.complete) {
 				into.completed.push(piece);

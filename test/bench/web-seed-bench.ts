@@ -88,6 +88,8 @@ function commandOf(
 		case 'torrent-rx':
 			return [
 				process.execPath,
+				// `BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR'` profiles torrent-rx's runs.
+				...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
 				path.join(repoRoot, 'dist', 'cli.js'),
 				torrentPath,
 				...['-o', outputDir, '--mode', 'minimal', '--no-metrics', '--no-history', '--no-dht'],
