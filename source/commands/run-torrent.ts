@@ -58,11 +58,15 @@ export type RunConfig = {
 	webSeeds?: boolean;
 };
 
-/** How web seeds are asked: runs of up to 4 MiB (a piece at least), three at once, a stall after 20 s without a byte. */
+/**
+ * How web seeds are asked: three runs at once, each two seconds of what one run gets (a piece at
+ * least, 4 MiB at most), a stall after 20 s without a byte.
+ */
 function webSeedSettings(pieceLength: number) {
 	return {
 		run: {
 			runBytes: Math.max(pieceLength, 4 * 1024 * 1024),
+			runSeconds: 2,
 			runsInFlight: 3,
 			retryDelayMs: 2000,
 			maxFailures: 6,

@@ -38,6 +38,11 @@ export type WebSeedPort = {
 export type WebSeedOptions = {
 	/** How many bytes of consecutive pieces one run asks for at most (at least one piece). */
 	runBytes: number;
+	/**
+	 * How many seconds of the seed's measured rate its runs in flight hold together: a slow seed
+	 * takes short runs and leaves the rest to the peers, a fast one long runs (up to `runBytes`).
+	 */
+	runSeconds: number;
 	/** Runs in flight at once: each is a request (or one per file it crosses) on a keep-alive connection. */
 	runsInFlight: number;
 	/** After a failure that may pass, the first wait; it doubles each time. */
@@ -174,6 +179,8 @@ class SeedWorkers {
 	failures = 0;
 	connected = false;
 	dropped = false;
+	/** The rate one run of the seed goes at, bytes a second (an average weighted to the latest runs); unknown before the first. */
+	rate: number | undefined;
 
 	constructor(
 		readonly port: WebSeedPort,
@@ -201,7 +208,7 @@ class SeedWorkers {
 				return EMPTY;
 			}
 
-			const run = claimRun(picker, this.all, this.ownedBytes, this.options.runBytes);
+			const run = claimRun(picker, this.all, this.ownedBytes, this.#runBytes());
 			if (run.length === 0) {
 				// Nothing to do now: look again when work comes back (a piece released or failed) or a piece
 				// is verified (the last one ends the download).
@@ -212,9 +219,13 @@ class SeedWorkers {
 				this.inFlight.add(piece);
 			}
 
+			const started = (this.options.scheduler ?? asyncScheduler).now();
 			return fetchRun(this.port, this.context, run).pipe(
-				tap(() => {
-					this.failures = 0;
+				tap({
+					next: () => {
+						this.failures = 0;
+					},
+					complete: () => this.#measured(run, started),
 				}),
 				finalize(() => {
 					releaseRun(picker, run);
@@ -249,6 +260,27 @@ class SeedWorkers {
 			// `completed` follows, so the worker ends between runs, never inside one.
 			repeat({delay: () => (this.context.picker.complete || this.dropped ? EMPTY : of(0))}),
 		);
+	}
+
+	/**
+	 * A run's size: `runSeconds` of the rate one run goes at (the runs in flight share the seed,
+	 * so together they hold that long of its whole rate), one piece until the rate is known,
+	 * `runBytes` at most.
+	 */
+	#runBytes(): number {
+		const {pieceLength} = this.context.layout;
+		if (this.rate === undefined) {
+			return pieceLength;
+		}
+
+		return Math.max(pieceLength, Math.min(this.options.runBytes, this.rate * this.options.runSeconds));
+	}
+
+	#measured(run: readonly PieceProgress[], started: number): void {
+		const seconds = Math.max(0.001, ((this.options.scheduler ?? asyncScheduler).now() - started) / 1000);
+		const bytes = run.reduce((sum, piece) => sum + piece.length, 0);
+		const rate = bytes / seconds;
+		this.rate = this.rate === undefined ? rate : 0.7 * this.rate + 0.3 * rate;
 	}
 
 	#connectedEvent(): Observable<RunEvent> {

@@ -148,7 +148,7 @@ async function seedAndPeer(t: ExecutionContext, size: number) {
 
 test('a web seed and a libtorrent seeder side by side: both contribute, and the download is byte-identical', async (t) => {
 	t.timeout(120_000);
-	const swarm = await seedAndPeer(t, 8 * 1024 * kib);
+	const swarm = await seedAndPeer(t, 12 * 1024 * kib);
 	const downloadDir = await tempDir(t);
 	const {sources} = await downloadWithTorrentRx(t, {
 		torrentPath: swarm.torrentPath,

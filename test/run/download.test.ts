@@ -188,7 +188,13 @@ function runDownload(
 			{
 				...options,
 				...(setup.seed ? {seed: setup.seed} : {}),
-				webSeeds: {runBytes: 2 * torrent.pieceLength, runsInFlight: 1, retryDelayMs: 1000, maxFailures: 3},
+				webSeeds: {
+					runBytes: 2 * torrent.pieceLength,
+					runSeconds: 2,
+					runsInFlight: 1,
+					retryDelayMs: 1000,
+					maxFailures: 3,
+				},
 			},
 		);
 		if (setup.unsubscribeAt !== undefined) {

@@ -61,6 +61,7 @@ function run(
 		},
 		{
 			runBytes: options.runBytes ?? 4 * pieceLength,
+			runSeconds: 2,
 			runsInFlight: options.runsInFlight ?? 2,
 			retryDelayMs: 1,
 			maxFailures: options.maxFailures ?? 3,
