@@ -91,6 +91,15 @@ const fastestFirst = (a: PeerState, b: PeerState) =>
 	b.bytesDownloaded - a.bytesDownloaded ||
 	a.since - b.since;
 
+/** A web seed (BEP 19) by its host, as the Peer column shows a peer by its address: the URL's path would crowd the table. */
+function webSeedHost(url: string): string {
+	try {
+		return new URL(url).host;
+	} catch {
+		return url;
+	}
+}
+
 function peerRow(peer: PeerState): PeerRow {
 	const piece = peer.currentPiece;
 	// An address can come from a tracker's dictionary reply, a client name from the peer.
@@ -98,7 +107,7 @@ function peerRow(peer: PeerState): PeerRow {
 	return {
 		address,
 		cells: [
-			address,
+			peer.source === 'web-seed' ? printable(webSeedHost(peer.address)) : address,
 			printable(peer.client) || '…',
 			peer.protection === 'rc4' ? 'rc4' : '',
 			printable(peer.source ?? ''),

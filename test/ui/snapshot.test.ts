@@ -288,3 +288,45 @@ test('a long path keeps its end, the file name, within the cap; a pair of units 
 		t.false(/[\uD800-\uDFFF]/u.test(path), 'no lone surrogate');
 	}
 });
+
+test('a web seed is a row of the peer table by its host, Client web seed, its rate from its pieces', (t) => {
+	const seed = 'http://mirror.example.org:8080/pub/item/';
+	const view = snapshot(
+		fold([
+			{
+				type: 'started',
+				name: 'x',
+				infoHash: 'ab'.repeat(20),
+				pieceCount: 4,
+				pieceLength: mb,
+				totalLength: 4 * mb,
+				at: 0,
+			},
+			{type: 'web-seed-connected', seed, at: 500},
+			{type: 'piece-verified', peer: seed, index: 0, bytes: mb, at: 1000},
+		]),
+	);
+	const row = view.rows.find((candidate) => candidate.address === seed);
+	t.is(row?.cells[0], 'mirror.example.org:8080');
+	t.is(row?.cells[1], 'web seed');
+	t.is(row?.cells[3], 'web-seed');
+	t.is(row?.cells[6], '1');
+	const dropped = snapshot(
+		fold(
+			[{type: 'web-seed-failed', seed, reason: '404 Not Found', at: 2000}],
+			fold([
+				{
+					type: 'started',
+					name: 'x',
+					infoHash: 'ab'.repeat(20),
+					pieceCount: 4,
+					pieceLength: mb,
+					totalLength: 4 * mb,
+					at: 0,
+				},
+				{type: 'web-seed-connected', seed, at: 500},
+			]),
+		),
+	);
+	t.is(dropped.rows.length, 0, 'a dropped seed leaves the table');
+});
