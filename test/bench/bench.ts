@@ -3,7 +3,7 @@
  * from the same libtorrent seeders on 127.0.0.1, alternating, several runs each; the medians and
  * torrent-rx's ratios to each reference, as a table on stdout and as JSON.
  *
- *   npm run bench -- [--scenarios a,b,c,d,e] [--runs 3] [--json bench-results.json]
+ *   npm run bench -- [--scenarios a,b,c,d,e,web-single,web-multi] [--runs 3] [--json bench-results.json]
  *                    [--clients torrent-rx,aria2c,libtorrent] [--baseline DIR]
  *                    [--encryption plaintext|require|both]
  *
@@ -34,6 +34,7 @@ import {
 	type Teardown,
 } from '../helpers/swarm-fixture.js';
 import {downloadTimeoutSeconds, type Measure, timed} from './timed.js';
+import {runWebSeedScenario, type WebSeedResult, webSeedScenarios, webSeedTable} from './web-seed-bench.js';
 
 const kib = 1024;
 const mib = 1024 * kib;
@@ -623,6 +624,28 @@ function encryptionNote(results: ScenarioResult[]): string {
 		: '';
 }
 
+/** The web-seed scenarios chosen, with the table printed: torrent-rx, aria2c and curl against nginx. */
+async function runWebSeedScenarios(ids: readonly string[], runs: number): Promise<WebSeedResult[]> {
+	if (ids.length === 0) {
+		return [];
+	}
+
+	const resources = scope();
+	try {
+		const results: WebSeedResult[] = [];
+		for (const id of ids) {
+			results.push(await runWebSeedScenario(id, runs, resources));
+		}
+
+		process.stdout.write(
+			`\nWeb seeds (BEP 19), from nginx on 127.0.0.1; medians of ${runs} runs\n\n${webSeedTable(results)}\n`,
+		);
+		return results;
+	} finally {
+		await resources.close();
+	}
+}
+
 const {values} = parseArgs({
 	options: {
 		scenarios: {type: 'string', default: 'a,b,c,d,e'},
@@ -635,7 +658,11 @@ const {values} = parseArgs({
 });
 const baselineRoot = values.baseline === undefined ? undefined : path.resolve(values.baseline);
 const chosen = (values.scenarios ?? '').split(',').filter(Boolean);
-const unknown = chosen.filter((id) => !(id in scenarios));
+// `web-single` and `web-multi`: the web-seed scenarios (issue 18), their own clients and table.
+const webChosen = chosen.filter((id) => id.startsWith('web-')).map((id) => id.slice('web-'.length));
+const unknown = chosen.filter(
+	(id) => !(id in scenarios) && !(id.startsWith('web-') && id.slice(4) in webSeedScenarios),
+);
 const runs = Number(values.runs);
 const clients = (
 	values.clients ?? `torrent-rx,aria2c,libtorrent${baselineRoot === undefined ? '' : ',baseline'}`
@@ -666,7 +693,7 @@ if (clients.includes('baseline') && !existsSync(path.join(baselineRoot ?? '', 'd
 const workDir = await mkdtemp(path.join(tmpdir(), 'torrent-rx-bench-'));
 try {
 	const results: ScenarioResult[] = [];
-	for (const id of chosen) {
+	for (const id of chosen.filter((each) => each in scenarios)) {
 		results.push(
 			...(await runScenario(id, scenarios[id] as Scenario, {runs, clients, encryptions}, workDir)),
 		);
@@ -676,11 +703,12 @@ try {
 	process.stdout.write(
 		`\n${machine}; medians of ${runs} runs\n\n${table(results)}\n${scaleNote(results)}${encryptionNote(results)}`,
 	);
+	const webResults = await runWebSeedScenarios(webChosen, runs);
 	const jsonPath = values.json ?? 'bench-results.json';
 	await mkdir(path.dirname(path.resolve(jsonPath)), {recursive: true});
 	await writeFile(
 		jsonPath,
-		`${JSON.stringify({machine, encryption: values.encryption, results}, null, '\t')}\n`,
+		`${JSON.stringify({machine, encryption: values.encryption, results, webSeeds: webResults}, null, '\t')}\n`,
 	);
 	const failed = results.flatMap((result) =>
 		Object.entries(result.failures).map(([client, list]) => `${result.label} ${client} (${list.length})`),

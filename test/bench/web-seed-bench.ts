@@ -29,6 +29,12 @@ export const webSeedScenarios: Record<string, WebSeedScenario> = {
 		size: 256 * mib,
 		pieceLength: 256 * 1024,
 	},
+	smoke: {
+		title: '32 MiB in 5 files, 256 KiB pieces, from nginx (smoke)',
+		files: 5,
+		size: 32 * mib,
+		pieceLength: 256 * 1024,
+	},
 };
 
 const clients = ['torrent-rx', 'aria2c', 'curl'] as const;
