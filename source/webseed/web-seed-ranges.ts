@@ -39,3 +39,29 @@ export function rangesForRun(layout: StorageLayout, first: number, last: number)
 
 	return ranges;
 }
+
+/**
+ * The ranges that fetch bytes `begin .. begin + length` of piece `index`: one block, asked of a
+ * web seed in endgame as a peer asks for a block another peer is slow with. Pad files are not
+ * asked for, as in a run.
+ */
+export function rangesForBlock(
+	layout: StorageLayout,
+	index: number,
+	begin: number,
+	length: number,
+): FileRange[] {
+	return layout.rangeSpans(index, begin, length).flatMap((span) => {
+		const file = layout.files[span.fileIndex];
+		return !file || file.pad || file.symlinkTarget
+			? []
+			: [
+					{
+						fileIndex: span.fileIndex,
+						start: span.fileOffset,
+						end: span.fileOffset + span.length - 1,
+						payloadOffset: index * layout.pieceLength + begin + span.pieceOffset,
+					},
+				];
+	});
+}

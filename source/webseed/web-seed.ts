@@ -18,6 +18,7 @@ import {
 	timer,
 } from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
+import {blockLength} from '../codec/messages.js';
 import type {PiecePicker} from '../download/piece-picker.js';
 import type {PieceProgress} from '../download/piece-progress.js';
 import {PieceSignals} from '../download/piece-signals.js';
@@ -25,7 +26,7 @@ import {describeError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {StorageLayout} from '../storage/layout.js';
 import {type Assembled, RunAssembler} from './run-assembler.js';
-import {type FileRange, rangesForRun} from './web-seed-ranges.js';
+import {type FileRange, rangesForBlock, rangesForRun} from './web-seed-ranges.js';
 
 /** One web seed as a run sees it (BEP 19): its name in the events, and how to fetch a range of a file from it. */
 export type WebSeedPort = {
@@ -120,13 +121,12 @@ function releaseRun(picker: PiecePicker, run: readonly PieceProgress[]): void {
  * One run's requests, one per file it crosses, one after the other on the seed's connection; each
  * chunk is cut into blocks, and each piece completed is verified as it completes.
  */
-function fetchRun(
+function fetchRanges(
 	port: WebSeedPort,
 	context: WebSeedContext,
 	run: readonly PieceProgress[],
+	ranges: readonly FileRange[],
 ): Observable<RunEvent> {
-	const first = run[0]?.index ?? 0;
-	const last = run.at(-1)?.index ?? first;
 	const assembler = new RunAssembler(context.layout.pieceLength, run, port.seed);
 	const verifyAssembled = (assembled: Assembled): Observable<RunEvent> => {
 		for (const [piece, block] of assembled.stored) {
@@ -145,7 +145,7 @@ function fetchRun(
 		return merge(...assembled.completed.map((piece) => context.verify(piece)));
 	};
 
-	const requests = rangesForRun(context.layout, first, last).map((fileRange) =>
+	const requests = ranges.map((fileRange) =>
 		defer(() => {
 			const opened: Assembled = {stored: [], completed: []};
 			assembler.startRange(fileRange.payloadOffset, opened);
@@ -179,6 +179,8 @@ class SeedWorkers {
 	failures = 0;
 	connected = false;
 	dropped = false;
+	/** Endgame blocks asked of this seed, as `piece:block`. */
+	readonly #asked = new Set<string>();
 	/** The rate one run of the seed goes at, bytes a second (an average weighted to the latest runs); unknown before the first. */
 	rate: number | undefined;
 
@@ -210,9 +212,14 @@ class SeedWorkers {
 
 			const run = claimRun(picker, this.all, this.ownedBytes, this.#runBytes());
 			if (run.length === 0) {
+				const duplicate = picker.pickDuplicate(this.all, (index, block) =>
+					this.#asked.has(`${index}:${block}`),
+				);
 				// Nothing to do now: look again when work comes back (a piece released or failed) or a piece
 				// is verified (the last one ends the download).
-				return merge(this.signals.workAvailable$, this.signals.verified$).pipe(take(1), ignoreElements());
+				return duplicate
+					? this.#fetchDuplicate(...duplicate)
+					: merge(this.signals.workAvailable$, this.signals.verified$).pipe(take(1), ignoreElements());
 			}
 
 			for (const piece of run) {
@@ -220,7 +227,9 @@ class SeedWorkers {
 			}
 
 			const started = (this.options.scheduler ?? asyncScheduler).now();
-			return fetchRun(this.port, this.context, run).pipe(
+			const first = run[0]?.index ?? 0;
+			const ranges = rangesForRun(this.context.layout, first, run.at(-1)?.index ?? first);
+			return fetchRanges(this.port, this.context, run, ranges).pipe(
 				tap({
 					next: () => {
 						this.failures = 0;
@@ -259,6 +268,27 @@ class SeedWorkers {
 			// Until the download is done: a run's last event may be the one that completes it, and its
 			// `completed` follows, so the worker ends between runs, never inside one.
 			repeat({delay: () => (this.context.picker.complete || this.dropped ? EMPTY : of(0))}),
+		);
+	}
+
+	/**
+	 * Endgame: a block of a piece someone else is fetching, asked of the seed too, as a peer in
+	 * endgame asks; the first copy in counts, and a seed that is slow costs only this block.
+	 */
+	#fetchDuplicate(piece: PieceProgress, block: number): Observable<RunEvent> {
+		const key = `${piece.index}:${block}`;
+		this.#asked.add(key);
+		const ranges = rangesForBlock(
+			this.context.layout,
+			piece.index,
+			block * blockLength,
+			piece.blockSize(block),
+		);
+		return fetchRanges(this.port, this.context, [piece], ranges).pipe(
+			finalize(() => {
+				this.#asked.delete(key);
+				piece.unclaimBlock(block);
+			}),
 		);
 	}
 

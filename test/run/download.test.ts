@@ -417,13 +417,14 @@ test('a torrent whose only source is its web seed: the seed takes runs of pieces
 		'2 announce-answered started',
 		`100 web-seed-connected ${seed}`,
 	]);
-	// Runs of at most two pieces, one in flight, each answered 100 ms after it is asked; where the
-	// first run starts is the picker's random choice, so three runs or two.
+	// Runs of one piece until the seed's rate is known, then of at most two, one in flight, each
+	// answered 100 ms after it is asked; the picker's first few picks start at random places, so
+	// two runs to four.
 	const verified = outcome.events.filter((line) => line.includes('piece-verified'));
 	t.deepEqual(verified.map((line) => line.split(' ')[2]).sort(), ['0', '1', '2', '3']);
 	t.true(verified.every((line) => line.endsWith(seed)));
 	const last = Number(verified.at(-1)?.split(' ')[0]);
-	t.true(last === 200 || last === 300, verified.join(', '));
+	t.true([200, 300, 400].includes(last), verified.join(', '));
 	t.deepEqual(outcome.events.slice(-3), [
 		`${last} announce-sent completed`,
 		`${last} completed 131072`,

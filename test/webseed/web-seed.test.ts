@@ -1,5 +1,6 @@
 import test from 'ava';
 import {from, lastValueFrom, type Observable, throwError, toArray} from 'rxjs';
+import {Bitfield} from '../../source/codec/bitfield.js';
 import type {FileEntry} from '../../source/codec/metainfo.js';
 import type {RunEvent} from '../../source/events/events.js';
 import {StorageLayout} from '../../source/storage/layout.js';
@@ -122,4 +123,28 @@ test('a seed whose data fails the hash gets strikes and is dropped as a peer is'
 	t.is(events.filter((event) => event.type === 'piece-failed').length, 3);
 	t.like(events.at(-1), {type: 'web-seed-failed', seed: liar.seed});
 	t.is(picker.bytesInFlight, 0);
+});
+
+test('in endgame the seed asks for blocks a slow peer holds, and its copies complete the pieces', async (t) => {
+	const {port, asked} = servingSeed();
+	const {events$, store, picker} = run(port, {runsInFlight: 1});
+	// A peer that started every piece and asked for every block, and sends nothing.
+	const everyPiece = new Bitfield(picker.pieceCount);
+	for (let index = 0; index < picker.pieceCount; index++) {
+		everyPiece.set(index);
+	}
+
+	for (let piece = picker.pick(everyPiece); piece; piece = picker.pick(everyPiece)) {
+		while (piece.claimBlock() >= 0) {
+			// Asked of the slow peer.
+		}
+	}
+
+	t.true(picker.endgame);
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	t.true(picker.complete);
+	t.true(store.data.equals(torrent.payload));
+	t.is(events.filter((event) => event.type === 'piece-verified').length, torrent.pieces.length);
+	// A block at a time: no range is longer than a block.
+	t.true(asked.every((range) => range.end - range.start + 1 <= 16 * 1024));
 });
