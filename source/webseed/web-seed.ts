@@ -48,7 +48,10 @@ export type WebSeedOptions = {
 	runsInFlight: number;
 	/** After a failure that may pass, the first wait; it doubles each time. */
 	retryDelayMs: number;
-	/** Failures in a row after which the seed is dropped. */
+	/**
+	 * Failures in a row after which the seed is dropped; the runs in flight that fail before the
+	 * seed's next try count as one (one outage, not `runsInFlight` of them).
+	 */
 	maxFailures: number;
 	scheduler?: SchedulerLike;
 };
@@ -176,7 +179,10 @@ class SeedWorkers {
 	readonly inFlight = new Set<PieceProgress>();
 	readonly all: Bitfield;
 	readonly signals: PieceSignals;
+	/** Failures in a row, an outage each (see `maxFailures`). */
 	failures = 0;
+	/** When the seed is next tried after the last failure counted (scheduler time). */
+	retryAt = Number.NEGATIVE_INFINITY;
 	connected = false;
 	dropped = false;
 	/** Endgame blocks asked of this seed, as `piece:block`. */
@@ -212,8 +218,10 @@ class SeedWorkers {
 
 			const run = claimRun(picker, this.all, this.ownedBytes, this.#runBytes());
 			if (run.length === 0) {
-				const duplicate = picker.pickDuplicate(this.all, (index, block) =>
-					this.#asked.has(`${index}:${block}`),
+				// Never a block of our own runs: asking the seed twice for it helps nobody.
+				const duplicate = picker.pickDuplicate(
+					this.all,
+					(index, block) => this.#asked.has(`${index}:${block}`) || this.#holds(index),
 				);
 				// Nothing to do now: look again when work comes back (a piece released or failed) or a piece
 				// is verified (the last one ends the download).
@@ -252,23 +260,39 @@ class SeedWorkers {
 		return this.oneRun().pipe(
 			mergeMap((event) => concat(this.#connectedEvent(), of(event))),
 			catchError((error: unknown) => {
-				this.failures++;
 				const reason = describeError(error);
+				const now = scheduler.now();
+				if (retryable(error) && !this.dropped && now < this.retryAt) {
+					// Another run in flight failed before the seed's next try and counted the outage: the
+					// same outage, asked again with it.
+					return this.#retryLater(reason, this.retryAt - now);
+				}
+
+				this.failures++;
 				if (!retryable(error) || this.failures >= this.options.maxFailures || this.dropped) {
 					this.dropped = true;
 					throw new Error(reason, {cause: error});
 				}
 
 				const retryInMs = this.options.retryDelayMs * 2 ** (this.failures - 1);
-				return concat(
-					of<RunEvent>({type: 'web-seed-failed', seed: this.port.seed, reason, retryInMs}),
-					timer(retryInMs, scheduler).pipe(ignoreElements()),
-				);
+				this.retryAt = now + retryInMs;
+				return this.#retryLater(reason, retryInMs);
 			}),
 			// Until the download is done: a run's last event may be the one that completes it, and its
 			// `completed` follows, so the worker ends between runs, never inside one.
 			repeat({delay: () => (this.context.picker.complete || this.dropped ? EMPTY : of(0))}),
 		);
+	}
+
+	/** Whether piece `index` is in one of this seed's runs. */
+	#holds(index: number): boolean {
+		for (const piece of this.inFlight) {
+			if (piece.index === index) {
+				return true;
+			}
+		}
+
+		return false;
 	}
 
 	/**
@@ -311,6 +335,13 @@ class SeedWorkers {
 		const bytes = run.reduce((sum, piece) => sum + piece.length, 0);
 		const rate = bytes / seconds;
 		this.rate = this.rate === undefined ? rate : 0.7 * this.rate + 0.3 * rate;
+	}
+
+	#retryLater(reason: string, retryInMs: number): Observable<RunEvent> {
+		return concat(
+			of<RunEvent>({type: 'web-seed-failed', seed: this.port.seed, reason, retryInMs}),
+			timer(retryInMs, this.options.scheduler ?? asyncScheduler).pipe(ignoreElements()),
+		);
 	}
 
 	#connectedEvent(): Observable<RunEvent> {

@@ -417,14 +417,14 @@ test('a torrent whose only source is its web seed: the seed takes runs of pieces
 		'2 announce-answered started',
 		`100 web-seed-connected ${seed}`,
 	]);
-	// Runs of one piece until the seed's rate is known, then of at most two, one in flight, each
-	// answered 100 ms after it is asked; the picker's first few picks start at random places, so
-	// two runs to four.
+	// One run in flight, each answered 100 ms after it is asked: the first of one piece (the seed's
+	// rate is not known yet), then runs of at most two; the picker's first picks start at random
+	// places, so the second run may stop at a piece already done: three runs or four.
 	const verified = outcome.events.filter((line) => line.includes('piece-verified'));
 	t.deepEqual(verified.map((line) => line.split(' ')[2]).sort(), ['0', '1', '2', '3']);
 	t.true(verified.every((line) => line.endsWith(seed)));
 	const last = Number(verified.at(-1)?.split(' ')[0]);
-	t.true([200, 300, 400].includes(last), verified.join(', '));
+	t.true(last === 300 || last === 400, verified.join(', '));
 	t.deepEqual(outcome.events.slice(-3), [
 		`${last} announce-sent completed`,
 		`${last} completed 131072`,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {from, lastValueFrom, type Observable, throwError, toArray} from 'rxjs';
+import {filter, from, lastValueFrom, type Observable, type SchedulerLike, throwError, toArray} from 'rxjs';
 import {Bitfield} from '../../source/codec/bitfield.js';
 import type {FileEntry} from '../../source/codec/metainfo.js';
 import type {RunEvent} from '../../source/events/events.js';
@@ -8,6 +8,7 @@ import {verifyAndStore} from '../../source/verify/verify-and-store.js';
 import {type WebSeedPort, webSeed} from '../../source/webseed/web-seed.js';
 import type {FileRange} from '../../source/webseed/web-seed-ranges.js';
 import {makeTorrent, memoryStore} from '../helpers/fake-peer.js';
+import {testScheduler} from '../helpers/marbles.js';
 import {swarmContext, verifierFor} from '../helpers/swarm-context.js';
 
 const pieceLength = 32 * 1024;
@@ -48,7 +49,13 @@ function servingSeed(chunk = 7000, fail?: (range: FileRange, call: number) => Er
 
 function run(
 	port: WebSeedPort,
-	options: {runBytes?: number; runsInFlight?: number; maxFailures?: number} = {},
+	options: {
+		runBytes?: number;
+		runsInFlight?: number;
+		maxFailures?: number;
+		retryDelayMs?: number;
+		scheduler?: SchedulerLike;
+	} = {},
 ) {
 	const context = swarmContext(torrent);
 	const store = memoryStore(pieceLength, torrent.payload.length);
@@ -64,8 +71,9 @@ function run(
 			runBytes: options.runBytes ?? 4 * pieceLength,
 			runSeconds: 2,
 			runsInFlight: options.runsInFlight ?? 2,
-			retryDelayMs: 1,
+			retryDelayMs: options.retryDelayMs ?? 1,
 			maxFailures: options.maxFailures ?? 3,
+			...(options.scheduler ? {scheduler: options.scheduler} : {}),
 		},
 	);
 	return {events$, store, picker: context.shared.picker};
@@ -99,6 +107,26 @@ test('a failure that may pass is retried with its reason in the events; the down
 		events.find((event) => event.type === 'web-seed-failed'),
 		{seed: port.seed, reason: 'the connection was reset', retryInMs: 1},
 	);
+});
+
+test('runs in flight that fail at once are one failure of the seed: retried together after the same delay, doubling per outage, dropped after maxFailures outages', (t) => {
+	const scheduler = testScheduler(t);
+	scheduler.run(({expectObservable}) => {
+		const reset = Object.assign(new Error('the connection was reset'), {retryable: true});
+		const port: WebSeedPort = {seed: 'http://down.example/t/', fetch: () => throwError(() => reset)};
+		const {events$} = run(port, {runsInFlight: 3, maxFailures: 3, retryDelayMs: 10, scheduler});
+		const failed = (retryInMs?: number): RunEvent => ({
+			type: 'web-seed-failed',
+			seed: port.seed,
+			reason: 'the connection was reset',
+			...(retryInMs === undefined ? {} : {retryInMs}),
+		});
+		// Three runs fail at 0 and are asked again at 10; they fail again and wait 20; the third outage drops the seed.
+		expectObservable(events$.pipe(filter((event) => event.type === 'web-seed-failed'))).toBe(
+			'(abc) 5ms (def) 15ms (g|)',
+			{a: failed(10), b: failed(10), c: failed(10), d: failed(20), e: failed(20), f: failed(20), g: failed()},
+		);
+	});
 });
 
 test('a failure that will not pass drops the seed, its pieces given back to the picker', async (t) => {
