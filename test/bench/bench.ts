@@ -16,8 +16,8 @@
  * the encrypted variant side by side, alternating, so that encryption's cost is measured within
  * one invocation. The default, `plaintext`, is the benchmark as it was before.
  */
-import {createHash, randomFillSync} from 'node:crypto';
-import {createReadStream, existsSync} from 'node:fs';
+import {randomFillSync} from 'node:crypto';
+import {existsSync} from 'node:fs';
 import {mkdir, mkdtemp, open, rm, writeFile} from 'node:fs/promises';
 import {cpus, tmpdir} from 'node:os';
 import path from 'node:path';
@@ -33,7 +33,7 @@ import {
 	startOpentracker,
 	type Teardown,
 } from '../helpers/swarm-fixture.js';
-import {downloadTimeoutSeconds, type Measure, timed} from './timed.js';
+import {downloadTimeoutSeconds, type Measure, sha1Of, timed} from './timed.js';
 import {runWebSeedScenario, type WebSeedResult, webSeedScenarios, webSeedTable} from './web-seed-bench.js';
 
 const kib = 1024;
@@ -126,15 +126,6 @@ async function writePayload(file: string, size: number): Promise<void> {
 	} finally {
 		await handle.close();
 	}
-}
-
-async function sha1Of(file: string): Promise<string> {
-	const hash = createHash('sha1');
-	for await (const chunk of createReadStream(file)) {
-		hash.update(chunk as Buffer);
-	}
-
-	return hash.digest('hex');
 }
 
 /**

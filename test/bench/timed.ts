@@ -1,4 +1,6 @@
 import {spawn} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {createReadStream} from 'node:fs';
 import {stat} from 'node:fs/promises';
 import process from 'node:process';
 
@@ -90,4 +92,14 @@ export function timed(
 			});
 		});
 	});
+}
+
+/** The SHA-1 of a file a client wrote, read as a stream: every benchmark checks what it downloaded. */
+export async function sha1Of(file: string): Promise<string> {
+	const hash = createHash('sha1');
+	for await (const chunk of createReadStream(file)) {
+		hash.update(chunk as Buffer);
+	}
+
+	return hash.digest('hex');
 }

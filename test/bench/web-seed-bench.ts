@@ -1,21 +1,10 @@
-/**
- * The web-seed benchmark (issue 18), `npm run bench:web-seeds`: a payload served by Debian's nginx
- * on 127.0.0.1, in a torrent whose only source is that web seed (BEP 19 `url-list`, no tracker),
- * downloaded by torrent-rx, by aria2c through the same torrent, and by curl fetching the files
- * directly (the ceiling), alternating, several runs each: wall, CPU and peak RSS by GNU time, and
- * the number of HTTP requests each made (nginx's access log).
- *
- *   npm run bench:web-seeds -- [--scenarios single,multi] [--runs 3] [--json web-seeds.json]
- */
-import {createHash} from 'node:crypto';
-import {createReadStream} from 'node:fs';
 import {mkdir, open, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import {parseArgs} from 'node:util';
 import {type Nginx, startNginx} from '../helpers/nginx.js';
 import {createTorrentWith, freePort, repoRoot, type Teardown, tempDir} from '../helpers/swarm-fixture.js';
-import {type Measure, timed} from './timed.js';
+import {type Measure, sha1Of, timed} from './timed.js';
 
 const mib = 1024 * 1024;
 
@@ -71,15 +60,6 @@ async function writeFiles(root: string, scenario: WebSeedScenario): Promise<stri
 	}
 
 	return names;
-}
-
-async function sha1Of(file: string): Promise<string> {
-	const hash = createHash('sha1');
-	for await (const chunk of createReadStream(file)) {
-		hash.update(chunk as Buffer);
-	}
-
-	return hash.digest('hex');
 }
 
 /** Each client's command for the payload at `nginx` into `outputDir`. */

@@ -7,7 +7,7 @@
 import {spawn} from 'node:child_process';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {freePort, killProcess, type Teardown, tempDir, track, waitForPort} from './swarm-fixture.js';
+import {daemonListening, freePort, killProcess, type Teardown, tempDir, track} from './swarm-fixture.js';
 
 const nginxBinary = '/usr/sbin/nginx';
 
@@ -87,31 +87,7 @@ export async function startNginx(
 	);
 	const stop = () => killProcess(child, 'SIGTERM');
 	t.teardown(stop);
-	let output = '';
-	child.stdout?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	child.stderr?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	let spawnError: Error | undefined;
-	child.once('error', (error) => {
-		spawnError = error;
-	});
-	try {
-		await waitForPort(listenPort, startTimeoutMs, () => {
-			if (spawnError) {
-				return `cannot start ${nginxBinary}: ${spawnError.message}`;
-			}
-
-			return child.exitCode === null && child.signalCode === null
-				? undefined
-				: `nginx exited (${child.exitCode ?? child.signalCode}): ${output}`;
-		});
-	} catch (error) {
-		await stop();
-		throw error;
-	}
+	await daemonListening(child, {name: nginxBinary, port: listenPort, timeoutMs: startTimeoutMs, stop});
 
 	const logFile = path.join(dir, 'access.log');
 	const readLog = async () => {

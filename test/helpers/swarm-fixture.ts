@@ -92,6 +92,41 @@ function canListen(port: number): Promise<boolean> {
 	});
 }
 
+/**
+ * Waits until the daemon `child` (opentracker, nginx) accepts connections on `port`; fails with
+ * what it printed if it could not start or exited first, and then stops it.
+ */
+export async function daemonListening(
+	child: ChildProcess,
+	{name, port, timeoutMs, stop}: {name: string; port: number; timeoutMs: number; stop: () => Promise<void>},
+): Promise<void> {
+	let output = '';
+	child.stdout?.on('data', (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	child.stderr?.on('data', (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	let spawnError: Error | undefined;
+	child.once('error', (error) => {
+		spawnError = error;
+	});
+	try {
+		await waitForPort(port, timeoutMs, () => {
+			if (spawnError) {
+				return `cannot start ${name}: ${spawnError.message}`;
+			}
+
+			return hasExited(child)
+				? `${name} exited (${child.exitCode ?? child.signalCode}): ${output}`
+				: undefined;
+		});
+	} catch (error) {
+		await stop();
+		throw error;
+	}
+}
+
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`, rejects after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs: number, giveUp?: () => string | undefined) {
 	const deadline = Date.now() + timeoutMs;
@@ -342,25 +377,8 @@ export async function startOpentracker(
 	);
 	const stop = () => killProcess(child);
 	t.teardown(stop);
-	let output = '';
-	child.stdout?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	child.stderr?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	let spawnError: Error | undefined;
-	child.once('error', (error) => {
-		spawnError = error;
-	});
+	await daemonListening(child, {name: 'opentracker', port: trackerPort, timeoutMs: startTimeoutMs, stop});
 	try {
-		await waitForPort(trackerPort, startTimeoutMs, () => {
-			if (spawnError) {
-				return `cannot start opentracker: ${spawnError.message}`;
-			}
-
-			return hasExited(child) ? `opentracker exited (${child.exitCode}): ${output}` : undefined;
-		});
 		await waitForWhitelist(trackerPort, infoHashes, startTimeoutMs);
 	} catch (error) {
 		await stop();
