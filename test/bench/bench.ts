@@ -33,7 +33,7 @@ import {
 	startOpentracker,
 	type Teardown,
 } from '../helpers/swarm-fixture.js';
-import {downloadTimeoutSeconds, type Measure, sha1Of, timed} from './timed.js';
+import {aria2cCommand, downloadTimeoutSeconds, type Measure, sha1Of, timed} from './timed.js';
 import {runWebSeedScenario, type WebSeedResult, webSeedScenarios, webSeedTable} from './web-seed-bench.js';
 
 const kib = 1024;
@@ -156,22 +156,12 @@ function clientCommand(
 	const commands: Record<Client, string[]> = {
 		'torrent-rx': torrentRx(repoRoot),
 		baseline: torrentRx(baselineRoot ?? repoRoot),
-		aria2c: [
-			'aria2c',
-			'-q',
-			`--dir=${outputDir}`,
-			'--seed-time=0',
-			'--enable-dht=false',
-			'--enable-dht6=false',
-			'--bt-enable-lpd=false',
-			'--enable-peer-exchange=false',
-			'--file-allocation=none',
+		aria2c: aria2cCommand(outputDir, torrentPath, [
 			...(encrypted
 				? ['--bt-require-crypto=true', '--bt-min-crypto-level=arc4']
 				: ['--bt-require-crypto=false']),
 			`--listen-port=${port}`,
-			torrentPath,
-		],
+		]),
 		libtorrent: [
 			'/usr/bin/python3',
 			path.join(repoRoot, 'test', 'helpers', 'libtorrent-peer.py'),

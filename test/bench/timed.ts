@@ -103,3 +103,28 @@ export async function sha1Of(file: string): Promise<string> {
 
 	return hash.digest('hex');
 }
+
+/**
+ * aria2c downloading `torrentPath` into `outputDir` as the benchmarks run it: quiet, no seeding, no
+ * DHT, local discovery or peer exchange (only the swarm the benchmark built), no preallocation;
+ * `extra` before the torrent.
+ */
+export function aria2cCommand(
+	outputDir: string,
+	torrentPath: string,
+	extra: readonly string[] = [],
+): string[] {
+	return [
+		'aria2c',
+		'-q',
+		`--dir=${outputDir}`,
+		'--seed-time=0',
+		'--enable-dht=false',
+		'--enable-dht6=false',
+		'--bt-enable-lpd=false',
+		'--enable-peer-exchange=false',
+		'--file-allocation=none',
+		...extra,
+		torrentPath,
+	];
+}

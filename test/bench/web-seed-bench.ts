@@ -4,7 +4,7 @@ import process from 'node:process';
 import {parseArgs} from 'node:util';
 import {type Nginx, startNginx} from '../helpers/nginx.js';
 import {createTorrentWith, freePort, repoRoot, type Teardown, tempDir} from '../helpers/swarm-fixture.js';
-import {type Measure, sha1Of, timed} from './timed.js';
+import {aria2cCommand, type Measure, sha1Of, timed} from './timed.js';
 
 const mib = 1024 * 1024;
 
@@ -81,18 +81,7 @@ function commandOf(
 				...['-o', outputDir, '--mode', 'minimal', '--no-metrics', '--no-history', '--no-dht'],
 			];
 		case 'aria2c':
-			return [
-				'aria2c',
-				'-q',
-				`--dir=${outputDir}`,
-				'--seed-time=0',
-				'--enable-dht=false',
-				'--enable-dht6=false',
-				'--bt-enable-lpd=false',
-				'--enable-peer-exchange=false',
-				'--file-allocation=none',
-				torrentPath,
-			];
+			return aria2cCommand(outputDir, torrentPath);
 		case 'curl':
 			// One process for every file: its connection is kept alive from one to the next.
 			return [
