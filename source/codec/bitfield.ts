@@ -66,6 +66,18 @@ export class Bitfield {
 		return true;
 	}
 
+	/** Clears a piece (what a source can no longer give: a web seed's missing file); returns false when it was not set. */
+	clear(index: number): boolean {
+		if (!this.has(index)) {
+			return false;
+		}
+
+		const byteIndex = index >> 3;
+		this.bytes[byteIndex] = (this.bytes[byteIndex] ?? 0) & ~(0x80 >> (index & 7));
+		this.#count--;
+		return true;
+	}
+
 	/** Takes the pieces of `other`, a bitfield of the same torrent. */
 	replace(other: Bitfield): void {
 		this.bytes.set(other.bytes);

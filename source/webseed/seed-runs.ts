@@ -3,14 +3,28 @@
  * file, cut into blocks and verified as they complete, and given back if the run fails. The
  * workers that take runs one after another are in web-seed.ts.
  */
-import {concat, defer, EMPTY, merge, mergeMap, type Observable} from 'rxjs';
+import {catchError, concat, defer, EMPTY, merge, mergeMap, type Observable} from 'rxjs';
 import {Bitfield} from '../codec/bitfield.js';
 import type {PiecePicker} from '../download/piece-picker.js';
 import type {PieceProgress} from '../download/piece-progress.js';
+import {describeError} from '../errors.js';
 import type {RunEvent} from '../events/events.js';
 import type {StorageLayout} from '../storage/layout.js';
 import {type Assembled, RunAssembler} from './run-assembler.js';
 import type {FileRange} from './web-seed-ranges.js';
+
+/**
+ * A file the seed does not have (a 404 for it): libtorrent marks such a file missing on that seed
+ * and goes on asking it for the others, as a mirror half synced still is one.
+ */
+export class FileMissing extends Error {
+	constructor(
+		readonly fileIndex: number,
+		cause: unknown,
+	) {
+		super(describeError(cause), {cause});
+	}
+}
 
 /** One web seed as a run sees it (BEP 19): its name in the events, and how to fetch a range of a file from it. */
 export type WebSeedPort = {
@@ -124,6 +138,11 @@ export function fetchRanges(
 			return concat(
 				verifyAssembled(opened),
 				port.fetch(fileRange).pipe(
+					catchError((error: unknown) => {
+						throw (error as {kind?: unknown} | undefined)?.kind === 'not-found'
+							? new FileMissing(fileRange.fileIndex, error)
+							: error;
+					}),
 					mergeMap((chunk) => {
 						const assembled: Assembled = {stored: [], completed: []};
 						assembler.write(chunk, assembled);

@@ -26,6 +26,7 @@ import type {RunEvent} from '../events/events.js';
 import {
 	claimRun,
 	everything,
+	FileMissing,
 	fetchRanges,
 	releaseRun,
 	type WebSeedContext,
@@ -106,6 +107,12 @@ class SeedWorkers {
 					this.all,
 					(index, block) => this.#asked.has(`${index}:${block}`) || this.#holds(index),
 				);
+				if (!duplicate && !this.#canStillHelp()) {
+					// What is left to fetch lies in files this seed lacks.
+					this.dropped = true;
+					throw new Error('it has none of the pieces still wanted');
+				}
+
 				// Nothing to do now: look again when work comes back (a piece released or failed) or a piece
 				// is verified (the last one ends the download).
 				return duplicate
@@ -143,6 +150,10 @@ class SeedWorkers {
 		return this.oneRun().pipe(
 			mergeMap((event) => concat(this.#connectedEvent(), of(event))),
 			catchError((error: unknown) => {
+				if (error instanceof FileMissing) {
+					return this.#fileMissing(error);
+				}
+
 				const reason = describeError(error);
 				const now = scheduler.now();
 				if (retryable(error) && !this.dropped && now < this.retryAt) {
@@ -165,6 +176,53 @@ class SeedWorkers {
 			// `completed` follows, so the worker ends between runs, never inside one.
 			repeat({delay: () => (this.context.picker.complete || this.dropped ? EMPTY : of(0))}),
 		);
+	}
+
+	/**
+	 * The seed lacks a file: the pieces that hold its bytes are no longer asked of it, the others
+	 * are; a seed left with none of the wanted pieces is dropped.
+	 */
+	#fileMissing(missing: FileMissing): Observable<RunEvent> {
+		const {layout, picker} = this.context;
+		const file = layout.files[missing.fileIndex];
+		if (file && file.length > 0) {
+			const last = Math.floor((file.offset + file.length - 1) / layout.pieceLength);
+			for (let index = Math.floor(file.offset / layout.pieceLength); index <= last; index++) {
+				this.all.clear(index);
+			}
+		}
+
+		if (!this.#canStillHelp()) {
+			this.dropped = true;
+			throw new Error(`${missing.message}; it has none of the other pieces still wanted`, {cause: missing});
+		}
+
+		return of<RunEvent>({
+			type: 'web-seed-failed',
+			seed: this.port.seed,
+			reason: `${missing.message}; its other files are still asked of it`,
+			retryInMs: 0,
+		});
+	}
+
+	/**
+	 * Whether the seed has a wanted piece not yet done (one being verified counts: it may fail).
+	 * A seed with every file can, until the download is complete; only one with a file missing is
+	 * looked at piece by piece.
+	 */
+	#canStillHelp(): boolean {
+		const {picker} = this.context;
+		if (picker.complete || this.all.complete) {
+			return !picker.complete;
+		}
+
+		for (let index = 0; index < picker.pieceCount; index++) {
+			if (this.all.has(index) && picker.wanted.isWanted(index) && !picker.isDone(index)) {
+				return true;
+			}
+		}
+
+		return false;
 	}
 
 	/** Whether piece `index` is in one of this seed's runs. */

@@ -176,3 +176,27 @@ test('in endgame the seed asks for blocks a slow peer holds, and its copies comp
 	// A block at a time: no range is longer than a block.
 	t.true(asked.every((range) => range.end - range.start + 1 <= 16 * 1024));
 });
+
+test('a 404 for one file marks it missing on that seed: the pieces of the others are still asked of it', async (t) => {
+	const notFound = Object.assign(new Error('HTTP 404: no such file on the web seed'), {kind: 'not-found'});
+	const {port, asked} = servingSeed(7000, (range) => (range.fileIndex === 1 ? notFound : undefined));
+	const {events$, store, picker} = run(port, {runsInFlight: 1, runBytes: pieceLength});
+	const events = await lastValueFrom(events$.pipe(toArray()));
+	const failures = events.filter((event) => event.type === 'web-seed-failed');
+	t.like(failures[0], {
+		retryInMs: 0,
+		reason: 'HTTP 404: no such file on the web seed; its other files are still asked of it',
+	});
+	t.like(failures.at(-1), {reason: 'it has none of the pieces still wanted'});
+	t.is(failures.at(-1)?.type === 'web-seed-failed' ? failures.at(-1)?.retryInMs : 0, undefined);
+	// b is 100,000..250,000: pieces 3 to 7 hold its bytes; the others came from the seed.
+	const verified = events.flatMap((event) => (event.type === 'piece-verified' ? [event.index] : []));
+	t.deepEqual(
+		verified.sort((a, b) => a - b),
+		[0, 1, 2, 8, 9, 10],
+	);
+	t.true(store.data.subarray(0, 3 * pieceLength).equals(torrent.payload.subarray(0, 3 * pieceLength)));
+	t.false(picker.complete);
+	t.is(picker.bytesInFlight, 0);
+	t.true(asked.filter((range) => range.fileIndex === 1).length >= 1);
+});
