@@ -67,6 +67,24 @@ export async function assertSameFiles(
 	}
 }
 
+/** torrent-rx's arguments for a download of `torrentPath` into `downloadDir` on a free port, events on stderr, no metrics. */
+export async function downloadArgs(
+	torrentPath: string,
+	downloadDir: string,
+	flags: readonly string[],
+): Promise<string[]> {
+	return [
+		torrentPath,
+		'--output',
+		downloadDir,
+		'--port',
+		String(await freePort()),
+		'--debug',
+		'--no-metrics',
+		...flags,
+	];
+}
+
 /**
  * torrent-rx downloading `torrentPath` into `downloadDir` with `flags`, which must complete in
  * `timeoutMs`; its debug events, and the peers its verified pieces came from.
@@ -80,20 +98,7 @@ export async function downloadWithTorrentRx(
 		timeoutMs,
 	}: {torrentPath: string; downloadDir: string; flags: string[]; timeoutMs: number},
 ) {
-	const leecher = await runTorrentRx(
-		t,
-		[
-			torrentPath,
-			'--output',
-			downloadDir,
-			'--port',
-			String(await freePort()),
-			'--debug',
-			'--no-metrics',
-			...flags,
-		],
-		{timeoutMs},
-	);
+	const leecher = await runTorrentRx(t, await downloadArgs(torrentPath, downloadDir, flags), {timeoutMs});
 	t.false(leecher.timedOut, describeRun(leecher));
 	t.is(leecher.code, 0, describeRun(leecher));
 	const events = debugEvents(leecher.stderr);

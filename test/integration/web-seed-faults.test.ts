@@ -13,7 +13,7 @@
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {faultHttpServer, type PathFaults, type ServedRequest} from '../helpers/fault-http-server.js';
-import {assertSameFiles, describeRun, downloadWithTorrentRx} from '../helpers/interop.js';
+import {assertSameFiles, describeRun, downloadArgs, downloadWithTorrentRx} from '../helpers/interop.js';
 import {startLatencyProxy} from '../helpers/latency-proxy.js';
 import {startNginx} from '../helpers/nginx.js';
 import {
@@ -426,20 +426,7 @@ test('a torrent whose only source is a web seed that 404s everything: the seed i
 	const torrentPath = path.join(await tempDir(t), 'album.torrent');
 	await createTorrentWith(payload.path, torrentPath, {pieceLength, v1Only: true, webSeeds: [seed]});
 	const downloadDir = await tempDir(t);
-	const run = spawnTorrentRx(
-		t,
-		[
-			torrentPath,
-			'--output',
-			downloadDir,
-			'--port',
-			String(await freePort()),
-			'--debug',
-			'--no-metrics',
-			...flags,
-		],
-		{timeoutMs: 50_000},
-	);
+	const run = spawnTorrentRx(t, await downloadArgs(torrentPath, downloadDir, flags), {timeoutMs: 50_000});
 	const dropped = await waitForDebugEvent(
 		run,
 		(event) => event.type === 'web-seed-failed' && event.retryInMs === undefined,
